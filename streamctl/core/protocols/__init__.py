@@ -1,0 +1,30 @@
+"""The registry of protocols: adding a protocol is adding a module and a line here."""
+
+from __future__ import annotations
+
+from streamctl.core.protocols.base import Protocol
+from streamctl.core.protocols.sse_delta_done import PROTOCOL as SSE_DELTA_DONE
+
+__all__ = ["REGISTRY", "UnknownProtocolError", "get", "names"]
+
+REGISTRY: dict[str, Protocol] = {p.name: p for p in (SSE_DELTA_DONE,)}
+
+
+class UnknownProtocolError(KeyError):
+    """A protocol name that is not in the registry; the message lists the known ones."""
+
+    def __str__(self) -> str:
+        return f"unknown protocol {self.args[0]!r}; known: {', '.join(names())}"
+
+
+def get(name: str) -> Protocol:
+    """The protocol called ``name``."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise UnknownProtocolError(name) from None
+
+
+def names() -> list[str]:
+    """Every protocol name, in registry order."""
+    return list(REGISTRY)

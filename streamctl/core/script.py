@@ -1,0 +1,175 @@
+"""Protocol-neutral reply scripts: what the mock says, not how a protocol frames it.
+
+A :class:`Script` is one assistant reply: tokens with per-token delays, an optional tool call and
+an optional error. Every protocol module renders any script into its own frames, so one scenario
+file drives all five protocols.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Script",
+    "ScriptError",
+    "Token",
+    "ToolCall",
+    "default_reply",
+    "script_from_dict",
+    "tokenize",
+]
+
+_TOKEN = re.compile(r"\s*\S+|\s+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One token and the time to wait before sending it."""
+
+    text: str
+    delay_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool round: the assistant calls ``name`` after ``after`` tokens; the tool says ``output``."""
+
+    name: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    output: str = ""
+    after: int = 0
+    id: str = "call_1"
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptError:
+    """The reply fails with ``message`` after ``after`` tokens (0: before the reply starts)."""
+
+    message: str
+    after: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    tokens: tuple[Token, ...]
+    tool: ToolCall | None = None
+    error: ScriptError | None = None
+
+    @property
+    def sent_tokens(self) -> tuple[Token, ...]:
+        """The tokens actually sent (an error cuts the reply short)."""
+        return self.tokens if self.error is None else self.tokens[: self.error.after]
+
+    @property
+    def text(self) -> str:
+        """The assistant text a client should reassemble."""
+        return "".join(t.text for t in self.sent_tokens)
+
+
+def tokenize(text: str) -> tuple[str, ...]:
+    """Split text into word-sized tokens that concatenate back to it exactly."""
+    tokens = tuple(_TOKEN.findall(text))
+    assert "".join(tokens) == text
+    return tokens
+
+
+def from_text(text: str, delay_ms: float = 0.0, first_delay_ms: float | None = None) -> Script:
+    """A script that streams ``text`` word by word, ``delay_ms`` apart."""
+    pieces = tokenize(text)
+    first = delay_ms if first_delay_ms is None else first_delay_ms
+    return Script(tuple(Token(p, first if i == 0 else delay_ms) for i, p in enumerate(pieces)))
+
+
+def default_reply(user_text: str, delay_ms: float = 0.0) -> Script:
+    """The reply the mock gives with no scenario configured: deterministic, derived from input.
+
+    It echoes the message so a person can see their request arrived intact, and it is long
+    enough to stream as several tokens.
+    """
+    words = len(user_text.split())
+    quoted = " ".join(user_text.split())
+    if len(quoted) > 200:
+        quoted = quoted[:199] + "…"
+    text = (
+        f'You said: "{quoted}" ({words} word{"s" if words != 1 else ""}). '
+        "This is a scripted reply from the streamctl mock server, streamed token by token."
+    )
+    return from_text(text, delay_ms)
+
+
+class ScriptFormatError(ValueError):
+    """A scenario's reply definition that cannot be used; the message says what to fix."""
+
+
+def _number(obj: Mapping[str, Any], key: str, default: float, where: str) -> float:
+    value = obj.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ScriptFormatError(f"{where}: {key!r} must be a non-negative number")
+    return float(value)
+
+
+def _tokens(obj: Mapping[str, Any], where: str) -> tuple[Token, ...]:
+    delay = _number(obj, "delay_ms", 0.0, where)
+    first = _number(obj, "first_delay_ms", delay, where)
+    if "tokens" in obj:
+        raw = obj["tokens"]
+        if not isinstance(raw, list):
+            raise ScriptFormatError(f"{where}: 'tokens' must be a list")
+        return tuple(_token(item, delay, first if i == 0 else delay, f"{where}.tokens[{i}]")
+                     for i, item in enumerate(raw))
+    text = obj.get("reply")
+    if not isinstance(text, str):
+        raise ScriptFormatError(f"{where}: give the reply as 'reply' (text) or 'tokens' (list)")
+    return from_text(text, delay, first).tokens
+
+
+def _token(item: Any, delay: float, default: float, where: str) -> Token:
+    if isinstance(item, str):
+        return Token(item, default)
+    if isinstance(item, dict) and isinstance(item.get("text"), str):
+        return Token(item["text"], _number(item, "delay_ms", default, where))
+    raise ScriptFormatError(f"{where}: a token is a string or {{'text': ..., 'delay_ms': ...}}")
+
+
+def script_from_dict(obj: Mapping[str, Any], where: str = "script") -> Script:
+    """Build a script from its JSON form (see ``fixtures/README.md``)."""
+    tokens = _tokens(obj, where)
+    tool = None
+    if obj.get("tool") is not None:
+        spec = obj["tool"]
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            raise ScriptFormatError(f"{where}.tool: needs at least a 'name'")
+        arguments = spec.get("arguments", {})
+        if not isinstance(arguments, dict):
+            raise ScriptFormatError(f"{where}.tool: 'arguments' must be an object")
+        tool = ToolCall(
+            name=spec["name"],
+            arguments=arguments,
+            output=str(spec.get("output", "")),
+            after=int(_number(spec, "after", len(tokens), f"{where}.tool")),
+            id=str(spec.get("id", "call_1")),
+        )
+    error = None
+    if obj.get("error") is not None:
+        spec = obj["error"]
+        if isinstance(spec, str):
+            spec = {"message": spec}
+        if not isinstance(spec, dict) or not isinstance(spec.get("message"), str):
+            raise ScriptFormatError(f"{where}.error: needs a 'message'")
+        error = ScriptError(spec["message"], int(_number(spec, "after", 0, f"{where}.error")))
+    return Script(tokens, tool, error)
+
+
+def scripts_from_turns(turns: Sequence[Any], where: str) -> tuple[Script, ...]:
+    """Several replies, one per conversation turn."""
+    return tuple(
+        script_from_dict(t, f"{where}[{i}]") if isinstance(t, dict) else _bad_turn(where, i)
+        for i, t in enumerate(turns)
+    )
+
+
+def _bad_turn(where: str, index: int) -> Script:
+    raise ScriptFormatError(f"{where}[{index}]: a turn must be an object")

@@ -1,0 +1,245 @@
+"""Specs as data: rules, findings, message schemas and order state machines.
+
+A protocol's spec is a :class:`Spec`: its rules (each with a stable id, a level and a source),
+the schema of every message, and the order it allows as one transition table. The checker applies
+them; ``streamctl spec`` prints them; nothing else carries its own copy.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Field",
+    "Finding",
+    "Level",
+    "Machine",
+    "Msg",
+    "Rule",
+    "Shape",
+    "Spec",
+    "validate",
+]
+
+
+class Level(enum.StrEnum):
+    """RFC 2119 requirement level of a rule."""
+
+    MUST = "MUST"
+    SHOULD = "SHOULD"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One checkable requirement. ``id`` is stable: tools and CI configs refer to it."""
+
+    id: str
+    level: Level
+    text: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A rule broken at a place in a transcript (``frame`` indexes its records, or ``None``)."""
+
+    rule: str
+    level: Level
+    message: str
+    source: str
+    frame: int | None = None
+    excerpt: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "level": self.level.value,
+            "frame": self.frame,
+            "message": self.message,
+            "source": self.source,
+            "excerpt": self.excerpt,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Msg:
+    """One protocol message decoded from the wire, ready for schema, order and content rules.
+
+    ``frame`` is the transcript record that completed it; ``t`` its time offset in ms.
+    """
+
+    type: str
+    body: Mapping[str, Any]
+    frame: int
+    t: float = 0.0
+    raw: str = ""
+
+
+# --- schemas ------------------------------------------------------------------------------
+
+_TYPE_NAMES: dict[type, str] = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    list: "array",
+    dict: "object",
+    type(None): "null",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """A member of a JSON object: its accepted types, and optional constraints.
+
+    ``types`` may contain a nested :class:`Shape` (an object with its own fields). ``items``
+    validates every element of an array. ``values`` restricts to an enumeration.
+    """
+
+    name: str
+    types: tuple[type | Shape, ...]
+    required: bool = True
+    values: tuple[Any, ...] | None = None
+    nonempty: bool = False
+    items: Shape | type | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """A JSON object's expected members. Unknown members are allowed (clients ignore them)."""
+
+    fields: tuple[Field, ...]
+
+
+def _type_name(expected: type | Shape) -> str:
+    return "object" if isinstance(expected, Shape) else _TYPE_NAMES[expected]
+
+
+def _matches(value: Any, expected: type | Shape) -> bool:
+    if isinstance(expected, Shape):
+        return isinstance(value, dict)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def validate(value: Any, shape: Shape, path: str = "") -> list[str]:
+    """Every way ``value`` departs from ``shape``, as readable strings (empty when it fits)."""
+    if not isinstance(value, dict):
+        return [f"{path or 'message'} must be an object"]
+    problems: list[str] = []
+    for spec in shape.fields:
+        where = f"{path}.{spec.name}" if path else spec.name
+        if spec.name not in value:
+            if spec.required:
+                problems.append(f"missing required field {where!r}")
+            continue
+        problems.extend(_validate_field(value[spec.name], spec, where))
+    return problems
+
+
+def _validate_field(value: Any, spec: Field, where: str) -> list[str]:
+    matched = next((t for t in spec.types if _matches(value, t)), None)
+    if matched is None:
+        names = " or ".join(_type_name(t) for t in spec.types)
+        return [f"{where!r} must be {names}, got {_describe(value)}"]
+    if spec.values is not None and value not in spec.values:
+        return [f"{where!r} must be one of {list(spec.values)!r}, got {value!r}"]
+    if spec.nonempty and not value:
+        return [f"{where!r} must not be empty"]
+    if isinstance(matched, Shape):
+        return validate(value, matched, where)
+    if spec.items is not None and isinstance(value, list):
+        return _validate_items(value, spec.items, where)
+    return []
+
+
+def _validate_items(items: list[Any], expected: Shape | type, where: str) -> list[str]:
+    problems: list[str] = []
+    for i, item in enumerate(items):
+        if isinstance(expected, Shape):
+            problems.extend(validate(item, expected, f"{where}[{i}]"))
+        elif not _matches(item, expected):
+            problems.append(f"'{where}[{i}]' must be {_type_name(expected)}, got {_describe(item)}")
+    return problems
+
+
+def _describe(value: Any) -> str:
+    name = _TYPE_NAMES.get(type(value), type(value).__name__)
+    return f"{name} {value!r}" if isinstance(value, str | int | float) else name
+
+
+# --- order --------------------------------------------------------------------------------
+
+ANY = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    """The order a protocol allows, as one transition table.
+
+    ``transitions`` maps ``(state, message type)`` to the next state; a state of ``"*"`` matches
+    every state that is not terminal. An exchange may end in a ``final`` state; nothing may
+    follow a ``terminal`` one. A message the table does not allow breaks rule ``unexpected``;
+    a message after a terminal state breaks ``after_final``; a stream that ends outside a final
+    state breaks ``incomplete``.
+    """
+
+    initial: str
+    transitions: Mapping[tuple[str, str], str]
+    final: frozenset[str]
+    unexpected: str
+    incomplete: str
+    after_final: str
+    terminal: frozenset[str] = field(default_factory=frozenset)
+
+    def next_state(self, state: str, msg_type: str) -> str | None:
+        """The state after ``msg_type`` in ``state``, or ``None`` when the table forbids it."""
+        if state in self.terminal:
+            return None
+        exact = self.transitions.get((state, msg_type))
+        return exact if exact is not None else self.transitions.get((ANY, msg_type))
+
+    def expected(self, state: str) -> list[str]:
+        """Message types allowed in ``state`` (for readable findings and generated docs)."""
+        if state in self.terminal:
+            return []
+        return sorted({t for (s, t) in self.transitions if s in (state, ANY)})
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A protocol's rules, message schemas and order, all as data."""
+
+    rules: tuple[Rule, ...]
+    schemas: Mapping[str, Shape]
+    machine: Machine | None = None
+
+    _by_id: dict[str, Rule] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_id = {rule.id: rule for rule in self.rules}
+        if len(by_id) != len(self.rules):
+            ids = [rule.id for rule in self.rules]
+            raise ValueError(f"duplicate rule ids: {sorted({i for i in ids if ids.count(i) > 1})}")
+        object.__setattr__(self, "_by_id", by_id)
+
+    def rule(self, rule_id: str) -> Rule:
+        return self._by_id[rule_id]
+
+    def finding(
+        self, rule_id: str, message: str, frame: int | None = None, excerpt: str | None = None
+    ) -> Finding:
+        """A finding for ``rule_id``, carrying the rule's level and source."""
+        rule = self.rule(rule_id)
+        return Finding(rule.id, rule.level, message, rule.source, frame, excerpt)
+
+
+def merge_rules(*groups: Iterable[Rule]) -> tuple[Rule, ...]:
+    """Concatenate rule groups (e.g. shared SSE rules and a protocol's own)."""
+    return tuple(rule for group in groups for rule in group)
