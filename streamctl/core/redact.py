@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus
 
 __all__ = ["REDACTED", "redact_body", "redact_headers", "redact_target", "redact_text"]
 
@@ -37,39 +37,55 @@ SECRET_NAMES = frozenset(
         "apikey",
         "key",
         "authorization",
+        "client_secret",
     }
 )
+# Names are compared without case, '-' or '_', so accessToken, access-token and ACCESS_TOKEN
+# are all access_token.
+_SECRET_KEYS = frozenset(name.replace("_", "") for name in SECRET_NAMES)
 # A JSON Web Token in compact serialisation: base64url header (always starting '{"' -> 'eyJ'),
-# payload and signature.
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# payload and signature; not the tail of a longer base64url word.
+_JWT = re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+
+
+def _is_secret(name: str) -> bool:
+    return name.lower().replace("-", "").replace("_", "") in _SECRET_KEYS
 
 
 def redact_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     """Headers with every credential's value replaced."""
     return tuple(
-        (name, REDACTED if name.lower() in SECRET_HEADERS else redact_text(value))
+        (
+            name,
+            REDACTED if name.lower() in SECRET_HEADERS or _is_secret(name) else redact_text(value),
+        )
         for name, value in headers
     )
 
 
+def _redact_param(param: str) -> str:
+    name, equals, value = param.partition("=")
+    if equals and value and _is_secret(unquote_plus(name)):
+        return f"{name}={REDACTED}"
+    return _JWT.sub(REDACTED, param)
+
+
 def redact_target(target: str) -> str:
-    """A request target (path and query) with secret query parameters replaced."""
-    parts = urlsplit(target)
-    if not parts.query:
+    """A request target (path and query) with secret query parameters replaced.
+
+    Everything else keeps its bytes: the other parameters are not decoded and re-encoded.
+    """
+    rest, hash_, fragment = target.partition("#")
+    path, mark, query = rest.partition("?")
+    if not query:
         return target
-    query = [
-        (k, REDACTED if k.lower() in SECRET_NAMES else redact_text(v))
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-    ]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="<>")))
+    query = "&".join(_redact_param(param) for param in query.split("&"))
+    return f"{path}{mark}{query}{hash_}{fragment}"
 
 
 def _redact_json(value: Any) -> Any:
     if isinstance(value, dict):
-        return {
-            k: REDACTED if k.lower() in SECRET_NAMES and value[k] else _redact_json(v)
-            for k, v in value.items()
-        }
+        return {k: REDACTED if v and _is_secret(k) else _redact_json(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_redact_json(v) for v in value]
     if isinstance(value, str):

@@ -7,6 +7,8 @@ file drives all five protocols.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,10 +17,13 @@ from typing import Any
 __all__ = [
     "Script",
     "ScriptError",
+    "ScriptFormatError",
     "Token",
     "ToolCall",
     "default_reply",
+    "from_text",
     "script_from_dict",
+    "scripts_from_turns",
     "tokenize",
 ]
 
@@ -35,7 +40,8 @@ class Token:
 
 @dataclass(frozen=True, slots=True)
 class ToolCall:
-    """A tool round: the assistant calls ``name`` after ``after`` tokens; the tool says ``output``."""
+    """A tool round: the assistant calls ``name`` after ``after`` tokens; the tool answers
+    ``output``."""
 
     name: str
     arguments: Mapping[str, Any] = field(default_factory=dict)
@@ -106,9 +112,21 @@ class ScriptFormatError(ValueError):
 
 def _number(obj: Mapping[str, Any], key: str, default: float, where: str) -> float:
     value = obj.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise ScriptFormatError(f"{where}: {key!r} must be a non-negative number")
     return float(value)
+
+
+def _count(obj: Mapping[str, Any], key: str, default: int, where: str) -> int:
+    value = obj.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ScriptFormatError(f"{where}: {key!r} must be a whole number of tokens (0 or more)")
+    return value
 
 
 def _tokens(obj: Mapping[str, Any], where: str) -> tuple[Token, ...]:
@@ -118,15 +136,17 @@ def _tokens(obj: Mapping[str, Any], where: str) -> tuple[Token, ...]:
         raw = obj["tokens"]
         if not isinstance(raw, list):
             raise ScriptFormatError(f"{where}: 'tokens' must be a list")
-        return tuple(_token(item, delay, first if i == 0 else delay, f"{where}.tokens[{i}]")
-                     for i, item in enumerate(raw))
+        return tuple(
+            _token(item, first if i == 0 else delay, f"{where}.tokens[{i}]")
+            for i, item in enumerate(raw)
+        )
     text = obj.get("reply")
     if not isinstance(text, str):
         raise ScriptFormatError(f"{where}: give the reply as 'reply' (text) or 'tokens' (list)")
     return from_text(text, delay, first).tokens
 
 
-def _token(item: Any, delay: float, default: float, where: str) -> Token:
+def _token(item: Any, default: float, where: str) -> Token:
     if isinstance(item, str):
         return Token(item, default)
     if isinstance(item, dict) and isinstance(item.get("text"), str):
@@ -145,12 +165,17 @@ def script_from_dict(obj: Mapping[str, Any], where: str = "script") -> Script:
         arguments = spec.get("arguments", {})
         if not isinstance(arguments, dict):
             raise ScriptFormatError(f"{where}.tool: 'arguments' must be an object")
+        call_id = spec.get("id", "call_1")
+        if not isinstance(call_id, str) or not call_id:
+            raise ScriptFormatError(f"{where}.tool: 'id' must be a non-empty string")
+        output = spec.get("output", "")
         tool = ToolCall(
             name=spec["name"],
             arguments=arguments,
-            output=str(spec.get("output", "")),
-            after=int(_number(spec, "after", len(tokens), f"{where}.tool")),
-            id=str(spec.get("id", "call_1")),
+            # A tool's output is text; structured output is given to the model as JSON.
+            output=output if isinstance(output, str) else json.dumps(output, ensure_ascii=False),
+            after=_count(spec, "after", len(tokens), f"{where}.tool"),
+            id=call_id,
         )
     error = None
     if obj.get("error") is not None:
@@ -159,7 +184,7 @@ def script_from_dict(obj: Mapping[str, Any], where: str = "script") -> Script:
             spec = {"message": spec}
         if not isinstance(spec, dict) or not isinstance(spec.get("message"), str):
             raise ScriptFormatError(f"{where}.error: needs a 'message'")
-        error = ScriptError(spec["message"], int(_number(spec, "after", 0, f"{where}.error")))
+        error = ScriptError(spec["message"], _count(spec, "after", 0, f"{where}.error"))
     return Script(tokens, tool, error)
 
 

@@ -177,6 +177,8 @@ def _describe(value: Any) -> str:
 # --- order --------------------------------------------------------------------------------
 
 ANY = "*"
+#: As a transition's target: stay in the current state (e.g. a heartbeat allowed anywhere).
+SAME = "="
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,10 +186,10 @@ class Machine:
     """The order a protocol allows, as one transition table.
 
     ``transitions`` maps ``(state, message type)`` to the next state; a state of ``"*"`` matches
-    every state that is not terminal. An exchange may end in a ``final`` state; nothing may
-    follow a ``terminal`` one. A message the table does not allow breaks rule ``unexpected``;
-    a message after a terminal state breaks ``after_final``; a stream that ends outside a final
-    state breaks ``incomplete``.
+    every state that is not terminal, and a next state of ``"="`` keeps the current one.
+    An exchange may end in a ``final`` state; nothing may follow a ``terminal`` one. A message
+    the table does not allow breaks rule ``unexpected``; a message after a terminal state breaks
+    ``after_final``; a stream that ends outside a final state breaks ``incomplete``.
     """
 
     initial: str
@@ -202,8 +204,10 @@ class Machine:
         """The state after ``msg_type`` in ``state``, or ``None`` when the table forbids it."""
         if state in self.terminal:
             return None
-        exact = self.transitions.get((state, msg_type))
-        return exact if exact is not None else self.transitions.get((ANY, msg_type))
+        after = self.transitions.get((state, msg_type))
+        if after is None:
+            after = self.transitions.get((ANY, msg_type))
+        return state if after == SAME else after
 
     def expected(self, state: str) -> list[str]:
         """Message types allowed in ``state`` (for readable findings and generated docs)."""

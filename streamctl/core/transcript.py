@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -301,17 +302,9 @@ def _load_record(obj: Mapping[str, Any], line: int) -> Record:
         return Disconnect(t, _want(obj, "disconnect", str, line))
     if "end" in obj:
         return End(t, _want(obj, "end", str, line), str(obj.get("detail", "")))
-    raise TranscriptError(f"line {line}: unknown record (no text, data, b64, close, disconnect, end)")
-
-
-def _parse(text: str, line: int) -> Mapping[str, Any]:
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TranscriptError(f"line {line}: not JSON ({exc.msg})") from exc
-    if not isinstance(obj, dict):
-        raise TranscriptError(f"line {line}: expected a JSON object")
-    return obj
+    raise TranscriptError(
+        f"line {line}: unknown record (no text, data, b64, close, disconnect or end)"
+    )
 
 
 def load_lines(lines: Iterable[str]) -> Transcript:
@@ -327,16 +320,19 @@ def load_lines(lines: Iterable[str]) -> Transcript:
         if not text:
             continue
         try:
-            obj = _parse(text, number)
-            if header is None:
-                header = _load_header(obj)
-            else:
-                records.append(_load_record(obj, number))
-        except TranscriptError:
-            torn = number == len(items) and not raw.endswith("\n")
-            if torn and header is not None:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            # Only a last record line cut short (no newline, so not even JSON) is forgiven: a
+            # complete line that is wrong is an error wherever it is.
+            if header is not None and number == len(items) and not raw.endswith("\n"):
                 break
-            raise
+            raise TranscriptError(f"line {number}: not JSON ({exc.msg})") from exc
+        if not isinstance(obj, dict):
+            raise TranscriptError(f"line {number}: expected a JSON object")
+        if header is None:
+            header = _load_header(obj)
+        else:
+            records.append(_load_record(obj, number))
     if header is None:
         raise TranscriptError("empty transcript: no header line")
     return Transcript(header, tuple(records))
@@ -344,4 +340,6 @@ def load_lines(lines: Iterable[str]) -> Transcript:
 
 def load(text: str) -> Transcript:
     """Read a transcript from its JSON Lines text."""
-    return load_lines(text.splitlines(keepends=True))
+    # Lines end at LF only: str.splitlines() would also cut inside JSON strings holding U+2028,
+    # U+0085 and the like, which json.dumps(ensure_ascii=False) writes unescaped.
+    return load_lines(io.StringIO(text, newline="\n"))

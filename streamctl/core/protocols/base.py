@@ -17,6 +17,7 @@ to a transport (SSE framing and HTTP rules, WebSocket frame rules), and adds its
 from __future__ import annotations
 
 import json
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,6 +69,8 @@ class Settings:
     #: goose emulation: ``"b"`` (about v1.3 to v1.7, the default) or ``"e"`` (v1.18+:
     #: ``user_message`` requests, ``token_state`` on Message and Finish).
     goose_variant: str = "b"
+    #: Wall-clock seconds for timestamps in messages (injected so tests are deterministic).
+    clock: Callable[[], float] = time.time
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,11 +197,23 @@ class Update:
 
 
 class ClientSession:
-    """Client side of one exchange, sans-I/O. SSE sessions implement :meth:`request` and
-    :meth:`on_event`; WebSocket ones :meth:`opening` and :meth:`on_message`."""
+    """Client side of one exchange, sans-I/O.
+
+    HTTP protocols implement :meth:`request` and :meth:`on_event` (the adapter passes response
+    body chunks to :meth:`feed`, which decodes SSE; a protocol with another body format overrides
+    :meth:`feed`). WebSocket protocols implement :meth:`opening` and :meth:`on_message`.
+    """
+
+    _decoder: SSEDecoder | None = None
 
     def request(self) -> Request:
         raise NotImplementedError
+
+    def feed(self, chunk: bytes) -> list[Update]:
+        """Updates from one chunk of the response body."""
+        if self._decoder is None:
+            self._decoder = SSEDecoder()
+        return [self.on_event(event) for event in self._decoder.feed(chunk)]
 
     def on_event(self, event: SSEEvent) -> Update:
         raise NotImplementedError
