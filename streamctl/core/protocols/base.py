@@ -360,7 +360,7 @@ class Protocol(ABC):
         """``raw`` as a JSON object, or this protocol's ``json`` finding."""
         try:
             obj = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             return self.finding("json", "frame payload is not valid JSON", frame, raw)
         if not isinstance(obj, dict):
             return self.finding("json", "frame payload is JSON but not an object", frame, raw)
@@ -478,9 +478,10 @@ class SSEProtocol(Protocol):
         response = transcript.header.response
         if response is None:
             return []
-        found: list[Finding] = []
         if response.status != 200:
-            found.append(self.finding("sse.http.status", f"status is {response.status}"))
+            # A refusal is not a stream: its other headers say nothing about streaming.
+            return [self.finding("sse.http.status", f"status is {response.status}")]
+        found: list[Finding] = []
         ctype = (response.header("content-type") or "").split(";")[0].strip().lower()
         if ctype != "text/event-stream":
             found.append(

@@ -1,0 +1,71 @@
+"""One clock for pacing and timeouts, injected so tests never sleep to synchronise."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from typing import Protocol
+
+__all__ = ["Clock", "FakeClock", "RealClock"]
+
+
+class Clock(Protocol):
+    """Monotonic time in seconds, and a way to wait for it to pass."""
+
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class RealClock:
+    """The event loop's clock."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+class FakeClock:
+    """A clock that only moves when a test calls :meth:`advance`.
+
+    ``sleep`` parks the caller until the clock has been advanced past its deadline, so a test
+    can step a paced stream frame by frame and assert on what was written at each instant.
+    """
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = start
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def now(self) -> float:
+        return self._now
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self._now + seconds, next(self._order), future))
+        await future
+
+    async def advance(self, seconds: float) -> None:
+        """Move time forward, waking every sleeper whose deadline passed, in deadline order."""
+        target = self._now + seconds
+        while self._sleepers and self._sleepers[0][0] <= target:
+            deadline, _, future = heapq.heappop(self._sleepers)
+            self._now = deadline
+            if not future.done():
+                future.set_result(None)
+            # Let the woken task run (and perhaps sleep again) before waking the next one.
+            for _ in range(5):
+                await asyncio.sleep(0)
+        self._now = target
+
+    @property
+    def sleepers(self) -> int:
+        """How many tasks are waiting on this clock."""
+        return sum(1 for _, _, f in self._sleepers if not f.done())

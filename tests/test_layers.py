@@ -1,0 +1,41 @@
+"""Imports point inward: the core and the engine never pull in the I/O stack."""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import subprocess
+import sys
+
+import streamctl.core
+import streamctl.engine
+
+IO_STACK = ("quart", "hypercorn", "httpx", "httpx_sse", "websockets", "typer", "rich", "click")
+
+
+def _modules(package: object) -> list[str]:
+    prefix = package.__name__ + "."  # type: ignore[attr-defined]
+    found = pkgutil.walk_packages(package.__path__, prefix)  # type: ignore[attr-defined]
+    return [package.__name__, *(m.name for m in found)]  # type: ignore[attr-defined]
+
+
+def _imported_by(modules: list[str]) -> list[str]:
+    code = (
+        "import importlib, json, sys\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return list(json.loads(out.stdout))
+
+
+def test_the_core_imports_no_server_client_or_cli_library() -> None:
+    modules = _modules(streamctl.core)
+    assert "streamctl.core.protocols.sse_delta_done" in modules
+    loaded = _imported_by(modules)
+    assert [m for m in loaded if m.split(".")[0] in IO_STACK] == []
+
+
+def test_the_engine_imports_no_server_client_or_cli_library() -> None:
+    loaded = _imported_by(_modules(streamctl.engine))
+    assert [m for m in loaded if m.split(".")[0] in IO_STACK] == []
