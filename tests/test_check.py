@@ -20,8 +20,9 @@ DONE = b'data: {"done": true}\n\n'
 
 
 def test_a_refused_request_reports_the_status_and_nothing_about_a_missing_stream() -> None:
-    transcript = sse_transcript(NAME, [b'{"detail": "nope"}'], status=404,
-                                headers=(("content-type", "application/json"),))
+    transcript = sse_transcript(
+        NAME, [b'{"detail": "nope"}'], status=404, headers=(("content-type", "application/json"),)
+    )
     assert [f.rule for f in check(transcript)] == ["sse.http.status"]
 
 

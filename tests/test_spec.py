@@ -34,8 +34,17 @@ SHAPE = Shape(
 
 
 def test_a_fitting_object_has_no_problems() -> None:
-    obj = {"name": "x", "count": 1, "ratio": 2, "kind": "a", "inner": {"id": 3}, "tags": ["t"],
-           "rows": [{"id": 1}], "flag": False, "extra": "ignored"}
+    obj = {
+        "name": "x",
+        "count": 1,
+        "ratio": 2,
+        "kind": "a",
+        "inner": {"id": 3},
+        "tags": ["t"],
+        "rows": [{"id": 1}],
+        "flag": False,
+        "extra": "ignored",
+    }
     assert validate(obj, SHAPE) == []
     assert validate({"name": "x", "inner": None}, SHAPE) == []
 
@@ -101,8 +110,14 @@ def test_a_spec_finds_rules_by_id_and_makes_findings() -> None:
     assert spec.rule("p.b").level is Level.SHOULD
     finding = spec.finding("p.a", "broken", 3, "frame")
     assert finding == Finding("p.a", Level.MUST, "broken", "src", 3, "frame")
-    assert finding.as_dict() == {"rule": "p.a", "level": "MUST", "frame": 3, "message": "broken",
-                                 "source": "src", "excerpt": "frame"}
+    assert finding.as_dict() == {
+        "rule": "p.a",
+        "level": "MUST",
+        "frame": 3,
+        "message": "broken",
+        "source": "src",
+        "excerpt": "frame",
+    }
     with pytest.raises(KeyError):
         spec.rule("p.nope")
 

@@ -20,6 +20,8 @@ SECRET_HEADERS = frozenset(
         "set-cookie",
         "x-secret-key",
         "x-api-key",
+        "x-auth-token",
+        "x-access-token",
         "api-key",
         "sec-websocket-key",
     }

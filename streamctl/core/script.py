@@ -40,8 +40,10 @@ class Token:
 
 @dataclass(frozen=True, slots=True)
 class ToolCall:
-    """A tool round: the assistant calls ``name`` after ``after`` tokens; the tool answers
-    ``output``."""
+    """A tool round: the assistant calls ``name`` after ``after`` tokens.
+
+    ``output`` is what the tool answers; ``id`` names the call.
+    """
 
     name: str
     arguments: Mapping[str, Any] = field(default_factory=dict)
@@ -122,10 +124,12 @@ def _number(obj: Mapping[str, Any], key: str, default: float, where: str) -> flo
     return float(value)
 
 
-def _count(obj: Mapping[str, Any], key: str, default: int, where: str) -> int:
-    value = obj.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ScriptFormatError(f"{where}: {key!r} must be a whole number of tokens (0 or more)")
+def _after(obj: Mapping[str, Any], tokens: int, default: int, where: str) -> int:
+    value = obj.get("after", default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= tokens:
+        raise ScriptFormatError(
+            f"{where}: 'after' must be a whole number of tokens from 0 to {tokens}"
+        )
     return value
 
 
@@ -174,7 +178,7 @@ def script_from_dict(obj: Mapping[str, Any], where: str = "script") -> Script:
             arguments=arguments,
             # A tool's output is text; structured output is given to the model as JSON.
             output=output if isinstance(output, str) else json.dumps(output, ensure_ascii=False),
-            after=_count(spec, "after", len(tokens), f"{where}.tool"),
+            after=_after(spec, len(tokens), len(tokens), f"{where}.tool"),
             id=call_id,
         )
     error = None
@@ -184,7 +188,7 @@ def script_from_dict(obj: Mapping[str, Any], where: str = "script") -> Script:
             spec = {"message": spec}
         if not isinstance(spec, dict) or not isinstance(spec.get("message"), str):
             raise ScriptFormatError(f"{where}.error: needs a 'message'")
-        error = ScriptError(spec["message"], _count(spec, "after", 0, f"{where}.error"))
+        error = ScriptError(spec["message"], _after(spec, len(tokens), 0, f"{where}.error"))
     return Script(tokens, tool, error)
 
 

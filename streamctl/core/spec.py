@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "Field",
@@ -64,11 +64,11 @@ class Finding:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Msg:
+class Msg(NamedTuple):
     """One protocol message decoded from the wire, ready for schema, order and content rules.
 
     ``frame`` is the transcript record that completed it; ``t`` its time offset in ms.
+    (A named tuple: the checker makes one per message, so construction cost matters.)
     """
 
     type: str
@@ -112,6 +112,37 @@ class Shape:
     """A JSON object's expected members. Unknown members are allowed (clients ignore them)."""
 
     fields: tuple[Field, ...]
+    _plan: tuple[_Step, ...] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_plan", tuple(_step(f) for f in self.fields))
+
+
+# How one field is checked, worked out once per schema: validation runs for every message a
+# checker reads, so the common case (a plain type test) must not go through the general path.
+_Step = tuple[Field, tuple[type, ...], bool, bool]
+
+
+def _step(spec: Field) -> _Step:
+    """``(field, isinstance types, reject bool, simple)``; ``simple`` fields need only the
+    isinstance test (no nested shape, enumeration, emptiness or items to look into)."""
+    pytypes: set[type] = set()
+    for expected in spec.types:
+        if isinstance(expected, Shape):
+            pytypes.add(dict)
+        elif expected is float:
+            pytypes |= {int, float}
+        else:
+            pytypes.add(expected)
+    # bool is a subclass of int in Python, not a number in JSON.
+    reject_bool = bool not in spec.types and bool(pytypes & {int, float})
+    simple = (
+        spec.values is None
+        and not spec.nonempty
+        and spec.items is None
+        and not any(isinstance(t, Shape) for t in spec.types)
+    )
+    return spec, tuple(pytypes), reject_bool, simple
 
 
 def _type_name(expected: type | Shape) -> str:
@@ -119,6 +150,8 @@ def _type_name(expected: type | Shape) -> str:
 
 
 def _matches(value: Any, expected: type | Shape) -> bool:
+    if expected is str:  # by far the most common, so first
+        return isinstance(value, str)
     if isinstance(expected, Shape):
         return isinstance(value, dict)
     if expected is int:
@@ -128,34 +161,50 @@ def _matches(value: Any, expected: type | Shape) -> bool:
     return isinstance(value, expected)
 
 
+_MISSING = object()
+
+
 def validate(value: Any, shape: Shape, path: str = "") -> list[str]:
     """Every way ``value`` departs from ``shape``, as readable strings (empty when it fits)."""
     if not isinstance(value, dict):
         return [f"{path or 'message'} must be an object"]
     problems: list[str] = []
-    for spec in shape.fields:
-        where = f"{path}.{spec.name}" if path else spec.name
-        if spec.name not in value:
+    for spec, pytypes, reject_bool, simple in shape._plan:
+        member = value.get(spec.name, _MISSING)
+        if member is _MISSING:
             if spec.required:
-                problems.append(f"missing required field {where!r}")
-            continue
-        problems.extend(_validate_field(value[spec.name], spec, where))
+                problems.append(f"missing required field {_join(path, spec.name)!r}")
+        elif not (
+            simple
+            and isinstance(member, pytypes)
+            and not (reject_bool and member.__class__ is bool)
+        ):
+            problems.extend(_validate_field(member, spec, path))
     return problems
 
 
-def _validate_field(value: Any, spec: Field, where: str) -> list[str]:
-    matched = next((t for t in spec.types if _matches(value, t)), None)
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _validate_field(value: Any, spec: Field, path: str) -> list[str]:
+    matched: type | Shape | None = None
+    for expected in spec.types:
+        if _matches(value, expected):
+            matched = expected
+            break
     if matched is None:
         names = " or ".join(_type_name(t) for t in spec.types)
-        return [f"{where!r} must be {names}, got {_describe(value)}"]
+        return [f"{_join(path, spec.name)!r} must be {names}, got {_describe(value)}"]
     if spec.values is not None and value not in spec.values:
+        where = _join(path, spec.name)
         return [f"{where!r} must be one of {list(spec.values)!r}, got {value!r}"]
     if spec.nonempty and not value:
-        return [f"{where!r} must not be empty"]
+        return [f"{_join(path, spec.name)!r} must not be empty"]
     if isinstance(matched, Shape):
-        return validate(value, matched, where)
+        return validate(value, matched, _join(path, spec.name))
     if spec.items is not None and isinstance(value, list):
-        return _validate_items(value, spec.items, where)
+        return _validate_items(value, spec.items, _join(path, spec.name))
     return []
 
 

@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal
 from streamctl.core.script import Script
 from streamctl.core.spec import Finding, Level, Msg, Rule, Spec, validate
 from streamctl.core.sse import SSEDecoder, SSEEvent
-from streamctl.core.transcript import Frame, Headers, Request, Transcript
+from streamctl.core.transcript import Headers, Request, Transcript
 
 __all__ = [
     "SSE_RULES",
@@ -440,28 +440,28 @@ class SSEProtocol(Protocol):
         decoder = SSEDecoder()
         msgs: list[Msg] = []
         findings: list[Finding] = []
-        seen_problems = 0
-        last_index = -1
+        reported = 0
+        index: int | None = None
         for index, frame in transcript.frames("server"):
-            last_index = index
             payload = frame.payload
-            data = payload if isinstance(payload, bytes) else payload.encode()
-            for event in decoder.feed(data):
-                self._take(event, index, frame, msgs, findings)
-            seen_problems = self._problems(decoder, seen_problems, index, findings)
+            for event in decoder.feed(payload if isinstance(payload, bytes) else payload.encode()):
+                self._take(event, index, frame.t, msgs, findings)
+            if len(decoder.problems) > reported:
+                reported = self._problems(decoder, reported, index, findings)
         decoder.close()
-        self._problems(decoder, seen_problems, last_index if last_index >= 0 else None, findings)
+        self._problems(decoder, reported, index, findings)
         findings.extend(self.stream_rules(decoder))
         return msgs, findings
 
     def _take(
-        self, event: SSEEvent, index: int, frame: Frame, msgs: list[Msg], out: list[Finding]
+        self, event: SSEEvent, index: int, t: float, msgs: list[Msg], out: list[Finding]
     ) -> None:
         out.extend(self.event_rules(event, index))
-        result = self.classify(event, index, frame.t)
+        result = self.classify(event, index, t)
         if isinstance(result, Msg):
             msgs.append(result)
-            out.extend(self.schema_findings(result))
+            if result.type in self.spec.schemas:
+                out.extend(self.schema_findings(result))
         else:
             out.extend(result)
 

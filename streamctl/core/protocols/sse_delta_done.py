@@ -124,8 +124,6 @@ SPEC = Spec(
     machine=MACHINE,
 )
 
-_KINDS = ("done", "error", "delta")
-
 
 class SSEDeltaDone(SSEProtocol):
     name: ClassVar[str] = "sse-delta-done"
@@ -156,8 +154,8 @@ class SSEDeltaDone(SSEProtocol):
                     event.data,
                 )
             ]
-        kind = next((k for k in _KINDS if k in obj), None)
-        if kind is None:
+        kind = "done" if "done" in obj else "error" if "error" in obj else "delta"
+        if kind not in obj:
             return [
                 self.finding(
                     "type.unknown", "data has none of 'delta', 'done', 'error'", frame, event.data

@@ -1,0 +1,121 @@
+"""A sans-I/O goosed client: the era-B request of the ATLAS ``GooseClient`` (goose-protocol.md
+§11) and what each ``/reply`` event means to a person."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
+from streamctl.core.sse import SSEEvent
+from streamctl.core.transcript import Request
+
+__all__ = ["GooseClient"]
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class GooseClient(ClientSession):
+    """One ``POST /reply`` exchange."""
+
+    def __init__(self, options: ClientOptions, clock: Callable[[], float] = time.time) -> None:
+        self.options = options
+        self.clock = clock
+
+    def request(self) -> Request:
+        """The body ``send_reply(session_name, message)`` posts, with ``/tmp`` as its cwd."""
+        options = self.options
+        body = {
+            "messages": [
+                {
+                    "role": "user",
+                    "created": int(self.clock()),
+                    "content": [{"type": "text", "text": options.message}],
+                }
+            ],
+            "session_id": options.session or "streamctl",
+            "session_working_dir": "/tmp",
+        }
+        headers = (
+            ("accept", "text/event-stream"),
+            ("cache-control", "no-cache"),
+            ("content-type", "application/json"),
+            ("x-secret-key", options.secret_key or "test"),
+            *options.headers,
+        )
+        # requests' json= encoding, which the ATLAS client uses.
+        return Request("POST", "/reply", headers, json.dumps(body).encode())
+
+    def on_event(self, event: SSEEvent) -> Update:
+        try:
+            obj = json.loads(event.data)
+        except (ValueError, RecursionError):
+            return Update(info=f"ignored a non-JSON event: {event.data[:80]!r}")
+        if not isinstance(obj, dict):
+            return Update(info=f"ignored a non-object event: {event.data[:80]!r}")
+        kind = obj.get("type")
+        if kind == "Message" and isinstance(obj.get("message"), dict):
+            return _message(obj["message"])
+        if kind == "Error":
+            return Update(error=str(obj.get("error")))
+        if kind == "Finish":
+            return Update(done=True)
+        if kind == "Ping":
+            return Update()
+        return Update(info=_other(kind, obj))
+
+
+def _items(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    content = message.get("content")
+    items = content if isinstance(content, list) else []
+    return [item for item in items if isinstance(item, dict)]
+
+
+def _message(message: Mapping[str, Any]) -> Update:
+    text, notes = "", []
+    for item in _items(message):
+        kind = item.get("type")
+        if kind == "text" and message.get("role") == "assistant":
+            text += str(item.get("text", ""))
+        elif kind == "toolRequest":
+            notes.append(_tool_call(item.get("toolCall")))
+        elif kind == "toolResponse":
+            notes.append(f"tool result {item.get('id')}: {_tool_result(item.get('toolResult'))}")
+    return Update(text=text, info="; ".join(notes) or None)
+
+
+def _tool_call(call: Any) -> str:
+    value = call.get("value") if isinstance(call, dict) else None
+    if not isinstance(value, dict):
+        return f"tool call failed: {_compact(call)}"
+    return f"tool call: {value.get('name')}({_compact(value.get('arguments', {}))})"
+
+
+def _tool_result(result: Any) -> str:
+    value = result.get("value") if isinstance(result, dict) else None
+    if isinstance(value, dict):  # v1.17+: a CallToolResult object
+        value = value.get("content")
+    texts = [i.get("text") for i in value if isinstance(i, dict)] if isinstance(value, list) else []
+    first = next((t for t in texts if isinstance(t, str)), None)
+    return _compact(result) if first is None else first
+
+
+def _other(kind: Any, obj: Mapping[str, Any]) -> str:
+    if kind == "Notification":
+        message = obj.get("message")
+        params = message.get("params") if isinstance(message, dict) else None
+        data = params.get("data") if isinstance(params, dict) else None
+        shown = data.get("output") if isinstance(data, dict) else None
+        detail = shown if isinstance(shown, str) else _compact(params)
+        return f"tool {obj.get('request_id')}: {detail}"
+    if kind == "ModelChange":
+        return f"model: {obj.get('model')} ({obj.get('mode')})"
+    if kind == "UpdateConversation":
+        conversation = obj.get("conversation")
+        count = len(conversation) if isinstance(conversation, list) else 0
+        return f"conversation replaced ({count} messages)"
+    return f"ignored an event of type {kind!r}"
