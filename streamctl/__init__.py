@@ -1,0 +1,90 @@
+"""streamctl: send, record, inspect and conformance-check chat-streaming protocols.
+
+The public API re-exports the protocol core. It is loaded on first use (PEP 562), so
+``import streamctl`` (and with it ``streamctl --help``) costs almost nothing::
+
+    import streamctl
+
+    transcript = streamctl.load(open("reply.jsonl").read())
+    findings = streamctl.check(transcript)
+    if streamctl.failed(findings):
+        ...
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from streamctl.core.check import check, failed
+    from streamctl.core.protocols import REGISTRY, UnknownProtocolError, get, names
+    from streamctl.core.protocols.base import ClientOptions, Protocol, Update
+    from streamctl.core.spec import Finding, Level, Rule
+    from streamctl.core.sse import SSEDecoder, SSEEvent, decode
+    from streamctl.core.transcript import Transcript, TranscriptError, dump, load
+    from streamctl.errors import ExitCode, StreamctlError
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "check": "streamctl.core.check",
+    "failed": "streamctl.core.check",
+    "REGISTRY": "streamctl.core.protocols",
+    "UnknownProtocolError": "streamctl.core.protocols",
+    "get": "streamctl.core.protocols",
+    "names": "streamctl.core.protocols",
+    "ClientOptions": "streamctl.core.protocols.base",
+    "Protocol": "streamctl.core.protocols.base",
+    "Update": "streamctl.core.protocols.base",
+    "Finding": "streamctl.core.spec",
+    "Level": "streamctl.core.spec",
+    "Rule": "streamctl.core.spec",
+    "SSEDecoder": "streamctl.core.sse",
+    "SSEEvent": "streamctl.core.sse",
+    "decode": "streamctl.core.sse",
+    "Transcript": "streamctl.core.transcript",
+    "TranscriptError": "streamctl.core.transcript",
+    "dump": "streamctl.core.transcript",
+    "load": "streamctl.core.transcript",
+    "ExitCode": "streamctl.errors",
+    "StreamctlError": "streamctl.errors",
+}
+
+__all__ = [
+    "REGISTRY",
+    "ClientOptions",
+    "ExitCode",
+    "Finding",
+    "Level",
+    "Protocol",
+    "Rule",
+    "SSEDecoder",
+    "SSEEvent",
+    "StreamctlError",
+    "Transcript",
+    "TranscriptError",
+    "UnknownProtocolError",
+    "Update",
+    "__version__",
+    "check",
+    "decode",
+    "dump",
+    "failed",
+    "get",
+    "load",
+    "names",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'streamctl' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -371,6 +371,50 @@ def test_a_message_that_breaks_its_schema_is_not_checked_further() -> None:
     assert rules_of(chunks_of(PING, broken, FINISH)) == ["goose.schema.Message"]
 
 
+def _broken_message(**changes: Any) -> bytes:
+    return ev({"type": "Message", "message": {**message([]), **changes}})
+
+
+_BAD_FINISH = ev({"type": "Finish", "reason": 3})
+_BAD_NOTIFICATION = ev({"type": "Notification", "request_id": ["c"], "message": {}})
+_NEXT_ROUND = [{"type": "text", "text": "b"}]
+_OK = {"status": "success", "value": 1}
+_CALL = {"type": "toolRequest", "id": "c", "toolCall": _OK}
+_ANSWER = {"type": "toolResponse", "id": "c", "toolResult": _OK}
+
+
+# Each event would break a content rule if its schema held; it does not, so only the schema rule
+# speaks (and nothing raises on the odd shapes).
+@pytest.mark.parametrize(
+    ("chunks", "variant_e", "rule"),
+    [
+        ((PING, text("a"), _BAD_FINISH), False, "Finish"),
+        ((PING, _BAD_NOTIFICATION, FINISH), False, "Notification"),
+        ((PING, _broken_message(role="system", content=[_CALL]), FINISH), False, "Message"),
+        ((PING, _broken_message(role="x", content=[_ANSWER]), FINISH), False, "Message"),
+        (
+            (PING, text("a"), _broken_message(id="b", created="x", content=_NEXT_ROUND), FINISH),
+            False,
+            "Message",
+        ),
+        (
+            (PING, _broken_message(created="x", content=[{"type": "image"}]), FINISH),
+            False,
+            "Message",
+        ),
+        ((PING, _broken_message(content=[1, {"type": 2}]), FINISH), False, "Message"),
+        ((PING, _broken_message(content="text"), FINISH), False, "Message"),
+        ((PING, ev({"type": "Message", "message": "hi"}), E_FINISH), True, "Message"),
+        ((PING, E_TEXT, ev({"type": "Finish", "reason": None})), True, "Finish"),
+    ],
+)
+def test_content_rules_skip_an_event_whose_schema_failed(
+    chunks: tuple[bytes, ...], variant_e: bool, rule: str
+) -> None:
+    transcript = chunks_of(*chunks, request=E_REQUEST if variant_e else None)
+    assert set(rules_of(transcript)) == {f"goose.schema.{rule}"}
+
+
 # --- the mock: rendering every script shape ---------------------------------------------------
 
 

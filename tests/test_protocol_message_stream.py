@@ -235,6 +235,33 @@ def test_an_unknown_type_under_another_event_name_breaks_both_rules() -> None:
     assert sorted(rules(transcript)) == ["message-stream.event-name", "message-stream.type.unknown"]
 
 
+def test_a_message_end_naming_another_message_breaks_the_message_id_rule() -> None:
+    transcript = sse_of([*GOOD[:3], sse(with_message(END, id=13))])
+    (finding,) = check(transcript)
+    assert finding.rule == "message-stream.message-id"
+    assert finding.frame == 3
+    assert "message_end names message 13, message_start opened 12" in finding.message
+
+
+def test_absurdly_deep_json_is_a_json_finding_not_a_crash() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    transcript = sse_of([GOOD[0], b"event: message_delta\ndata: " + deep + b"\n\n", *GOOD[1:]])
+    assert rules(transcript) == ["message-stream.json"]
+
+
+def test_the_same_event_is_classified_alike_at_another_frame() -> None:
+    event = SSEEvent(json.dumps(D1), "message_delta")
+    assert list(PROTOCOL.event_rules(event, 1)) == []
+    msg = PROTOCOL.classify(event, 2, 0.0)
+    assert not isinstance(msg, list)
+    assert msg.frame == 2
+    broken = SSEEvent("{", "message_delta")
+    assert list(PROTOCOL.event_rules(broken, 1)) == []
+    findings = PROTOCOL.classify(broken, 4, 0.0)
+    assert isinstance(findings, list)
+    assert [f.frame for f in findings] == [4]
+
+
 def test_consistency_rules_skip_what_they_cannot_compare() -> None:
     # No chat id in the URL, an end before any start, a message that is not an object.
     bare = sse_of(

@@ -40,8 +40,14 @@ def classify(obj: dict[str, Any], raw: str, frame: int, t: float) -> Msg | list[
     return Msg(kind, obj, frame, t, raw)
 
 
-def event_findings(event: SSEEvent, frame: int) -> Iterator[Finding]:
+def event_findings(event: SSEEvent, frame: int) -> Sequence[Finding]:
     """goose framing for one dispatched event: one data line and nothing else."""
+    if event.fields == ("data",):
+        return ()  # nearly every event: nothing to look into
+    return list(_framing_findings(event, frame))
+
+
+def _framing_findings(event: SSEEvent, frame: int) -> Iterator[Finding]:
     # Invalid retry and NUL ids are already the shared sse.* rules' findings: count only the
     # fields a client would act on.
     extra = [
@@ -69,22 +75,17 @@ def stream_findings(decoder: SSEDecoder) -> Iterator[Finding]:
         )
 
 
-def _fits(msg: Msg) -> bool:
-    return not validate(msg.body, SPEC.schemas[msg.type])
-
-
 def content_findings(msgs: Sequence[Msg], transcript: Transcript) -> Iterator[Finding]:
     """Every rule that looks across events or inside them beyond their schema."""
     yield from _key_order(msgs)
     yield from _ping_first(msgs)
     yield from _ping_gaps(msgs, transcript)
-    fitting = [m for m in msgs if _fits(m)]
-    yield from _finish_reason(fitting)
-    yield from _content_items(fitting)
-    yield from _tool_calls(fitting)
-    yield from _round_ids(fitting)
+    yield from _finish_reason(msgs)
+    yield from _content_items(msgs)
+    yield from _tool_calls(msgs)
+    yield from _round_ids(msgs)
     if _user_message_request(transcript):
-        yield from _variant_e_fields(fitting)
+        yield from _variant_e_fields(msgs)
 
 
 def _key_order(msgs: Sequence[Msg]) -> Iterator[Finding]:
@@ -119,28 +120,60 @@ def _ping_gaps(msgs: Sequence[Msg], transcript: Transcript) -> Iterator[Finding]
             )
 
 
+# The rules below skip a message whose schema failed (that is already its finding). Validating
+# every message again would double the cost of checking it, so each rule reads what it needs
+# without trusting the shape (the helpers below never raise) and asks ``_fits`` only before it
+# acts: nearly every message (a text delta) gives no rule anything to do.
+
+
+def _fits(msg: Msg) -> bool:
+    return not validate(msg.body, SPEC.schemas[msg.type])
+
+
+def _message(msg: Msg) -> Mapping[str, Any]:
+    """A Message's ``message``, or ``{}`` when it is not an object."""
+    message = msg.body.get("message")
+    return message if isinstance(message, dict) else {}
+
+
+def _content(message: Mapping[str, Any]) -> list[Any]:
+    content = message.get("content")
+    return content if isinstance(content, list) else []
+
+
+def _item_type(item: Any) -> str:
+    """A content item's ``type``, or ``""`` when it has no string type."""
+    kind = item.get("type") if isinstance(item, dict) else None
+    return kind if isinstance(kind, str) else ""
+
+
 def _finish_reason(msgs: Sequence[Msg]) -> Iterator[Finding]:
     for msg in msgs:
-        if msg.type == "Finish" and msg.body["reason"] != "stop":
+        if msg.type == "Finish" and msg.body.get("reason") != "stop" and _fits(msg):
             yield _finding("goose.finish.reason", f"reason is {msg.body['reason']!r}", msg)
-
-
-def _items(msg: Msg) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    if msg.type == "Message":
-        yield from enumerate(msg.body["message"]["content"])
 
 
 def _content_items(msgs: Sequence[Msg]) -> Iterator[Finding]:
     for msg in msgs:
-        for index, item in _items(msg):
-            shape = ITEM_SHAPES.get(item["type"])
-            if shape is not None:
+        if msg.type != "Message":
+            continue
+        for index, item in enumerate(_content(_message(msg))):
+            shape = ITEM_SHAPES.get(_item_type(item))
+            # Validated without a path first: the path is only worth a string when it is quoted
+            # in a finding.
+            if shape is not None and validate(item, shape) and _fits(msg):
                 for problem in validate(item, shape, f"message.content[{index}]"):
                     yield _finding("goose.content.item", f"{item['type']}: {problem}", msg)
 
 
+def _text_only(content: list[Any]) -> bool:
+    """Whether every item is text (nearly every Message: a delta has one text item)."""
+    return all(_item_type(item) == "text" for item in content)
+
+
 def _valid_items(msg: Msg, kind: str) -> Iterator[Mapping[str, Any]]:
-    for _, item in _items(msg):
+    """The items of ``kind`` that have that kind's fields, in a message that fits."""
+    for item in msg.body["message"]["content"]:
         if item["type"] == kind and not validate(item, ITEM_SHAPES[kind]):
             yield item
 
@@ -148,45 +181,49 @@ def _valid_items(msg: Msg, kind: str) -> Iterator[Mapping[str, Any]]:
 def _tool_calls(msgs: Sequence[Msg]) -> Iterator[Finding]:
     pending: set[str] = set()
     for msg in msgs:
-        if msg.type == "Notification" and msg.body["request_id"] not in pending:
-            rid = msg.body["request_id"]
-            yield _finding("goose.notification.pending", f"no pending tool call {rid!r}", msg)
-        role = msg.body["message"]["role"] if msg.type == "Message" else None
-        for item in _valid_items(msg, "toolRequest"):
-            pending.add(item["id"])
-            if role != "assistant":
-                yield _finding("goose.tool.role", f"toolRequest in a {role} message", msg)
-        for item in _valid_items(msg, "toolResponse"):
-            if item["id"] not in pending:
-                text = f"toolResponse {item['id']!r} answers no pending toolRequest"
-                yield _finding("goose.tool.response-without-request", text, msg)
-            pending.discard(item["id"])
-            if role != "user":
-                yield _finding("goose.tool.role", f"toolResponse in a {role} message", msg)
+        if msg.type == "Notification":
+            rid = msg.body.get("request_id")
+            if not (isinstance(rid, str) and rid in pending) and _fits(msg):
+                yield _finding("goose.notification.pending", f"no pending tool call {rid!r}", msg)
+        elif msg.type == "Message" and not _text_only(_content(_message(msg))) and _fits(msg):
+            yield from _tool_items(msg, pending)
+
+
+def _tool_items(msg: Msg, pending: set[str]) -> Iterator[Finding]:
+    role = msg.body["message"]["role"]
+    for item in _valid_items(msg, "toolRequest"):
+        pending.add(item["id"])
+        if role != "assistant":
+            yield _finding("goose.tool.role", f"toolRequest in a {role} message", msg)
+    for item in _valid_items(msg, "toolResponse"):
+        if item["id"] not in pending:
+            text = f"toolResponse {item['id']!r} answers no pending toolRequest"
+            yield _finding("goose.tool.response-without-request", text, msg)
+        pending.discard(item["id"])
+        if role != "user":
+            yield _finding("goose.tool.role", f"toolResponse in a {role} message", msg)
 
 
 def _round_ids(msgs: Sequence[Msg]) -> Iterator[Finding]:
     round_id: object = None
     started = False
     for msg in msgs:
-        if any(True for _ in _valid_items(msg, "toolResponse")):
-            started = False  # the tool results end the model round
-        elif msg.type == "Message" and _is_assistant_text(msg.body["message"]):
-            message_id = msg.body["message"]["id"]
+        if msg.type != "Message":
+            continue
+        message = _message(msg)
+        content = _content(message)
+        if not _text_only(content):
+            if _fits(msg) and any(True for _ in _valid_items(msg, "toolResponse")):
+                started = False  # the tool results end the model round
+        elif message.get("role") == "assistant" and content:
+            message_id = message.get("id")
+            if (started and message_id == round_id) or not _fits(msg):
+                continue  # the round goes on (or the message is already a schema finding)
             if not started:
                 round_id, started = message_id, True
-            elif message_id != round_id:
+            else:
                 text = f"text delta has id {message_id!r}; this round's id is {round_id!r}"
                 yield _finding("goose.message.round-id", text, msg)
-
-
-def _is_assistant_text(message: Mapping[str, Any]) -> bool:
-    content = message["content"]
-    return (
-        message["role"] == "assistant"
-        and bool(content)
-        and all(item["type"] == "text" for item in content)
-    )
 
 
 def _user_message_request(transcript: Transcript) -> bool:
@@ -200,7 +237,7 @@ def _user_message_request(transcript: Transcript) -> bool:
 
 def _variant_e_fields(msgs: Sequence[Msg]) -> Iterator[Finding]:
     for msg in msgs:
-        if msg.type in ("Message", "Finish") and "token_state" not in msg.body:
+        if msg.type in ("Message", "Finish") and "token_state" not in msg.body and _fits(msg):
             yield _finding("goose.token-state.required", f"{msg.type} has no token_state", msg)
-        if msg.type == "Message" and "metadata" not in msg.body["message"]:
+        if msg.type == "Message" and "metadata" not in _message(msg) and _fits(msg):
             yield _finding("goose.metadata.required", "message has no metadata", msg)

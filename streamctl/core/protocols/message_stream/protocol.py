@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -88,11 +87,12 @@ class MessageStream(SSEProtocol):
     imitates: ClassVar[str] = "REST chat API with streaming (FastAPI-style)"
     endpoints: ClassVar[tuple[Endpoint, ...]] = server.ENDPOINTS
     spec: ClassVar[Spec] = SPEC
+    _last_parse: tuple[SSEEvent, int, dict[str, Any] | Finding] | None = None
 
     # --- checking: framing ------------------------------------------------------------------
 
     def classify(self, event: SSEEvent, frame: int, t: float) -> Msg | list[Finding]:
-        obj = self.parse_json(event.data, frame)
+        obj = self._parsed(event, frame)
         if isinstance(obj, Finding):
             return [obj]
         return self._typed(obj, event.data, frame, t)
@@ -104,15 +104,23 @@ class MessageStream(SSEProtocol):
         return Msg(kind, obj, frame, t, raw)
 
     def event_rules(self, event: SSEEvent, frame: int) -> Iterable[Finding]:
-        try:
-            obj = json.loads(event.data)
-        except ValueError:
-            return []  # the json rule reports it
-        kind = obj.get("type") if isinstance(obj, dict) else None
+        obj = self._parsed(event, frame)
+        kind = obj.get("type") if isinstance(obj, dict) else None  # not JSON: the json rule
         if isinstance(kind, str) and kind != event.type:
             message = f"event {event.type!r} carries a message of type {kind!r}"
             return [self.finding("event-name", message, frame, event.data)]
-        return []
+        return ()
+
+    def _parsed(self, event: SSEEvent, frame: int) -> dict[str, Any] | Finding:
+        # The checker calls event_rules and then classify for each event, and both need its
+        # JSON: keep the last event's parse so each payload is parsed once (parsing is the
+        # largest cost of both). Keyed by the event object, so another event never reuses it.
+        last = self._last_parse
+        if last is not None and last[0] is event and last[1] == frame:
+            return last[2]
+        obj = self.parse_json(event.data, frame)
+        self._last_parse = (event, frame, obj)
+        return obj
 
     def messages(self, transcript: Transcript) -> tuple[list[Msg], list[Finding]]:
         """SSE events, or with an ``application/x-ndjson`` response, one message per line."""
@@ -178,31 +186,41 @@ class MessageStream(SSEProtocol):
     # --- checking: consistency --------------------------------------------------------------
 
     def content_rules(self, msgs: Sequence[Msg], transcript: Transcript) -> Iterable[Finding]:
+        # One pass, and a delta (nearly every message) costs no more than a comparison and an
+        # append: a generator or a string per delta would be most of this rule's time.
         chat_id = _url_chat_id(transcript.header.request.target)
         start_id: int | None = None
         deltas: list[str] = []
+        found: list[Finding] = []
         for msg in msgs:
             if msg.type == "message_delta":
-                yield from self._same_id(msg, msg.body.get("message_id"), start_id)
+                got = msg.body.get("message_id")
+                if got != start_id and _int(got) is not None and start_id is not None:
+                    found.append(self._id_finding(msg, got, start_id))
                 delta = msg.body.get("delta")
                 deltas.append(delta if isinstance(delta, str) else "")
                 continue
             message = msg.body.get("message")
             if not isinstance(message, dict):
                 continue  # an error, or a message the schema rule already reported
-            yield from self._message_rules(msg, message, chat_id)
+            found += self._message_rules(msg, message, chat_id)
             if msg.type == "message_start":
                 start_id = _int(message.get("id"))
             else:
-                yield from self._same_id(msg, message.get("id"), start_id)
-                yield from self._content(msg, message.get("content"), "".join(deltas))
+                found += self._end_rules(msg, message, start_id, "".join(deltas))
+        return found
 
-    def _same_id(self, msg: Msg, got: Any, start_id: int | None) -> Iterator[Finding]:
-        if _int(got) is not None and start_id is not None and got != start_id:
-            text = f"{msg.type} names message {got}, message_start opened {start_id}"
-            yield self.finding("message-id", text, msg.frame, msg.raw)
+    def _id_finding(self, msg: Msg, got: object, start_id: int) -> Finding:
+        text = f"{msg.type} names message {got}, message_start opened {start_id}"
+        return self.finding("message-id", text, msg.frame, msg.raw)
 
-    def _content(self, msg: Msg, content: Any, deltas: str) -> Iterator[Finding]:
+    def _end_rules(
+        self, msg: Msg, message: Mapping[str, Any], start_id: int | None, deltas: str
+    ) -> Iterator[Finding]:
+        got = _int(message.get("id"))
+        if got is not None and start_id is not None and got != start_id:
+            yield self._id_finding(msg, got, start_id)
+        content = message.get("content")
         if isinstance(content, str) and content != deltas:
             text = f"message_end content {content!r} is not the deltas' {deltas!r}"
             yield self.finding("content", text, msg.frame, msg.raw)

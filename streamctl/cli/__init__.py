@@ -1,0 +1,1 @@
+"""The `streamctl` command line: one module per command, registered in ``app.py``."""

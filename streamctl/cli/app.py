@@ -1,0 +1,47 @@
+"""The ``streamctl`` command: one Typer app, one module per command.
+
+Importing this module must stay cheap (``streamctl --help`` is measured by
+``scripts/bench_cli_help.py``): the command modules import only Typer and this package's light
+parts at module level; the protocol registry, httpx, websockets and the server stack are
+imported inside the commands that use them.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from streamctl.cli.chat import chat_command
+from streamctl.cli.check import check_command
+from streamctl.cli.inspect import inspect_command
+from streamctl.cli.protocols import protocols_command, spec_command
+from streamctl.cli.record import record_command
+from streamctl.cli.send import send_command
+from streamctl.cli.serve import serve_command
+from streamctl.cli.token import token_command
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="streamctl",
+    help="Send, record, inspect and conformance-check chat-streaming protocols "
+    "(SSE and WebSocket), and serve them from a mock server.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+app.command("send")(send_command)
+app.command("chat")(chat_command)
+app.command("record")(record_command)
+app.command("check")(check_command)
+app.command("inspect")(inspect_command)
+app.command("protocols")(protocols_command)
+app.command("spec")(spec_command)
+app.command("token")(token_command)
+app.command("serve")(serve_command)
+
+
+def main() -> None:
+    """The console-script entry point."""
+    app(prog_name="streamctl")

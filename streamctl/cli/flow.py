@@ -1,0 +1,86 @@
+"""One message out, one reply streamed in: what ``send`` and ``record`` have in common."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from streamctl.cli.common import run
+from streamctl.cli.live import Stats, Tee
+from streamctl.cli.output import Console
+from streamctl.errors import RefusedError
+
+if TYPE_CHECKING:
+    from streamctl.core.protocols.base import ClientOptions, Protocol
+    from streamctl.engine.recorder import Recorder
+    from streamctl.net import Conversation, Limits, Observer, Result
+
+__all__ = ["converse", "meta", "raise_for", "stream_once"]
+
+
+def meta(url: str) -> dict[str, Any]:
+    """What a transcript's header says about where it came from."""
+    from streamctl import __version__  # noqa: PLC0415
+    from streamctl.core.redact import redact_target  # noqa: PLC0415
+
+    return {"recorder": f"streamctl {__version__}", "url": redact_target(url)}
+
+
+async def converse(
+    conversation: Conversation, messages: list[str], *, stop_on_error: bool = True
+) -> list[Result]:
+    """Send ``messages`` one turn at a time; the conversation is closed whatever happens."""
+    results: list[Result] = []
+    try:
+        for message in messages:
+            result = await conversation.turn(message)
+            results.append(result)
+            if stop_on_error and result.outcome in ("error", "timeout"):
+                break
+    finally:
+        await conversation.aclose()
+    return results
+
+
+def open_one(
+    protocol: Protocol,
+    options: ClientOptions,
+    url: str,
+    *,
+    recorder: Recorder,
+    observer: Observer,
+    limits: Limits,
+) -> Conversation:
+    from streamctl.net import open_conversation  # noqa: PLC0415
+
+    return open_conversation(
+        protocol, options, url, recorders=lambda: recorder, observer=observer, limits=limits
+    )
+
+
+def stream_once(
+    console: Console,
+    protocol: Protocol,
+    options: ClientOptions,
+    url: str,
+    *,
+    recorder: Recorder,
+    view: Observer,
+    limits: Limits,
+) -> Result:
+    """Send ``options.message``, show the reply through ``view``, then the summary line."""
+    stats = Stats()
+    observer = Tee(view, stats)
+    conv = open_one(protocol, options, url, recorder=recorder, observer=observer, limits=limits)
+    (result,) = run(converse(conv, [options.message]))
+    console.end_text()
+    # A refusal or a failed connection has no stream to sum up: the error line says it all.
+    if result.response is not None and not isinstance(result.error, RefusedError):
+        total = recorder.ended.t if recorder.ended is not None else recorder.offset()
+        console.note(stats.summary(result, total))
+    return result
+
+
+def raise_for(result: Result) -> None:
+    """Raise what went wrong with ``result``'s stream, if anything did."""
+    if result.error is not None:
+        raise result.error

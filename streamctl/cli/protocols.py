@@ -1,0 +1,107 @@
+"""``streamctl protocols`` and ``streamctl spec``: what the registry knows, as tables."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from streamctl.cli.common import ProtocolArg, guard, resolve_protocol
+from streamctl.cli.output import Console, json_line
+from streamctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from streamctl.core.protocols.base import Protocol
+    from streamctl.core.spec import Rule
+
+__all__ = ["protocols_command", "spec_command"]
+
+FORMATS = ("text", "json", "markdown")
+
+FormatOpt = Annotated[
+    str,
+    typer.Option("--format", "-f", metavar="FORMAT", help="Output format: text, json or markdown."),
+]
+
+
+def _format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    return fmt
+
+
+def _protocol_dict(proto: Protocol) -> dict[str, object]:
+    return {
+        "name": proto.name,
+        "title": proto.title,
+        "transport": proto.transport,
+        "seed": proto.seed,
+        "imitates": proto.imitates,
+        "endpoints": [
+            {"method": e.method, "path": e.path, "summary": e.summary, "stream": e.stream}
+            for e in proto.endpoints
+        ],
+    }
+
+
+def _protocol_text(proto: Protocol, markdown: bool) -> list[str]:
+    if markdown:
+        lines = [f"### `{proto.name}` — {proto.title}", ""]
+        lines += [f"- `{e.method} {e.path}`: {e.summary}" for e in proto.endpoints]
+        return [*lines, ""]
+    lines = [f"{proto.name:<16} {proto.transport:<4} {proto.title} (seed {proto.seed})"]
+    for e in proto.endpoints:
+        mark = "*" if e.stream else " "
+        lines.append(f"  {mark} {e.method:<6} {e.path}  {e.summary}")
+    return lines
+
+
+def protocols_command(fmt: FormatOpt = "text") -> None:
+    """List the protocols and their endpoints (* marks the streaming one).
+
+    Example: streamctl protocols
+    """
+    from streamctl.core.protocols import REGISTRY  # noqa: PLC0415
+
+    console = Console()
+    with guard(console):
+        if _format(fmt) == "json":
+            for proto in REGISTRY.values():
+                console.line(json_line(_protocol_dict(proto)))
+            return
+        for proto in REGISTRY.values():
+            console.line("\n".join(_protocol_text(proto, fmt == "markdown")))
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _rules_text(rules: tuple[Rule, ...], fmt: str) -> list[str]:
+    if fmt == "markdown":
+        lines = ["| id | level | rule | source |", "|---|---|---|---|"]
+        return lines + [
+            f"| `{r.id}` | {r.level.value} | {_cell(r.text)} | {_cell(r.source)} |" for r in rules
+        ]
+    width = max((len(r.id) for r in rules), default=0)
+    lines = []
+    for rule in rules:
+        lines.append(f"{rule.id:<{width}}  {rule.level.value:<6}  {rule.text}")
+        lines.append(f"{'':<{width}}  {'':<6}  source: {rule.source}")
+    return lines
+
+
+def spec_command(protocol: ProtocolArg, fmt: FormatOpt = "text") -> None:
+    """Print a protocol's rules: id, level (MUST/SHOULD), text and source.
+
+    Example: streamctl spec sse-delta-done --format markdown
+    """
+    console = Console()
+    with guard(console):
+        rules = resolve_protocol(protocol).spec.rules
+        if _format(fmt) == "json":
+            for rule in rules:
+                obj = {"id": rule.id, "level": rule.level.value, "text": rule.text}
+                console.line(json_line({**obj, "source": rule.source}))
+            return
+        console.line("\n".join(_rules_text(rules, fmt)))

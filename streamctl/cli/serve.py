@@ -1,0 +1,136 @@
+"""``streamctl serve``: every protocol on one mock server (Hypercorn), until Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["serve_command"]
+
+# Kept in step with mockserver.config.DEFAULT_JWT_SECRET without importing the server stack.
+DEV_JWT_SECRET = "streamctl-dev-secret"
+
+
+def _log_to_stderr(logger: Any) -> None:
+    import logging  # noqa: PLC0415
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parameters)
+    host: Annotated[
+        str,
+        typer.Option(metavar="HOST", help="Address to listen on (0.0.0.0 for every interface)."),
+    ] = "127.0.0.1",
+    port: Annotated[
+        int,
+        typer.Option(
+            metavar="PORT", min=0, max=65535, help="Port to listen on (0: any free port)."
+        ),
+    ] = 8000,
+    scenarios: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--scenarios",
+            metavar="DIR",
+            exists=True,
+            file_okay=False,
+            dir_okay=True,
+            help="Directory of scenario files (*.json scripted, *.jsonl recorded); repeatable. "
+            "A later directory's scenario replaces a bundled one of the same name.",
+        ),
+    ] = None,
+    no_bundled: Annotated[
+        bool, typer.Option("--no-bundled", help="Do not load the bundled scenarios.")
+    ] = False,
+    speed: Annotated[
+        float,
+        typer.Option(
+            metavar="FACTOR",
+            min=0.0,
+            help="Delay multiplier: 1 = scripted/recorded timing, 0 = as fast as possible, "
+            "2 = twice as slow. Heartbeats keep their real interval.",
+        ),
+    ] = 1.0,
+    goose_secret: Annotated[
+        str,
+        typer.Option(
+            metavar="SECRET",
+            envvar="GOOSE_SERVER__SECRET_KEY",
+            help="goose: the X-Secret-Key every request must carry.",
+        ),
+    ] = "test",
+    jwt_secret: Annotated[
+        str,
+        typer.Option(
+            metavar="SECRET",
+            envvar="JWT_SECRET",
+            help="ws-events: the HS256 secret tokens are verified with "
+            "(mint one with `streamctl token`).",
+        ),
+    ] = DEV_JWT_SECRET,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cors-origin",
+            metavar="ORIGIN",
+            help="Origin allowed to call the server from a browser; repeatable; '*' for any. "
+            "Default: any http(s) origin on localhost, 127.0.0.1 or [::1].",
+        ),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            metavar="N",
+            min=1,
+            help="Worker processes (each keeps its own chats, queues and journal).",
+        ),
+    ] = 1,
+    no_watch: Annotated[
+        bool,
+        typer.Option("--no-watch", help="Do not reload scenario files when they change."),
+    ] = False,
+) -> None:
+    """Run the mock server: every protocol at once, on its documented paths."""
+    import logging  # noqa: PLC0415 (the server stack loads only when serving)
+
+    from mockserver.config import ServerConfig  # noqa: PLC0415
+    from mockserver.run import banner, bind, serve  # noqa: PLC0415
+    from streamctl.engine.scenarios import ScenarioError, load_dirs  # noqa: PLC0415
+    from streamctl.errors import ExitCode  # noqa: PLC0415
+
+    config = ServerConfig(
+        host=host,
+        port=port,
+        scenario_dirs=tuple(scenarios or ()),
+        bundled=not no_bundled,
+        speed=speed,
+        goose_secret=goose_secret,
+        jwt_secret=jwt_secret,
+        cors_origins=tuple(cors_origin or ()),
+        workers=workers,
+        watch=not no_watch,
+    )
+    try:
+        loaded = load_dirs(config.scenario_sources())
+    except ScenarioError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(ExitCode.USAGE) from None
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(ExitCode.USAGE) from None
+    _log_to_stderr(logging.getLogger("mockserver"))
+    typer.echo(banner(config, sock.getsockname()[1], len(loaded)), err=True)
+    # Hypercorn turns SIGINT into a graceful shutdown; a Ctrl-C during start-up lands here.
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(config, sock=sock)
+    typer.echo("streamctl mock server stopped", err=True)

@@ -1,0 +1,171 @@
+"""What the transport adapters share: bounds, results, observers and the update pump.
+
+Nothing here imports a network library, so the CLI can name these types without paying for
+httpx or websockets at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
+from streamctl.core.protocols.base import Protocol as ChatProtocol
+from streamctl.core.transcript import Frame, Request, Response
+from streamctl.errors import ConnectionLost, ProtocolErrorEvent, StreamctlError
+
+__all__ = [
+    "Limits",
+    "NullObserver",
+    "Observer",
+    "Pump",
+    "Result",
+    "WireEvent",
+    "merge_headers",
+    "next_session",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on one exchange (or one turn of a conversation).
+
+    ``timeout``: seconds for everything, connecting included (``None``: no bound).
+    ``max_events``: stop after this many server events or messages.
+    ``linger``: after the protocol's terminator, keep reading this long (or until the server
+    closes) so whatever a server wrongly sends after it is still seen; 0 stops at once.
+    """
+
+    timeout: float | None = 30.0
+    max_events: int | None = None
+    linger: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class WireEvent:
+    """One server event (SSE) or message (WebSocket) and what the client session made of it.
+
+    ``t``: milliseconds since the request. ``sse``: the WHATWG view of an SSE event, when the
+    body was an event stream. ``message``: the WebSocket message.
+    """
+
+    t: float
+    update: Update
+    sse: dict[str, object] | None = None
+    message: str | bytes | None = None
+
+
+class Observer(Protocol):
+    """Sees an exchange live (the CLI prints from here)."""
+
+    def on_head(self, request: Request, response: Response | None) -> None: ...
+
+    def on_frame(self, frame: Frame) -> None: ...
+
+    def on_event(self, event: WireEvent) -> None: ...
+
+
+class NullObserver:
+    def on_head(self, request: Request, response: Response | None) -> None:
+        pass
+
+    def on_frame(self, frame: Frame) -> None:
+        pass
+
+    def on_event(self, event: WireEvent) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Result:
+    """How one exchange or turn went.
+
+    ``outcome`` is a transcript outcome (complete, interrupted, timeout, max-events, error).
+    ``error`` is what a command that wants a clean stream should report; ``None`` when the
+    stream reached its terminator without trouble.
+    """
+
+    response: Response | None
+    outcome: str
+    detail: str = ""
+    error: StreamctlError | None = None
+    done: bool = False
+    events: int = 0
+    errors: tuple[str, ...] = ()
+
+
+@dataclass
+class Pump:
+    """Applies updates from one exchange: counts events, notes the end, tells when to stop."""
+
+    observer: Observer
+    limits: Limits
+    events: int = 0
+    done: bool = False
+    errors: list[str] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+
+    def take(self, event: WireEvent) -> None:
+        self.events += 1
+        update = event.update
+        if update.text:
+            self.text.append(update.text)
+        if update.error is not None:
+            self.errors.append(update.error)
+        self.done = self.done or update.done
+        self.observer.on_event(event)
+
+    @property
+    def full(self) -> bool:
+        """The event bound is reached."""
+        bound = self.limits.max_events
+        return bound is not None and self.events >= bound
+
+    def ending(self, response: Response | None) -> Result:
+        """The result when the stream stopped by itself or by a bound (not by an error)."""
+        error = ProtocolErrorEvent(self.errors[0]) if self.errors else None
+        if self.done:
+            detail = "ended by an error event" if error else "the protocol's terminator arrived"
+            return self._result(response, "complete", detail, error)
+        if self.full:
+            return self._result(response, "max-events", f"stopped after {self.events} events")
+        detail = "the server ended the stream before the protocol's terminator"
+        return self._result(response, "complete", detail, error or ConnectionLost(detail))
+
+    def _result(
+        self,
+        response: Response | None,
+        outcome: str,
+        detail: str,
+        error: StreamctlError | None = None,
+    ) -> Result:
+        return Result(response, outcome, detail, error, self.done, self.events, tuple(self.errors))
+
+    def failed(self, response: Response | None, outcome: str, error: StreamctlError) -> Result:
+        """The result when ``error`` stopped the stream."""
+        return self._result(response, outcome, str(error), error)
+
+
+def next_session(
+    protocol: ChatProtocol, options: ClientOptions, previous: ClientSession | None, message: str
+) -> ClientSession:
+    """The client session for ``message``, continuing ``previous``'s conversation if it can.
+
+    A session that offers ``follow_up(message)`` continues its own conversation (same chat,
+    history resent); otherwise a fresh session with the same options is used.
+    """
+    hook = getattr(previous, "follow_up", None)
+    if callable(hook):
+        session = hook(message)
+        if isinstance(session, ClientSession):
+            return session
+    return protocol.client(replace(options, message=message))
+
+
+def merge_headers(
+    first: Sequence[tuple[str, str]], extra: Sequence[tuple[str, str]]
+) -> tuple[tuple[str, str], ...]:
+    """``first`` plus the ``extra`` headers it does not already carry."""
+    have = {(k.lower(), v) for k, v in first}
+    return (*first, *((k, v) for k, v in extra if (k.lower(), v) not in have))

@@ -1,0 +1,256 @@
+"""WebSocket conversations over websockets: the only client-side module that imports it.
+
+One connection carries every turn of a conversation and is recorded as one transcript: the
+handshake as the header, each message in both directions as a frame, close frames as they
+cross. websockets' exceptions become :mod:`streamctl.errors` here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidStatus,
+    InvalidURI,
+    WebSocketException,
+)
+
+from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
+from streamctl.core.protocols.base import Protocol as ChatProtocol
+from streamctl.core.transcript import Request, Response
+from streamctl.engine.recorder import Recorder, outcome_of
+from streamctl.errors import (
+    ConnectionLost,
+    StreamctlError,
+    StreamTimeout,
+    Unreachable,
+    UpgradeRefused,
+    UsageError,
+)
+from streamctl.net import urls
+from streamctl.net.base import Limits, Observer, Pump, Result, WireEvent, next_session
+
+__all__ = ["WSConversation"]
+
+MAX_MESSAGE = 16 * 1024 * 1024
+CLOSE_TIMEOUT = 2.0
+
+
+def _target(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path or '/'}{'?' if parts.query else ''}{parts.query}"
+
+
+class _Closed(Exception):
+    """The connection is gone (the reason is already recorded)."""
+
+
+class WSConversation:
+    """One WebSocket connection carrying the turns of a conversation."""
+
+    def __init__(
+        self,
+        protocol: ChatProtocol,
+        options: ClientOptions,
+        base_url: str,
+        *,
+        recorders: Callable[[], Recorder],
+        observer: Observer,
+        limits: Limits,
+    ) -> None:
+        self.protocol = protocol
+        self.options = options
+        self.url = urls.join(base_url, protocol.stream_endpoint.path, websocket=True)
+        self.recorder = recorders()
+        self.observer = observer
+        self.limits = limits
+        self.ws: ClientConnection | None = None
+        self.session: ClientSession | None = None
+        self.response: Response | None = None
+        self.last: Result | None = None
+        self.closed = False
+
+    async def turn(self, message: str) -> Result:
+        """Send ``message`` (connecting first if needed) and receive the reply."""
+        if self.closed:
+            raise RuntimeError("this conversation is over; open a new one")
+        self.session = next_session(self.protocol, self.options, self.session, message)
+        turn = _Turn(self, self.session, Pump(self.observer, self.limits))
+        try:
+            self.last = await turn.run()
+        except BaseException as exc:  # Ctrl-C or cancellation: the transcript still ends
+            self.closed = True
+            self.recorder.end(outcome_of(exc), str(exc) or type(exc).__name__)
+            self._abort()
+            raise
+        if self.last.outcome in ("error", "timeout") or self.ws is None:
+            await self._finish()
+        return self.last
+
+    async def aclose(self) -> None:
+        """Close the connection (a normal close, 1000) and end the transcript."""
+        if not self.closed:
+            await self._finish()
+
+    def _abort(self) -> None:
+        """Drop the connection at once (there is no time for a closing handshake)."""
+        ws, self.ws = self.ws, None
+        if ws is not None:
+            ws.transport.abort()
+
+    async def _finish(self) -> None:
+        self.closed = True
+        ws, self.ws = self.ws, None
+        if ws is not None:
+            await self._close(ws)
+        last = self.last
+        if last is None:
+            self.recorder.end("complete", "no message was sent")
+        else:
+            self.recorder.end(last.outcome, last.detail)
+
+    async def _close(self, ws: ClientConnection) -> None:
+        self.recorder.close("client", 1000)
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await ws.close()
+        except (TimeoutError, OSError, WebSocketException):
+            pass
+        self._note_close(ws)
+
+    def _note_close(self, ws: ClientConnection) -> None:
+        """Record how the server closed, if it sent a close frame."""
+        rcvd = ws.protocol.close_rcvd
+        if rcvd is not None:
+            self.recorder.close("server", rcvd.code, rcvd.reason)
+
+    async def connect(self) -> ClientConnection:
+        """Open the connection; the handshake becomes the transcript's header."""
+        headers = list(self.options.headers)
+        self.recorder.start(Request("GET", _target(self.url), tuple(headers)))
+        try:
+            ws = await connect(
+                self.url,
+                additional_headers=headers,
+                open_timeout=None,
+                ping_interval=None,
+                close_timeout=CLOSE_TIMEOUT,
+                max_size=MAX_MESSAGE,
+                # No read-side flow control: a conversation stopped early (max-events) with
+                # messages still unread must still read the server's close frame.
+                max_queue=None,
+            )
+        except InvalidStatus as exc:
+            raise self._refused(exc) from exc
+        except InvalidURI as exc:
+            raise UsageError(f"invalid WebSocket URL {self.url}: {exc}") from exc
+        except InvalidHandshake as exc:
+            raise UpgradeRefused(f"WebSocket upgrade to {self.url} failed: {exc}") from exc
+        except OSError as exc:
+            raise Unreachable(f"cannot connect to {self.url}: {exc}") from exc
+        sent, response = ws.request, ws.response
+        # Both are set once the handshake succeeded.
+        assert sent is not None
+        assert response is not None
+        request = Request("GET", sent.path, tuple(sent.headers.raw_items()))
+        self.response = Response(response.status_code, tuple(response.headers.raw_items()))
+        self.recorder.head(self.response, request)
+        self.observer.on_head(self.recorder.request or request, self.response)
+        self.ws = ws
+        return ws
+
+    def _refused(self, exc: InvalidStatus) -> UpgradeRefused:
+        raw = exc.response
+        self.response = Response(raw.status_code, tuple(raw.headers.raw_items()))
+        self.recorder.head(self.response)
+        self.observer.on_head(self.recorder.request or Request("GET", "/"), self.response)
+        body = bytes(raw.body or b"")
+        if body:
+            self.observer.on_frame(self.recorder.frame("server", body))
+        text = body.decode("utf-8", "replace").strip()[:200]
+        return UpgradeRefused(f"WebSocket upgrade refused: HTTP {raw.status_code} {text}".strip())
+
+
+class _Turn:
+    """One user message and the reply to it, on a conversation's connection."""
+
+    def __init__(self, conv: WSConversation, session: ClientSession, pump: Pump) -> None:
+        self.conv = conv
+        self.session = session
+        self.pump = pump
+        self.lingering = False
+        self.scope: asyncio.Timeout | None = None
+
+    async def run(self) -> Result:
+        limits = self.conv.limits
+        try:
+            async with asyncio.timeout(limits.timeout) as self.scope:
+                return await self._exchange()
+        except TimeoutError:
+            if self.lingering:
+                return self.pump.ending(self.conv.response)
+            error = StreamTimeout(f"no end of the reply within {limits.timeout:g} s")
+            return self.pump.failed(self.conv.response, "timeout", error)
+        except StreamctlError as exc:
+            return self.pump.failed(self.conv.response, "error", exc)
+        except _Closed as exc:
+            if self.pump.done:
+                return self.pump.ending(self.conv.response)
+            return self.pump.failed(self.conv.response, "error", ConnectionLost(str(exc)))
+
+    async def _exchange(self) -> Result:
+        ws = self.conv.ws or await self.conv.connect()
+        for text in self.session.opening():
+            await self._send(ws, text)
+        while not self.pump.full and (not self.pump.done or self._linger()):
+            await self._receive(ws)
+        return self.pump.ending(self.conv.response)
+
+    async def _send(self, ws: ClientConnection, text: str) -> None:
+        try:
+            await ws.send(text)
+        except ConnectionClosed as exc:
+            raise self._closed(ws, exc) from exc
+        self.conv.observer.on_frame(self.conv.recorder.frame("client", text))
+
+    async def _receive(self, ws: ClientConnection) -> None:
+        try:
+            message = await ws.recv()
+        except ConnectionClosed as exc:
+            raise self._closed(ws, exc) from exc
+        payload = message if isinstance(message, str) else bytes(message)
+        frame = self.conv.recorder.frame("server", payload)
+        self.conv.observer.on_frame(frame)
+        if isinstance(payload, str):
+            update = self.session.on_message(payload)
+        else:
+            update = Update(info=f"ignored a binary message of {len(payload)} bytes")
+        self.pump.take(WireEvent(frame.t, update, message=payload))
+        for text in update.send:
+            await self._send(ws, text)
+
+    def _closed(self, ws: ClientConnection, exc: ConnectionClosed) -> _Closed:
+        self.conv.ws = None
+        rcvd = ws.protocol.close_rcvd
+        if rcvd is not None:
+            self.conv.recorder.close("server", rcvd.code, rcvd.reason)
+            return _Closed(f"the server closed the connection ({rcvd.code} {rcvd.reason})".strip())
+        self.conv.recorder.disconnect(str(exc))
+        return _Closed(f"the connection dropped: {exc}")
+
+    def _linger(self) -> bool:
+        """After the terminator: keep receiving for ``linger`` seconds (False: stop now)."""
+        if self.lingering:
+            return True
+        if self.conv.limits.linger <= 0 or self.scope is None:
+            return False
+        self.lingering = True
+        deadline = asyncio.get_running_loop().time() + self.conv.limits.linger
+        current = self.scope.when()
+        self.scope.reschedule(deadline if current is None else min(current, deadline))
+        return True
