@@ -317,21 +317,7 @@ def test_ctrl_c_during_record_leaves_a_transcript_marked_interrupted(
 # --- chat ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "protocol",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="ws-events needs ClientSession.follow_up in the core to rejoin its chat",
-            ),
-        )
-        if name == "ws-events"
-        else name
-        for name in names()
-    ],
-)
+@pytest.mark.parametrize("protocol", names())
 def test_chat_keeps_the_conversation(live_server: LiveServer, protocol: str) -> None:
     turns = json.loads((ROOT / "fixtures/scenarios/conversation.json").read_text())["turns"]
     url = live_server.base_url + "?scenario=conversation"

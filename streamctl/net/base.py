@@ -150,17 +150,11 @@ class Pump:
 def next_session(
     protocol: ChatProtocol, options: ClientOptions, previous: ClientSession | None, message: str
 ) -> ClientSession:
-    """The client session for ``message``, continuing ``previous``'s conversation if it can.
-
-    A session that offers ``follow_up(message)`` continues its own conversation (same chat,
-    history resent); otherwise a fresh session with the same options is used.
-    """
-    hook = getattr(previous, "follow_up", None)
-    if callable(hook):
-        session = hook(message)
-        if isinstance(session, ClientSession):
-            return session
-    return protocol.client(replace(options, message=message))
+    """The client session for ``message``, continuing ``previous``'s conversation (same chat,
+    history resent) where the protocol keeps one on the client side, else a fresh session with
+    the same options."""
+    session = previous.follow_up(message) if previous is not None else None
+    return session or protocol.client(replace(options, message=message))
 
 
 def merge_headers(

@@ -224,6 +224,14 @@ class ClientSession:
     def on_message(self, text: str) -> Update:
         raise NotImplementedError
 
+    def follow_up(self, message: str) -> ClientSession | None:
+        """A session for the next message of the same conversation, once this exchange ended.
+
+        ``None`` (the default) when the protocol keeps no conversation on the client side: a
+        fresh session with the same options continues it (same chat id, session or connection).
+        """
+        return None
+
 
 class ServerSession(ABC):
     """Server side of one WebSocket connection."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
@@ -20,23 +21,32 @@ def _compact(value: Any) -> str:
 
 
 class GooseClient(ClientSession):
-    """One ``POST /reply`` exchange."""
+    """One ``POST /reply`` exchange; ``history`` is the conversation before this message."""
 
-    def __init__(self, options: ClientOptions, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        options: ClientOptions,
+        clock: Callable[[], float] = time.time,
+        history: tuple[Mapping[str, Any], ...] = (),
+    ) -> None:
         self.options = options
         self.clock = clock
+        self.history = history
+        self.created = int(clock())
+        self.reply = ""
+
+    def _user_message(self) -> dict[str, Any]:
+        text = {"type": "text", "text": self.options.message}
+        return {"role": "user", "created": self.created, "content": [text]}
 
     def request(self) -> Request:
-        """The body ``send_reply(session_name, message)`` posts, with ``/tmp`` as its cwd."""
+        """The body ``send_reply(session_name, message)`` posts, with ``/tmp`` as its cwd.
+
+        In era B "every /reply carries the whole conversation" (goose-protocol.md §4.1).
+        """
         options = self.options
         body = {
-            "messages": [
-                {
-                    "role": "user",
-                    "created": int(self.clock()),
-                    "content": [{"type": "text", "text": options.message}],
-                }
-            ],
+            "messages": [*self.history, self._user_message()],
             "session_id": options.session or "streamctl",
             "session_working_dir": "/tmp",
         }
@@ -59,7 +69,9 @@ class GooseClient(ClientSession):
             return Update(info=f"ignored a non-object event: {event.data[:80]!r}")
         kind = obj.get("type")
         if kind == "Message" and isinstance(obj.get("message"), dict):
-            return _message(obj["message"])
+            update = _message(obj["message"])
+            self.reply += update.text
+            return update
         if kind == "Error":
             return Update(error=str(obj.get("error")))
         if kind == "Finish":
@@ -67,6 +79,16 @@ class GooseClient(ClientSession):
         if kind == "Ping":
             return Update()
         return Update(info=_other(kind, obj))
+
+    def follow_up(self, message: str) -> ClientSession:
+        """The next message of the same session, with the conversation so far resent."""
+        assistant = {
+            "role": "assistant",
+            "created": int(self.clock()),
+            "content": [{"type": "text", "text": self.reply}],
+        }
+        history = (*self.history, self._user_message(), assistant)
+        return GooseClient(replace(self.options, message=message), self.clock, history)
 
 
 def _items(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
