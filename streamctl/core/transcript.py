@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from streamctl.core import jsontext
+
 __all__ = [
     "FORMAT_VERSION",
     "Close",
@@ -320,7 +322,7 @@ def load_lines(lines: Iterable[str]) -> Transcript:
         if not text:
             continue
         try:
-            obj = json.loads(text)
+            obj = jsontext.loads(text)
         except json.JSONDecodeError as exc:
             # Only a last record line cut short (no newline, so not even JSON) is forgiven: a
             # complete line that is wrong is an error wherever it is.

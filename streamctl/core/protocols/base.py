@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from streamctl.core import jsontext
 from streamctl.core.script import Script
 from streamctl.core.spec import Finding, Level, Msg, Rule, Spec, validate
 from streamctl.core.sse import SSEDecoder, SSEEvent
@@ -367,7 +368,7 @@ class Protocol(ABC):
     def parse_json(self, raw: str, frame: int) -> dict[str, Any] | Finding:
         """``raw`` as a JSON object, or this protocol's ``json`` finding."""
         try:
-            obj = json.loads(raw)
+            obj = jsontext.loads(raw)
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             return self.finding("json", "frame payload is not valid JSON", frame, raw)
         if not isinstance(obj, dict):

@@ -1,0 +1,31 @@
+"""JSON parsing where the checker spends its time: orjson's speed, the standard library's answers.
+
+orjson parses the JSON of a stream several times faster than :func:`json.loads`, which matters
+when a checker reads 100,000 events. It differs from :mod:`json` at the edges: it rejects
+``NaN`` and lone surrogates, and it reads integers beyond 64 bits as floats. The standard
+library decides whatever orjson rejects, and any text with a run of 19 or more digits (a number
+that may not fit in 64 bits), so every document gets exactly the value, or the error, it always
+did.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import orjson
+
+__all__ = ["loads"]
+
+_MAYBE_BIG_INT = re.compile(r"\d{19}")
+
+
+def loads(text: str) -> Any:
+    """Parse JSON text; raises :class:`ValueError` (or :class:`RecursionError`) like ``json``."""
+    if _MAYBE_BIG_INT.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)

@@ -1,0 +1,46 @@
+"""The fast JSON parser gives exactly the standard library's values and errors."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streamctl.core.jsontext import loads
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+    max_leaves=20,
+)
+
+
+@given(JSON)
+def test_values_are_the_standard_librarys(value: object) -> None:
+    text = json.dumps(value)
+    assert loads(text) == json.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("NaN", "nan"),
+        ("123456789012345678901234567890", 123456789012345678901234567890),
+        ('"\\ud800"', "\ud800"),
+    ],
+)
+def test_what_orjson_rejects_the_standard_library_decides(text: str, expected: object) -> None:
+    value = loads(text)
+    if expected == "nan":
+        assert isinstance(value, float)
+        assert math.isnan(value)
+    else:
+        assert value == expected
+
+
+def test_invalid_json_raises_a_value_error() -> None:
+    with pytest.raises(ValueError, match="Expecting"):
+        loads("{nope")
