@@ -1,0 +1,143 @@
+"""The admin API under the reserved prefix ``/_streamctl``: for tests and for people.
+
+``GET health`` · ``GET|POST scenarios`` · ``POST reload`` · ``GET|POST queue`` · ``GET journal`` ·
+``GET transcripts`` · ``POST recording`` · ``POST reset``. Errors use the ``{"detail": …}``
+shape of the rest of the server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response, jsonify, request
+
+from mockserver.state import ServerState
+from streamctl.core.protocols import REGISTRY, names
+from streamctl.core.transcript import dump
+from streamctl.engine.scenarios import ScenarioError, UnknownScenarioError, parse_scenario
+
+__all__ = ["PREFIX", "admin_blueprint"]
+
+PREFIX = "/_streamctl"
+
+
+def _error(status: int, detail: str, **more: Any) -> tuple[Response, int]:
+    return jsonify({"detail": detail, **more}), status
+
+
+def admin_blueprint(server: ServerState) -> Blueprint:
+    """The admin routes bound to ``server``."""
+    admin = Blueprint("streamctl_admin", __name__, url_prefix=PREFIX)
+
+    @admin.get("/health")
+    async def health() -> Response:
+        return jsonify(
+            {
+                "status": "ok",
+                "protocols": names(),
+                "scenarios": len(server.scenarios),
+                "active": server.active,
+                "uptime_s": round(server.config.wall_clock() - server.started, 3),
+            }
+        )
+
+    @admin.get("/scenarios")
+    async def scenarios() -> Response:
+        protocol = request.args.get("protocol")
+        listed = [
+            s.summary()
+            for s in server.scenarios.scenarios
+            if protocol is None or s.applies_to(protocol)
+        ]
+        return jsonify({"scenarios": listed, "sources": [str(p) for p in server.sources]})
+
+    @admin.post("/scenarios")
+    async def add_scenario() -> Response | tuple[Response, int]:
+        # A scripted scenario (a JSON object) or a recording (transcript JSON Lines), served
+        # until reset; ?name= names it, ?protocol= (+ ?count=) also queues it.
+        data = await request.get_data(as_text=False)
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        try:
+            scenario = parse_scenario(text, "<admin>", request.args.get("name"))
+        except ScenarioError as exc:
+            return _error(422, str(exc))
+        server.add(scenario)
+        protocol = request.args.get("protocol")
+        if protocol is not None:
+            count = request.args.get("count", "1")
+            problem = _queue_problem(
+                {"protocol": protocol, "scenario": scenario.name, "count": _int(count)}, server
+            )
+            if problem is not None:
+                return problem
+            server.queues.add(protocol, scenario.name, _int(count))
+        return jsonify(scenario.summary()), 201
+
+    @admin.get("/transcripts")
+    async def transcripts() -> Response:
+        protocol = request.args.get("protocol")
+        kept = [dump(t) for t in server.transcripts if protocol in (None, t.protocol)]
+        return jsonify({"recording": server.recording, "transcripts": kept})
+
+    @admin.post("/recording")
+    async def recording() -> Response | tuple[Response, int]:
+        body = await request.get_json(force=True, silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("on"), bool):
+            return _error(422, 'send {"on": true} or {"on": false}')
+        server.recording = body["on"]
+        return jsonify({"recording": server.recording})
+
+    @admin.post("/reload")
+    async def reload() -> Response | tuple[Response, int]:
+        try:
+            loaded = server.reload()
+        except ScenarioError as exc:
+            return _error(422, str(exc))
+        return jsonify({"status": "reloaded", "scenarios": len(loaded)})
+
+    @admin.get("/queue")
+    async def queued() -> Response:
+        return jsonify({"queues": server.queues.snapshot()})
+
+    @admin.post("/queue")
+    async def queue() -> Response | tuple[Response, int]:
+        body = await request.get_json(force=True, silent=True)
+        problem = _queue_problem(body, server)
+        if problem is not None:
+            return problem
+        server.queues.add(body["protocol"], body["scenario"], body.get("count", 1))
+        return jsonify({"queues": server.queues.snapshot()})
+
+    @admin.get("/journal")
+    async def journal() -> Response:
+        return jsonify({"entries": server.journal.entries(dict(request.args.items()))})
+
+    @admin.post("/reset")
+    async def reset() -> Response:
+        server.reset()
+        return jsonify({"status": "reset"})
+
+    return admin
+
+
+def _queue_problem(body: Any, server: ServerState) -> tuple[Response, int] | None:
+    """Why a queue request cannot be honoured, as the response to send; None if it can."""
+    if not isinstance(body, dict):
+        return _error(422, 'send a JSON object: {"protocol", "scenario", "count"}')
+    protocol, scenario, count = body.get("protocol"), body.get("scenario"), body.get("count", 1)
+    if not isinstance(protocol, str) or not isinstance(scenario, str):
+        return _error(422, "'protocol' and 'scenario' must be strings")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        return _error(422, "'count' must be a whole number, 1 or more")
+    if protocol not in REGISTRY:
+        return _error(404, f"unknown protocol {protocol!r}", available=names())
+    try:
+        server.scenarios.get(scenario, protocol)
+    except UnknownScenarioError as exc:
+        return _error(404, str(exc), available=exc.available)
+    return None
+
+
+def _int(text: str) -> int:
+    """A query parameter as a count (0 when it is not a whole number: refused as such)."""
+    return int(text) if text.isdigit() else 0

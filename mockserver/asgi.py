@@ -1,0 +1,97 @@
+"""Small ASGI helpers for the routes served in front of Quart (no framework, no copies)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from typing import Any
+from urllib.parse import parse_qsl
+
+from streamctl.core.protocols.base import HttpResponse
+
+__all__ = [
+    "ASGIApp",
+    "Message",
+    "Receive",
+    "Scope",
+    "Send",
+    "header_map",
+    "header_pairs",
+    "json_body",
+    "query_map",
+    "read_body",
+    "send_response",
+]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+RawHeaders = list[tuple[bytes, bytes]]
+
+#: Request bodies larger than this are refused with 413 (goosed allows 50 MiB).
+MAX_BODY = 50 * 1024 * 1024
+
+
+class Disconnected(Exception):
+    """The client went away before the request body arrived."""
+
+
+class BodyTooLarge(Exception):
+    """The request body is larger than :data:`MAX_BODY`."""
+
+
+def header_pairs(scope: Scope) -> list[tuple[str, str]]:
+    """The request headers as text, names lower-case, in order."""
+    return [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
+
+
+def header_map(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Headers by name; repeated headers are joined with ``, `` (RFC 9110 §5.3)."""
+    found: dict[str, str] = {}
+    for name, value in pairs:
+        found[name] = f"{found[name]}, {value}" if name in found else value
+    return found
+
+
+def query_map(query_string: bytes) -> dict[str, str]:
+    """Query parameters by name (the first value of a repeated one, as FastAPI reads them)."""
+    found: dict[str, str] = {}
+    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        found.setdefault(name, value)
+    return found
+
+
+async def read_body(receive: Receive, limit: int | None = None) -> bytes:
+    """The whole request body (at most ``limit`` bytes, default :data:`MAX_BODY`)."""
+    limit = MAX_BODY if limit is None else limit
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        parts.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(parts)
+
+
+def json_body(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def send_response(
+    send: Send, response: HttpResponse, extra: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """Send a complete response, adding ``extra`` headers (CORS)."""
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    if response.status not in (204, 304):
+        headers.append((b"content-length", str(len(response.body)).encode()))
+    headers.extend(extra)
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body, "more_body": False})

@@ -1,0 +1,64 @@
+"""The mock server's configuration: one frozen object, built by ``streamctl serve`` or a test."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mockserver.bundled import bundled_dir
+from streamctl.core.protocols.base import Settings
+from streamctl.engine.clock import Clock, RealClock
+
+__all__ = ["DEFAULT_JWT_SECRET", "ServerConfig"]
+
+DEFAULT_JWT_SECRET = Settings.jwt_secret
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything the server needs; every field has a working default.
+
+    ``speed`` multiplies scripted and recorded delays (1: as written; 0: as fast as possible).
+    ``cors_origins`` empty means any localhost origin (``http(s)://localhost:*``,
+    ``127.0.0.1:*``, ``[::1]:*``); ``"*"`` in it allows every origin.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    scenario_dirs: tuple[Path, ...] = ()
+    bundled: bool = True
+    speed: float = 1.0
+    goose_secret: str = "test"
+    jwt_secret: str = DEFAULT_JWT_SECRET
+    goose_variant: str = "b"
+    cors_origins: tuple[str, ...] = ()
+    workers: int = 1
+    watch: bool = True
+    watch_interval_s: float = 1.0
+    #: Delay between the tokens of the default reply (before ``speed`` scales it).
+    default_delay_ms: float = 0.0
+    #: How many requests the journal keeps (oldest dropped first).
+    journal_limit: int = 1000
+    #: Record a transcript of every stream exchange (what each client was sent), kept like the
+    #: journal; also switched on and off through the admin API.
+    record: bool = False
+    #: Pacing clock (monotonic); tests inject a fake one.
+    clock: Clock = field(default_factory=RealClock, compare=False)
+    #: Wall clock for timestamps in messages and the journal.
+    wall_clock: Callable[[], float] = field(default=time.time, compare=False)
+
+    def settings(self) -> Settings:
+        """What the protocols need to know."""
+        return Settings(
+            goose_secret=self.goose_secret,
+            jwt_secret=self.jwt_secret,
+            goose_variant=self.goose_variant,
+            clock=self.wall_clock,
+        )
+
+    def scenario_sources(self) -> tuple[Path, ...]:
+        """The directories scenarios load from: the bundled one first, then the user's."""
+        bundled = (bundled_dir(),) if self.bundled else ()
+        return (*bundled, *self.scenario_dirs)

@@ -1,0 +1,257 @@
+"""SSE stream endpoints, served at the ASGI level (the hot path, in front of Quart).
+
+The route holds no protocol knowledge: it parses the request into an
+:class:`~streamctl.core.protocols.base.HttpRequest`, lets the protocol ``accept()`` it (a
+refusal is sent exactly as the protocol built it), picks a scenario, and writes what the
+protocol's ``render()`` returns — or a recording's bytes — on the pacing clock, with the
+protocol's heartbeat in between. A client that goes away stops the stream at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mockserver.asgi import (
+    BodyTooLarge,
+    Disconnected,
+    Receive,
+    Scope,
+    Send,
+    header_map,
+    header_pairs,
+    query_map,
+    read_body,
+    send_response,
+)
+from mockserver.journal import Entry
+from mockserver.state import ServerState
+from streamctl.core.protocols.base import Accepted, HttpRequest, HttpResponse, Out, SSEProtocol
+from streamctl.core.script import Script
+from streamctl.core.transcript import Headers
+from streamctl.engine.pacing import Progress, play, replay_outs, sent_script
+from streamctl.engine.scenarios import Choice, Scenario, UnknownScenarioError
+
+__all__ = ["SCENARIO_HEADER", "SCENARIO_PARAM", "SSEStream", "requested_scenario"]
+
+log = logging.getLogger("mockserver")
+
+SCENARIO_PARAM = "scenario"
+SCENARIO_HEADER = "x-streamctl-scenario"
+# Hop-by-hop and server-owned headers are not replayed from a recording: Hypercorn frames the
+# body itself.
+_NOT_REPLAYED = frozenset(
+    {"content-length", "transfer-encoding", "connection", "keep-alive", "date", "server"}
+)
+
+
+def requested_scenario(query: dict[str, str], headers: Mapping[str, str]) -> str | None:
+    """The scenario a request names (query parameter first: EventSource cannot set headers).
+
+    The parameter is removed from ``query``: the protocol sees what a real backend would.
+    """
+    name = query.pop(SCENARIO_PARAM, None)
+    return name if name is not None else headers.get(SCENARIO_HEADER)
+
+
+def unknown_scenario(exc: UnknownScenarioError) -> HttpResponse:
+    """The 404 for a scenario that does not exist (for this protocol)."""
+    detail = f"unknown scenario {exc.name!r} for protocol {exc.protocol!r}"
+    return HttpResponse.json(404, {"detail": detail, "available": exc.available})
+
+
+class _Stream:
+    """One streamed reply on one request."""
+
+    def __init__(self, send: Send, extra: list[tuple[bytes, bytes]]) -> None:
+        self.send = send
+        self.extra = extra
+        self.started = False
+        self.progress = Progress()
+
+    async def start(self, status: int, headers: Headers) -> None:
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        raw.extend(self.extra)
+        await self.send({"type": "http.response.start", "status": status, "headers": raw})
+        self.started = True
+
+    async def write(self, payload: bytes | str) -> None:
+        body = payload.encode() if isinstance(payload, str) else payload
+        await self.send({"type": "http.response.body", "body": body, "more_body": True})
+
+    async def end(self) -> None:
+        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class SSEStream:
+    """The ASGI handler for one protocol's stream endpoint."""
+
+    def __init__(self, server: ServerState, protocol: SSEProtocol) -> None:
+        self.server = server
+        self.protocol = protocol
+
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send, path_params: Mapping[str, str]
+    ) -> None:
+        headers = header_pairs(scope)
+        by_name = header_map(headers)
+        query_string = scope["query_string"]
+        entry = self.server.journal.open(
+            self.protocol.name,
+            scope["method"],
+            scope["path"],
+            query=query_string.decode("latin-1"),
+            headers=headers,
+        )
+        stream = _Stream(send, self.server.cors.headers(by_name.get("origin")))
+        self.server.begin()
+        try:
+            body = await read_body(receive)
+            entry.set_body(body)
+            query = query_map(query_string)
+            name = requested_scenario(query, by_name)
+            request = HttpRequest(scope["method"], scope["path"], query, by_name, body, path_params)
+            await self._serve(name, request, receive, stream, entry)
+        except Disconnected:
+            entry.outcome = "disconnected"
+        except BodyTooLarge:
+            await self._refuse(stream, entry, HttpResponse.json(413, {"detail": "Too Large"}))
+        except Exception:
+            log.exception("%s: unexpected error serving %s", self.protocol.name, scope["path"])
+            entry.outcome = "error"
+            for reply in entry.replies:
+                if reply["outcome"] == "streaming":
+                    reply["outcome"] = "error"
+            await self._fail(stream)
+        finally:
+            self.server.end()
+
+    async def _serve(
+        self,
+        name: str | None,
+        request: HttpRequest,
+        receive: Receive,
+        stream: _Stream,
+        entry: Entry,
+    ) -> None:
+        requested: Scenario | None = None
+        if name is not None:
+            try:
+                requested = self.server.scenarios.get(name, self.protocol.name)
+            except UnknownScenarioError as exc:
+                await self._refuse(stream, entry, unknown_scenario(exc), "unknown-scenario")
+                return
+        state = self.server.state_of(self.protocol.name)
+        accepted = self.protocol.accept(request, state)
+        if isinstance(accepted, HttpResponse):
+            await self._refuse(stream, entry, accepted)
+            return
+        await self._reply(
+            accepted=accepted,
+            requested=requested,
+            receive=receive,
+            stream=stream,
+            entry=entry,
+            state=state,
+        )
+
+    async def _reply(
+        self,
+        *,
+        accepted: Accepted,
+        requested: Scenario | None,
+        receive: Receive,
+        stream: _Stream,
+        entry: Entry,
+        state: Any,
+    ) -> None:
+        server, turn = self.server, accepted.turn
+        choice = server.choose(self.protocol.name, turn, requested)
+        record = entry.reply(choice.name, choice.how, turn.user_text)
+        status, headers, outs, heartbeat = self._plan(choice, accepted, state)
+        await stream.start(status, headers)
+        entry.status = status
+        completed = await self._play(outs, heartbeat, receive, stream)
+        record["writes"] = stream.progress.writes
+        record["outcome"] = entry.outcome = "complete" if completed else "disconnected"
+        self._finish(choice, accepted, state, stream.progress, completed)
+
+    def _plan(
+        self, choice: Choice, accepted: Accepted, state: Any
+    ) -> tuple[int, Headers, Sequence[Out], bytes | None]:
+        """Status, headers, writes and heartbeat: a recording's, or the protocol's rendering."""
+        scenario = choice.scenario
+        recording = scenario.recording if scenario is not None else None
+        if recording is None or recording.header.response is None:
+            outs = self.protocol.render(choice.script, accepted.turn, state)
+            return 200, accepted.headers, outs, self.protocol.heartbeat
+        head = recording.header.response
+        headers = tuple((k, v) for k, v in head.headers if k.lower() not in _NOT_REPLAYED)
+        return head.status, headers, replay_outs(recording), None
+
+    async def _play(
+        self, outs: Sequence[Out], heartbeat: bytes | None, receive: Receive, stream: _Stream
+    ) -> bool:
+        """Write the reply; false when the client went away first (the writes then stop)."""
+        task = asyncio.current_task()
+        assert task is not None
+        gone = asyncio.Event()
+        watcher = asyncio.create_task(_watch(receive, task, gone))
+        try:
+            await play(
+                outs,
+                stream.write,
+                self.server.config.clock,
+                speed=self.server.config.speed,
+                heartbeat=heartbeat,
+                heartbeat_ms=self.protocol.heartbeat_ms,
+                progress=stream.progress,
+            )
+        except asyncio.CancelledError:
+            if not gone.is_set():
+                raise
+            task.uncancel()
+            return False
+        finally:
+            gone.set()  # from here on the watcher must not cancel this task
+            watcher.cancel()
+        await stream.end()
+        return True
+
+    def _finish(
+        self, choice: Choice, accepted: Accepted, state: Any, progress: Progress, completed: bool
+    ) -> None:
+        script: Script = choice.script if completed else sent_script(choice.script, progress)
+        try:
+            self.protocol.finish(accepted.turn, script, state, completed)
+        except Exception:
+            log.exception("%s: finish() failed", self.protocol.name)
+
+    async def _refuse(
+        self, stream: _Stream, entry: Entry, response: HttpResponse, outcome: str = "refused"
+    ) -> None:
+        entry.status = response.status
+        entry.outcome = outcome
+        await send_response(stream.send, response, stream.extra)
+        stream.started = True
+
+    async def _fail(self, stream: _Stream) -> None:
+        if stream.started:
+            # The head is out: returning without ending the body makes Hypercorn drop the
+            # connection, so the client sees a broken stream rather than a clean end.
+            return
+        response = HttpResponse.json(500, {"detail": "Internal Server Error"})
+        await send_response(stream.send, response, stream.extra)
+
+
+async def _watch(receive: Receive, task: asyncio.Task[Any], gone: asyncio.Event) -> None:
+    """Cancel ``task`` when the client disconnects (unless the stream already ended)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+    if not gone.is_set():
+        gone.set()
+        task.cancel()

@@ -1,0 +1,128 @@
+"""Run the mock server on Hypercorn (what ``streamctl serve`` calls)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from hypercorn.asyncio import serve as hypercorn_serve
+from hypercorn.config import Config
+from hypercorn.run import run
+
+from mockserver.admin import PREFIX
+from mockserver.app import MockApp, create_app
+from mockserver.config import ServerConfig
+from streamctl.core.protocols import REGISTRY
+
+__all__ = ["banner", "bind", "serve", "worker_app"]
+
+#: How a multi-worker parent passes the configuration to its worker processes.
+CONFIG_ENV = "STREAMCTL_SERVER_CONFIG"
+#: Seconds open streams get to finish at shutdown (Ctrl-C) before they are cut.
+GRACEFUL_TIMEOUT = 1.0
+_SERIALISED = ("clock", "wall_clock")
+#: Pending connections the kernel queues (Hypercorn's default of 100 drops a burst of clients).
+BACKLOG = 2048
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (port 0: any free port). Raises OSError."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Tokens are small writes that must leave at once (Hypercorn sets this only on sockets it
+    # binds itself; accepted sockets inherit it).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.bind(address)
+        sock.listen(BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _origin(host: str, port: int, scheme: str) -> str:
+    shown = "127.0.0.1" if host in ("", "0.0.0.0") else "::1" if host == "::" else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"{scheme}://{shown}:{port}"
+
+
+def banner(config: ServerConfig, port: int, scenarios: int) -> str:
+    """What ``streamctl serve`` prints at start: every protocol's URLs and the admin API."""
+    http, ws = _origin(config.host, port, "http"), _origin(config.host, port, "ws")
+    lines = [
+        f"streamctl mock server on {http} "
+        f"(speed {config.speed:g}, {scenarios} scenarios; Ctrl-C to stop)"
+    ]
+    for proto in REGISTRY.values():
+        for i, endpoint in enumerate(proto.endpoints):
+            base = ws if endpoint.method == "WS" else http
+            label = proto.name if i == 0 else ""
+            lines.append(f"  {label:<16} {endpoint.method:<6} {base}{endpoint.path}")
+    lines.append(f"  {'admin':<16} {'':<6} {http}{PREFIX}")
+    return "\n".join(lines)
+
+
+def hypercorn_config(config: ServerConfig, sock: socket.socket) -> Config:
+    hyper = Config()
+    # Hypercorn closes the socket it serves on, so it gets its own descriptor.
+    hyper.bind = [f"fd://{os.dup(sock.fileno())}"]
+    hyper.graceful_timeout = GRACEFUL_TIMEOUT
+    hyper.backlog = BACKLOG
+    hyper.accesslog = None
+    hyper.workers = max(1, config.workers)
+    return hyper
+
+
+def serve(
+    config: ServerConfig, *, sock: socket.socket | None = None, app: MockApp | None = None
+) -> None:
+    """Serve until SIGINT or SIGTERM, then shut down cleanly (open streams get a second).
+
+    With ``workers`` > 1 every worker process has its own state (chats, queues, journal).
+    """
+    listening = sock if sock is not None else bind(config.host, config.port)
+    try:
+        hyper = hypercorn_config(config, listening)
+        if config.workers <= 1:
+            served = app if app is not None else create_app(config)
+            asyncio.run(hypercorn_serve(served, hyper))
+            return
+        os.environ[CONFIG_ENV] = dump_config(config)
+        hyper.application_path = "mockserver.run:worker_app()"
+        run(hyper)
+    finally:
+        listening.close()
+
+
+def dump_config(config: ServerConfig) -> str:
+    """The configuration as JSON (the clocks are not carried: workers use real ones)."""
+    data: dict[str, Any] = {
+        f.name: getattr(config, f.name) for f in fields(config) if f.name not in _SERIALISED
+    }
+    data["scenario_dirs"] = [str(p) for p in config.scenario_dirs]
+    data["cors_origins"] = list(config.cors_origins)
+    return json.dumps(data)
+
+
+def load_config(text: str) -> ServerConfig:
+    data = json.loads(text)
+    data["scenario_dirs"] = tuple(Path(p) for p in data["scenario_dirs"])
+    data["cors_origins"] = tuple(data["cors_origins"])
+    return ServerConfig(**data)
+
+
+def worker_app() -> MockApp:
+    """The app in a worker process (``hypercorn`` loads ``mockserver.run:worker_app()``)."""
+    text = os.environ.get(CONFIG_ENV)
+    return create_app(load_config(text) if text else ServerConfig())

@@ -1,0 +1,142 @@
+"""Everything the running server remembers: protocol state, scenarios, queues, the journal."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from mockserver.config import ServerConfig
+from mockserver.cors import Cors
+from mockserver.journal import Journal
+from streamctl.core.protocols import REGISTRY
+from streamctl.core.protocols.base import Protocol, Turn
+from streamctl.core.transcript import Transcript
+from streamctl.engine.scenarios import (
+    Choice,
+    Queues,
+    Scenario,
+    ScenarioError,
+    ScenarioSet,
+    choose,
+    fingerprint,
+    load_dirs,
+)
+
+__all__ = ["ServerState"]
+
+log = logging.getLogger("mockserver")
+
+
+class ServerState:
+    """The mutable half of the server. One per app; reset through the admin API."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.settings = config.settings()
+        self.sources = config.scenario_sources()
+        self._marks = fingerprint(self.sources)
+        self._files: ScenarioSet = load_dirs(self.sources)
+        #: Scenarios added through the admin API (by a test, say): kept until reset.
+        self.added: dict[str, Scenario] = {}
+        self.scenarios = self._files
+        self.queues = Queues()
+        self.journal = Journal(config.wall_clock, config.journal_limit)
+        self.cors = Cors(config.cors_origins)
+        self.protocol_states: dict[str, Any] = {}
+        self.recording = config.record
+        self.transcripts: deque[Transcript] = deque(maxlen=max(1, config.journal_limit))
+        self.started = config.wall_clock()
+        self._active = 0
+        self._activity = threading.Condition()
+        self.reset()
+
+    @property
+    def protocols(self) -> Sequence[Protocol]:
+        return list(REGISTRY.values())
+
+    def reset(self) -> None:
+        """Forget every chat, session and history, the queues, the journal, the recorded
+        transcripts and the scenarios added at run time."""
+        self.protocol_states = {p.name: p.new_state(self.settings) for p in REGISTRY.values()}
+        self.queues.clear()
+        self.journal.clear()
+        self.transcripts.clear()
+        self.added.clear()
+        self.scenarios = self._files
+
+    def keep(self, transcript: Transcript) -> None:
+        """Keep a recorded exchange (see ``tap.py``)."""
+        self.transcripts.append(transcript)
+
+    def add(self, scenario: Scenario) -> None:
+        """Serve ``scenario`` until reset, replacing any of the same name."""
+        self.added[scenario.name] = scenario
+        self._combine()
+
+    def _combine(self) -> None:
+        files = [s for s in self._files.scenarios if s.name not in self.added]
+        self.scenarios = ScenarioSet((*files, *self.added.values()))
+
+    def state_of(self, protocol: str) -> Any:
+        return self.protocol_states[protocol]
+
+    # --- scenarios ----------------------------------------------------------------------
+
+    def reload(self) -> ScenarioSet:
+        """Load the scenario files again; on an error the old set stays and the error rises."""
+        marks = fingerprint(self.sources)
+        self._files, self._marks = load_dirs(self.sources), marks
+        self._combine()
+        return self.scenarios
+
+    def reload_if_changed(self) -> bool:
+        """Reload when a scenario file was added, removed or edited; log what happened."""
+        marks = fingerprint(self.sources)
+        if marks == self._marks:
+            return False
+        self._marks = marks  # a broken file is reported once, not at every poll
+        try:
+            scenarios = load_dirs(self.sources)
+        except ScenarioError as exc:
+            log.error("scenario files changed but cannot be loaded (keeping the old ones): %s", exc)
+            return False
+        self._files = scenarios
+        self._combine()
+        log.info("scenario files changed: %d scenarios loaded", len(scenarios))
+        return True
+
+    def choose(self, protocol: str, turn: Turn, requested: Scenario | None) -> Choice:
+        """The reply for ``turn``: requested, else queued, else matched, else the default."""
+        return choose(
+            self.scenarios,
+            self.queues,
+            protocol,
+            turn.user_text,
+            index=turn.index,
+            requested=requested,
+            default_delay_ms=self.config.default_delay_ms,
+        )
+
+    # --- activity (for tests that wait until every stream ended) -------------------------
+
+    @property
+    def active(self) -> int:
+        """Streams and WebSocket connections in progress."""
+        return self._active
+
+    def begin(self) -> None:
+        with self._activity:
+            self._active += 1
+
+    def end(self) -> None:
+        with self._activity:
+            self._active -= 1
+            self._activity.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block (from another thread) until nothing is in progress; false on timeout."""
+        with self._activity:
+            return self._activity.wait_for(lambda: self._active == 0, timeout)

@@ -1,0 +1,260 @@
+"""WebSocket endpoints, served at the ASGI level (the hot path, in front of Quart).
+
+One reader loop takes the client's messages as they come (so a disconnect is seen at once, even
+mid-reply); one worker answers them in order, through the protocol's
+:class:`~streamctl.core.protocols.base.ServerSession` or from a recording. When the client goes
+away the worker is cancelled: the reply stops and the session's ``finish()`` learns it was cut
+short.
+
+An unknown scenario named in the upgrade URL (``?scenario=``) or the ``X-Streamctl-Scenario``
+header refuses the upgrade with the same 404 JSON as the HTTP endpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mockserver.asgi import Receive, Scope, Send, header_map, header_pairs, query_map
+from mockserver.http_stream import requested_scenario, unknown_scenario
+from mockserver.journal import Entry
+from mockserver.state import ServerState
+from streamctl.core.protocols.base import Out, ServerSession, WSProtocol
+from streamctl.core.transcript import Transcript
+from streamctl.engine.pacing import Progress, play, sent_script, ws_replay
+from streamctl.engine.scenarios import Scenario, UnknownScenarioError
+
+__all__ = ["WSStream"]
+
+log = logging.getLogger("mockserver")
+
+#: Close code for a server-side failure (RFC 6455 §7.4.1).
+INTERNAL_ERROR = 1011
+
+
+class _Socket:
+    """The sending half of an accepted connection."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+
+    async def write(self, payload: bytes | str) -> None:
+        if isinstance(payload, str):
+            await self.send({"type": "websocket.send", "text": payload})
+        else:
+            await self.send({"type": "websocket.send", "bytes": payload})
+
+    async def close(self, code: int | None, reason: str = "") -> None:
+        await self.send({"type": "websocket.close", "code": code or 1000, "reason": reason})
+
+
+class _Responder:
+    """What answers a connection: a protocol session or a recording."""
+
+    async def opened(self) -> None:
+        raise NotImplementedError
+
+    async def message(self, text: str) -> None:
+        raise NotImplementedError
+
+
+class _SessionResponder(_Responder):
+    def __init__(
+        self,
+        handler: WSStream,
+        session: ServerSession,
+        socket: _Socket,
+        entry: Entry,
+        requested: Scenario | None,
+    ) -> None:
+        self.handler = handler
+        self.session = session
+        self.socket = socket
+        self.entry = entry
+        self.requested = requested
+
+    async def opened(self) -> None:
+        for text in self.session.greeting():
+            await self.socket.write(text)
+
+    async def message(self, text: str) -> None:
+        reaction = self.session.receive(text)
+        for answer in reaction.send:
+            await self.socket.write(answer)
+        turn = reaction.turn
+        if turn is None:
+            return
+        server, name = self.handler.server, self.handler.protocol.name
+        choice = server.choose(name, turn, self.requested)
+        record = self.entry.reply(choice.name, choice.how, turn.user_text)
+        outs = self.session.render(choice.script, turn)
+        progress = Progress()
+        try:
+            await self.handler.play(outs, self.socket, progress)
+        except asyncio.CancelledError:
+            record["outcome"] = "disconnected"
+            self._finish(turn, sent_script(choice.script, progress), False)
+            raise
+        finally:
+            record["writes"] = progress.writes
+        record["outcome"] = "complete"
+        self._finish(turn, choice.script, True)
+
+    def _finish(self, turn: Any, script: Any, completed: bool) -> None:
+        try:
+            self.session.finish(turn, script, completed)
+        except Exception:
+            log.exception("%s: finish() failed", self.handler.protocol.name)
+
+
+class _ReplayResponder(_Responder):
+    """Replays a recorded connection: segment ``k`` after the client's ``k``-th message."""
+
+    def __init__(
+        self, handler: WSStream, scenario: Scenario, recording: Transcript, socket: _Socket
+    ) -> None:
+        self.handler = handler
+        self.socket = socket
+        self.replay = ws_replay(recording)
+        self.scenario = scenario
+        self.segment = 0
+
+    async def opened(self) -> None:
+        await self._play_segment()
+
+    async def message(self, text: str) -> None:
+        self.segment += 1
+        await self._play_segment()
+
+    async def _play_segment(self) -> None:
+        segments, close = self.replay.segments, self.replay.close
+        if self.segment < len(segments):
+            await self.handler.play(segments[self.segment], self.socket, Progress())
+        if close is not None and close.segment == self.segment:
+            clock, speed = self.handler.server.config.clock, self.handler.server.config.speed
+            await clock.sleep(close.delay_ms * speed / 1000.0)
+            await self.socket.close(close.code, close.reason)
+
+
+class WSStream:
+    """The ASGI handler for one protocol's WebSocket endpoint."""
+
+    def __init__(self, server: ServerState, protocol: WSProtocol) -> None:
+        self.server = server
+        self.protocol = protocol
+
+    async def play(self, outs: Sequence[Out], socket: _Socket, progress: Progress) -> None:
+        config = self.server.config
+        await play(outs, socket.write, config.clock, speed=config.speed, progress=progress)
+
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send, path_params: Mapping[str, str]
+    ) -> None:
+        if (await receive())["type"] != "websocket.connect":
+            return
+        headers = header_pairs(scope)
+        query_string = scope["query_string"]
+        entry = self.server.journal.open(
+            self.protocol.name,
+            "WS",
+            scope["path"],
+            query=query_string.decode("latin-1"),
+            headers=headers,
+        )
+        name = requested_scenario(query_map(query_string), header_map(headers))
+        requested: Scenario | None = None
+        if name is not None:
+            try:
+                requested = self.server.scenarios.get(name, self.protocol.name)
+            except UnknownScenarioError as exc:
+                await self._reject(scope, send, entry, exc)
+                return
+        self.server.begin()
+        try:
+            await self._connected(receive, send, entry, requested)
+        finally:
+            self.server.end()
+
+    async def _connected(
+        self, receive: Receive, send: Send, entry: Entry, requested: Scenario | None
+    ) -> None:
+        await send({"type": "websocket.accept"})
+        entry.status = 101
+        socket = _Socket(send)
+        inbox: asyncio.Queue[str] = asyncio.Queue()
+        worker = asyncio.create_task(self._work(requested, inbox, socket, entry))
+        try:
+            outcome = await _read(receive, inbox, entry, worker)
+            if entry.outcome != "error":
+                entry.outcome = outcome
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+
+    def _responder(self, socket: _Socket, entry: Entry, requested: Scenario | None) -> _Responder:
+        recorded = requested
+        if recorded is None:
+            queued = self.server.queues.peek(self.protocol.name)
+            head = self.server.scenarios.by_name.get(queued) if queued else None
+            if head is not None and head.recording is not None:
+                self.server.queues.take(self.protocol.name)
+                recorded = head
+        if recorded is not None and recorded.recording is not None:
+            entry.reply(recorded.name, "request" if requested else "queue", "")
+            return _ReplayResponder(self, recorded, recorded.recording, socket)
+        session = self.protocol.open(self.server.state_of(self.protocol.name))
+        return _SessionResponder(self, session, socket, entry, requested)
+
+    async def _work(
+        self,
+        requested: Scenario | None,
+        inbox: asyncio.Queue[str],
+        socket: _Socket,
+        entry: Entry,
+    ) -> None:
+        try:
+            responder = self._responder(socket, entry, requested)
+            await responder.opened()
+            while True:
+                await responder.message(await inbox.get())
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s: unexpected error on a WebSocket connection", self.protocol.name)
+            entry.outcome = "error"
+            with contextlib.suppress(Exception):
+                await socket.close(INTERNAL_ERROR, "internal error")
+
+    async def _reject(
+        self, scope: Scope, send: Send, entry: Entry, exc: UnknownScenarioError
+    ) -> None:
+        response = unknown_scenario(exc)
+        entry.status, entry.outcome = response.status, "unknown-scenario"
+        if "websocket.http.response" not in scope.get("extensions", {}):
+            await send({"type": "websocket.close", "code": 1008, "reason": "unknown scenario"})
+            return
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        await send({"type": "websocket.http.response.start", "status": 404, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": response.body})
+
+
+async def _read(
+    receive: Receive, inbox: asyncio.Queue[str], entry: Entry, worker: asyncio.Task[None]
+) -> str:
+    """Pass the client's messages to the worker until the client leaves; how it ended."""
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "websocket.receive":
+            text = message.get("text")
+            if text is None:
+                text = (message.get("bytes") or b"").decode("utf-8", errors="replace")
+            entry.message(text)
+            inbox.put_nowait(text)
+        elif kind == "websocket.disconnect":
+            busy = not worker.done() and any(r["outcome"] == "streaming" for r in entry.replies)
+            return "disconnected mid-reply" if busy else "closed"

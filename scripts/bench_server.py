@@ -1,0 +1,741 @@
+#!/usr/bin/env python3
+"""Benchmark the mock server against bare ASGI apps on Hypercorn, over loopback.
+
+Every server runs in its own process (the mock server exactly as ``streamctl serve`` runs it,
+and reference apps that write the very same bytes with nothing in between); this process is
+the load generator, with minimal raw-socket clients so that the servers, not the clients, are
+what is measured. Everything is bounded (clients, rounds, timeouts) and stops by itself.
+
+Phases (targets from issue 3):
+
+* SSE delta/done, C clients x T tokens, no delay: events/s, mock vs bare ASGI (>= 0.9x).
+* WS chunk/complete, same load: messages/s, mock vs bare ASGI (>= 0.8x); a plain Quart
+  websocket route is measured too, for reference.
+* N concurrent paced SSE streams at 10 tokens/s (opened over --paced-ramp seconds, so they
+  overlap for most of their length): all complete, token lateness p99 <= 50 ms (every token,
+  and only while every stream is open), server RSS <= 120 MB.
+* Time to first event for one client: p50 <= 5 ms.
+* Where the CPU time goes, in this process without I/O: the protocol's rendering, the mock's
+  route, the bare app.
+
+Throughput runs are interleaved (bare, mock, bare, mock, ...) and the medians reported; the
+share of the machine other processes used meanwhile is printed, since it skews every figure.
+
+Usage: python scripts/bench_server.py [--clients 100] [--tokens 100] [--rounds 10]
+       [--repeats 3] [--paced 1000] [--paced-tokens 50] [--paced-ramp 2] [--ttfe 300] [--quick]
+       [--only throughput paced breakdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hypercorn.asyncio import serve as hypercorn_serve  # noqa: E402
+from quart import Quart, websocket  # noqa: E402
+
+from mockserver.app import create_app  # noqa: E402
+from mockserver.config import ServerConfig  # noqa: E402
+from mockserver.run import bind, hypercorn_config  # noqa: E402
+from streamctl.core.protocols import get  # noqa: E402
+from streamctl.core.protocols.base import (  # noqa: E402
+    Accepted,
+    HttpRequest,
+    Settings,
+    SSEProtocol,
+    WSProtocol,
+)
+from streamctl.core.script import Script, Token  # noqa: E402
+
+HOST = "127.0.0.1"
+SSE_PATH = "/api/chat/stream?message=benchmark&scenario=bench"
+PACED_PATH = "/api/chat/stream?message=benchmark&scenario=paced"
+WS_PATH = "/chat/ws?scenario=bench"
+WS_MESSAGE = json.dumps({"message": "benchmark", "timestamp": "2026-01-01T00:00:00.000Z"})
+TIMEOUT = 120.0
+PACED_DELAY_MS = 100.0  # 10 tokens/s
+PHASES = ("throughput", "paced", "breakdown")
+
+
+# --- what every server sends ------------------------------------------------------------------
+
+
+def bench_tokens(count: int) -> list[str]:
+    return [f" tok{i}" for i in range(count)]
+
+
+def scenarios(directory: Path, tokens: int, paced_tokens: int) -> None:
+    """The scenario files the mock server loads."""
+    bench = {"tokens": bench_tokens(tokens), "delay_ms": 0}
+    paced = {"tokens": bench_tokens(paced_tokens), "delay_ms": PACED_DELAY_MS, "first_delay_ms": 0}
+    (directory / "bench.json").write_text(json.dumps(bench))
+    (directory / "paced.json").write_text(json.dumps(paced))
+
+
+def rendered(tokens: int) -> dict[str, Any]:
+    """The exact bytes the mock server writes for the bench scenario, rendered by the protocol
+    modules themselves, for the reference apps to write."""
+    script = Script(tuple(Token(t) for t in bench_tokens(tokens)))
+    sse = get("sse-delta-done")
+    assert isinstance(sse, SSEProtocol)
+    state = sse.new_state(Settings())
+    accepted = sse.accept(HttpRequest("GET", "/api/chat/stream", {"message": "b"}), state)
+    assert isinstance(accepted, Accepted)
+    sse_chunks = [o.payload for o in sse.render(script, accepted.turn, state)]
+    ws = get("chunk-complete")
+    assert isinstance(ws, WSProtocol)
+    session = ws.open(ws.new_state(Settings()))
+    turn = session.receive(WS_MESSAGE).turn
+    assert turn is not None
+    ws_messages = [o.payload for o in session.render(script, turn)]
+    return {
+        "sse_headers": [list(h) for h in accepted.headers],
+        "sse_chunks": [c.decode() if isinstance(c, bytes) else c for c in sse_chunks],
+        "ws_messages": ws_messages,
+    }
+
+
+# --- the servers (each in its own process) ------------------------------------------------------
+
+
+def bare_sse_app(data: dict[str, Any]) -> Callable[..., Awaitable[None]]:
+    headers = [(k.encode(), v.encode()) for k, v in data["sse_headers"]]
+    chunks = [c.encode() for c in data["sse_chunks"]]
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for chunk in chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    return app
+
+
+def bare_ws_app(data: dict[str, Any]) -> Callable[..., Awaitable[None]]:
+    messages = data["ws_messages"]
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        while True:
+            message = await receive()
+            if message["type"] != "websocket.receive":
+                return
+            for text in messages:
+                await send({"type": "websocket.send", "text": text})
+
+    return app
+
+
+def quart_ws_app(data: dict[str, Any]) -> Any:
+    messages = data["ws_messages"]
+    app = Quart("bench")
+
+    @app.websocket("/chat/ws")
+    async def chat() -> None:
+        while True:
+            await websocket.receive()
+            for text in messages:
+                await websocket.send(text)
+
+    return app
+
+
+def serve(kind: str, directory: Path) -> None:
+    """Run one server until stdin closes; print its port first."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    config = ServerConfig(port=0, scenario_dirs=(directory / "scenarios",))
+    sock = bind(HOST, 0)
+    print(sock.getsockname()[1], flush=True)
+    if kind == "mock":
+        app: Any = create_app(config)
+    else:
+        data = json.loads((directory / "rendered.json").read_text())
+        app = {"bare-sse": bare_sse_app, "bare-ws": bare_ws_app, "quart-ws": quart_ws_app}[kind](
+            data
+        )
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        loop.add_reader(sys.stdin.fileno(), stop.set)  # the parent closes our stdin to stop us
+        hyper = hypercorn_config(config, sock)
+        hyper.loglevel = "WARNING"  # no "Running on" lines in the report
+        await hypercorn_serve(app, hyper, shutdown_trigger=stop.wait)
+
+    asyncio.run(main())
+
+
+@dataclass
+class Server:
+    kind: str
+    process: subprocess.Popen[bytes]
+    port: int
+
+    def rss_mb(self) -> tuple[float, float]:
+        """Current and peak resident memory of the server process, in MB."""
+        fields = {}
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            fields[name] = value
+        return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+    def cpu_s(self) -> float:
+        """CPU seconds the server process has used."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start(kind: str, directory: Path) -> Server:
+    command = [sys.executable, __file__, "--serve", kind, "--dir", str(directory)]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    port = int(process.stdout.readline())
+    return Server(kind, process, port)
+
+
+# --- minimal clients ----------------------------------------------------------------------------
+
+
+async def read_chunked(reader: asyncio.StreamReader, on_chunk: Callable[[bytes], None]) -> None:
+    """Read one chunked HTTP response (head, then every chunk to the last)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    if b" 200 " not in head.split(b"\r\n", 1)[0]:
+        raise RuntimeError(f"unexpected response: {head[:80]!r}")
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+        if size == 0:
+            await reader.readuntil(b"\r\n")
+            return
+        on_chunk((await reader.readexactly(size + 2))[:-2])
+
+
+def get_request(path: str, port: int) -> bytes:
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nAccept: text/event-stream\r\n\r\n".encode()
+    )
+
+
+async def sse_client(port: int, path: str, rounds: int) -> int:
+    """``rounds`` requests on one keep-alive connection; the events received."""
+    reader, writer = await asyncio.open_connection(HOST, port, limit=1 << 20)
+    events = 0
+
+    def count(chunk: bytes) -> None:
+        nonlocal events
+        events += chunk.count(b"data:")
+
+    try:
+        for _ in range(rounds):
+            writer.write(get_request(path, port))
+            await read_chunked(reader, count)
+    finally:
+        writer.close()
+    return events
+
+
+def masked_text(text: str) -> bytes:
+    payload = text.encode()
+    assert len(payload) < 126
+    mask = os.urandom(4)
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes([0x81, 0x80 | len(payload)]) + mask + body
+
+
+async def ws_client(port: int, path: str, rounds: int, per_reply: int) -> int:
+    """``rounds`` messages on one connection, each answered by ``per_reply`` messages."""
+    reader, writer = await asyncio.open_connection(HOST, port, limit=1 << 20)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    head = await reader.readuntil(b"\r\n\r\n")
+    if b" 101 " not in head.split(b"\r\n", 1)[0]:
+        raise RuntimeError(f"upgrade refused: {head[:80]!r}")
+    frame = masked_text(WS_MESSAGE)
+    received = 0
+    try:
+        for _ in range(rounds):
+            writer.write(frame)
+            for _ in range(per_reply):
+                first, second = await reader.readexactly(2)
+                size = second & 0x7F
+                if size == 126:
+                    size = int.from_bytes(await reader.readexactly(2), "big")
+                elif size == 127:
+                    size = int.from_bytes(await reader.readexactly(8), "big")
+                await reader.readexactly(size)
+                if first & 0x0F != 0x1:
+                    raise RuntimeError(f"unexpected frame opcode {first & 0x0F}")
+                received += 1
+        writer.write(bytes([0x88, 0x82]) + b"\x00\x00\x00\x00" + (1000).to_bytes(2, "big"))
+        await writer.drain()
+    finally:
+        writer.close()
+    return received
+
+
+@dataclass
+class Paced:
+    """One paced stream: when it started and ended, each token's arrival and lateness (s)."""
+
+    start: float
+    end: float
+    arrivals: list[float]
+    lateness: list[float]
+
+
+class _Timestamps(asyncio.Protocol):
+    """The lightest possible client: when each token arrived (each is its own chunk)."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[float] = []
+        self.ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.tail = b""
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        self.arrivals.extend(now for _ in range(data.count(b'"delta"')))
+        # The body ends with the last chunk: CRLF "0" CRLF CRLF (maybe in its own segment).
+        self.tail = (self.tail + data)[-7:]
+        if self.tail == b"\r\n0\r\n\r\n" and not self.ended.done():
+            self.ended.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.ended.done():
+            self.ended.set_result(None)
+
+
+async def paced_client(port: int, tokens: int, wait: float = 0.0) -> Paced:
+    """One paced stream, opened after ``wait`` seconds; a token's lateness is measured against
+    the first token's arrival plus the scripted 100 ms per token."""
+    await asyncio.sleep(wait)
+    start = time.perf_counter()
+    loop = asyncio.get_running_loop()
+    transport, stream = await loop.create_connection(_Timestamps, HOST, port)
+    try:
+        transport.write(get_request(PACED_PATH, port))
+        await asyncio.wait_for(stream.ended, TIMEOUT)
+    finally:
+        transport.close()
+    arrivals = stream.arrivals
+    if len(arrivals) != tokens:
+        raise RuntimeError(f"a paced stream ended after {len(arrivals)} of {tokens} tokens")
+    delay = PACED_DELAY_MS / 1000
+    late = [max(0.0, t - arrivals[0] - i * delay) for i, t in enumerate(arrivals)]
+    return Paced(start, time.perf_counter(), arrivals, late)
+
+
+def _spread(seconds: list[float]) -> str:
+    p50, p99, top = pct(seconds, 0.5) * 1000, pct(seconds, 0.99) * 1000, max(seconds) * 1000
+    return f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {top:.1f} ms"
+
+
+def most_at_once(streams: list[Paced]) -> int:
+    """The largest number of streams open at the same moment."""
+    edges = sorted([(s.start, 1) for s in streams] + [(s.end, -1) for s in streams])
+    best = open_now = 0
+    for _, step in edges:
+        open_now += step
+        best = max(best, open_now)
+    return best
+
+
+async def first_event_times(port: int, count: int) -> list[float]:
+    """Time from sending a request to its first event, ``count`` times in a row."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    times: list[float] = []
+    try:
+        for _ in range(count):
+            first: list[float] = []
+            start = time.perf_counter()
+            writer.write(get_request(SSE_PATH, port))
+
+            def note(chunk: bytes, first: list[float] = first, start: float = start) -> None:
+                if not first and b"data:" in chunk:
+                    first.append(time.perf_counter() - start)
+
+            await read_chunked(reader, note)
+            times.append(first[0])
+    finally:
+        writer.close()
+    return times
+
+
+# --- the run --------------------------------------------------------------------------------
+
+Row = tuple[str, str, str, str]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Load:
+    """CPU time of the whole machine versus this benchmark's own processes, over a phase."""
+
+    def __init__(self, servers: list[Server]) -> None:
+        self.pids = [os.getpid(), *(s.process.pid for s in servers)]
+        self.start = self._sample()
+
+    def _sample(self) -> tuple[float, float]:
+        ticks = os.sysconf("SC_CLK_TCK")
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        busy = sum(values) - values[3] - values[4]
+        ours = 0
+        for pid in self.pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ours += int(fields[11]) + int(fields[12])  # utime, stime
+        return busy / ticks, ours / ticks
+
+    def others(self, seconds: float) -> float:
+        """The share of the machine (all CPUs) other processes used meanwhile."""
+        busy, ours = self._sample()
+        cpus = os.cpu_count() or 1
+        other = (busy - self.start[0]) - (ours - self.start[1])
+        return max(0.0, other) / (seconds * cpus)
+
+
+@dataclass
+class Rate:
+    """Medians over the runs: messages per second, and the server's CPU per message (us)."""
+
+    per_second: float
+    cpu_us: float
+
+
+async def rates(
+    servers: list[Server], run: Callable[[int], Awaitable[int]], repeats: int
+) -> tuple[dict[str, Rate], float]:
+    """Each server's rate over ``repeats`` interleaved runs, and others' share of the CPU.
+
+    The server's CPU time per message does not depend on what else the machine is doing; the
+    rate per second does (it needs one core for the server and one for the clients).
+    """
+    seen: dict[str, list[tuple[float, float]]] = {s.kind: [] for s in servers}
+    load = Load(servers)
+    started = time.perf_counter()
+    for _ in range(repeats):
+        for server in servers:
+            cpu, begin = server.cpu_s(), time.perf_counter()
+            count = await asyncio.wait_for(run(server.port), TIMEOUT)
+            elapsed = time.perf_counter() - begin
+            seen[server.kind].append((count / elapsed, (server.cpu_s() - cpu) / count * 1e6))
+    other = load.others(time.perf_counter() - started)
+    return {
+        kind: Rate(statistics.median(r for r, _ in runs), statistics.median(c for _, c in runs))
+        for kind, runs in seen.items()
+    }, other
+
+
+def rate_rows(name: str, unit: str, rates: dict[str, Rate], bare: str, target: str) -> list[Row]:
+    """One row per server: rate, CPU per message, and both ratios to the bare app."""
+    rows: list[Row] = []
+    base = rates[bare]
+    for kind, rate in rates.items():
+        label = {"mock": "mock", "quart-ws": "plain Quart route (ref.)"}.get(kind, "bare ASGI")
+        result = f"{rate.per_second:,.0f} {unit}/s; server CPU {rate.cpu_us:.1f} us/{unit[:-1]}"
+        ratio = (
+            ""
+            if kind == bare
+            else f"{rate.per_second / base.per_second:.2f}x ({base.cpu_us / rate.cpu_us:.2f}x CPU)"
+        )
+        rows.append((f"{name}, {label}", result, ratio, target if kind == "mock" else ""))
+    return rows
+
+
+async def throughput_rows(args: argparse.Namespace, directory: Path) -> list[Row]:
+    per_reply = args.tokens + 1
+    expected = args.clients * args.rounds * per_reply
+
+    async def sse_run(port: int) -> int:
+        jobs = [sse_client(port, SSE_PATH, args.rounds) for _ in range(args.clients)]
+        events = sum(await asyncio.gather(*jobs))
+        assert events == expected, events
+        return events
+
+    async def ws_run(port: int) -> int:
+        jobs = [ws_client(port, WS_PATH, args.rounds, per_reply) for _ in range(args.clients)]
+        messages = sum(await asyncio.gather(*jobs))
+        assert messages == expected, messages
+        return messages
+
+    rows: list[Row] = []
+    servers = [start("bare-sse", directory), start("mock", directory)]
+    try:
+        for server in servers:
+            await sse_client(server.port, SSE_PATH, 1)  # warm up
+        sse, other = await rates(servers, sse_run, args.repeats)
+    finally:
+        for server in servers:
+            server.stop()
+    rows += rate_rows("SSE delta/done", "events", sse, "bare-sse", ">= 0.9x")
+    rows.append(("  other processes' CPU meanwhile", f"{other:.0%} of the machine", "", ""))
+
+    servers = [start(k, directory) for k in ("bare-ws", "quart-ws", "mock")]
+    try:
+        for server in servers:
+            await ws_client(server.port, WS_PATH, 1, per_reply)
+        ws, other = await rates(servers, ws_run, args.repeats)
+    finally:
+        for server in servers:
+            server.stop()
+    rows += rate_rows("WS chunk/complete", "msgs", ws, "bare-ws", ">= 0.8x")
+    rows.append(("  other processes' CPU meanwhile", f"{other:.0%} of the machine", "", ""))
+    return rows
+
+
+async def paced_rows(args: argparse.Namespace, directory: Path) -> list[Row]:
+    rows: list[Row] = []
+    server = start("mock", directory)
+    try:
+        idle = server.rss_mb()[0]
+        load = Load([server])
+        started = time.perf_counter()
+        ramp = args.paced_ramp
+        jobs = [
+            paced_client(server.port, args.paced_tokens, ramp * i / args.paced)
+            for i in range(args.paced)
+        ]
+        results = await asyncio.wait_for(asyncio.gather(*jobs, return_exceptions=True), TIMEOUT)
+        wall = time.perf_counter() - started
+        other = load.others(wall)
+        rss, peak = server.rss_mb()
+        failures = [r for r in results if isinstance(r, BaseException)]
+        streams = [r for r in results if isinstance(r, Paced)]
+        lateness = [x for r in streams for x in r.lateness[1:]]
+        title = f"{args.paced} paced streams x {args.paced_tokens} tokens"
+        summary = (
+            f"{len(streams)}/{args.paced} complete in {wall:.1f} s "
+            f"(opened over {ramp:g} s; {most_at_once(streams)} at once)"
+        )
+        rows.append((title, summary, "", "all complete"))
+        if streams:
+            first = [s.arrivals[0] - s.start for s in streams]
+            rows.append(("  first token after connecting", _spread(first), "", ""))
+        if lateness:
+            rows.append(("  token lateness, every token", _spread(lateness), "", "p99 <= 50 ms"))
+        # While every stream was open: the steady state, without connection set-up and teardown.
+        since = max((s.start for s in streams), default=0.0)
+        until = min((s.end for s in streams), default=0.0)
+        steady = [
+            late
+            for s in streams
+            for at, late in zip(s.arrivals[1:], s.lateness[1:], strict=True)
+            if since <= at <= until
+        ]
+        if steady:
+            window = f"{until - since:.1f} s with all {len(streams)} open"
+            rows.append((f"  token lateness, {window}", _spread(steady), "", "p99 <= 50 ms"))
+        memory = f"RSS {rss:.0f} MB (peak {peak:.0f}, idle {idle:.0f})"
+        rows.append(("  server memory", memory, "", "<= 120 MB"))
+        rows.append(("  other processes' CPU meanwhile", f"{other:.0%} of the machine", "", ""))
+        if failures:
+            rows.append(("  first failure", repr(failures[0])[:60], "", ""))
+        times = await first_event_times(server.port, args.ttfe)
+        p50 = statistics.median(times) * 1000
+        ttfe = f"p50 {p50:.2f} ms, p90 {pct(times, 0.9) * 1000:.2f} ms"
+        rows.append(("Time to first event, 1 client", ttfe, "", "p50 <= 5 ms"))
+    finally:
+        server.stop()
+    return rows
+
+
+def breakdown_rows(args: argparse.Namespace, directory: Path) -> list[Row]:
+    """Where the CPU time goes, in this process, without any I/O: per event, the protocol's
+    rendering, the whole mock route (rendering included), and the bare reference app."""
+    data = rendered(args.tokens)
+    app = create_app(ServerConfig(scenario_dirs=(directory / "scenarios",), watch=False))
+    script = Script(tuple(Token(t) for t in bench_tokens(args.tokens)))
+    sse, ws = get("sse-delta-done"), get("chunk-complete")
+    assert isinstance(sse, SSEProtocol)
+    assert isinstance(ws, WSProtocol)
+    state = sse.new_state(Settings())
+    turn = sse.accept(HttpRequest("GET", "/", {"message": "b"}), state).turn  # type: ignore[union-attr]
+    session = ws.open(ws.new_state(Settings()))
+    ws_turn = session.receive(WS_MESSAGE).turn
+    assert ws_turn is not None
+    rounds = 300
+    per = args.tokens + 1
+
+    def timed(work: Callable[[], Any]) -> float:
+        begin = time.process_time()
+        for _ in range(rounds):
+            work()
+        return (time.process_time() - begin) / rounds / per * 1e6
+
+    render_sse = timed(lambda: sse.render(script, turn, state))
+    render_ws = timed(lambda: session.render(script, ws_turn))
+    mock_sse = asyncio.run(_app_cost(app, _SSE_SCOPE, rounds, per))
+    bare_sse = asyncio.run(_app_cost(bare_sse_app(data), _SSE_SCOPE, rounds, per))
+    mock_ws = asyncio.run(_app_cost(app, _WS_SCOPE, rounds, per))
+    bare_ws = asyncio.run(_app_cost(bare_ws_app(data), _WS_SCOPE, rounds, per))
+    return [
+        ("CPU per event, no I/O: SSE render", f"{render_sse:.1f} us (protocol core)", "", ""),
+        ("  SSE mock route, render included", f"{mock_sse:.1f} us", f"bare {bare_sse:.1f} us", ""),
+        ("CPU per message, no I/O: WS render", f"{render_ws:.1f} us (protocol core)", "", ""),
+        ("  WS mock route, render included", f"{mock_ws:.1f} us", f"bare {bare_ws:.1f} us", ""),
+    ]
+
+
+_SSE_SCOPE = {
+    "type": "http",
+    "method": "GET",
+    "path": "/api/chat/stream",
+    "query_string": SSE_PATH.partition("?")[2].encode(),
+    "headers": [(b"host", b"127.0.0.1"), (b"accept", b"text/event-stream")],
+}
+_WS_SCOPE = {
+    "type": "websocket",
+    "path": "/chat/ws",
+    "query_string": WS_PATH.partition("?")[2].encode(),
+    "headers": [(b"host", b"127.0.0.1")],
+}
+
+
+async def _app_cost(app: Any, scope: dict[str, Any], rounds: int, per: int) -> float:
+    """CPU microseconds per message an ASGI app spends on one reply, with no-op I/O."""
+    sent = 0
+    replied = asyncio.Event()
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal sent
+        sent += 1
+        if sent % per == 0:
+            replied.set()
+
+    begin = time.process_time()
+    for _ in range(rounds):
+        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        if scope["type"] == "http":
+            inbox.put_nowait({"type": "http.request", "body": b"", "more_body": False})
+            await app(scope, inbox.get, lambda m: send(m) if m.get("more_body") else _noop())
+            continue
+        inbox.put_nowait({"type": "websocket.connect"})
+        inbox.put_nowait({"type": "websocket.receive", "text": WS_MESSAGE})
+        replied.clear()
+        task = asyncio.create_task(app(scope, inbox.get, _ws_send(send)))
+        await replied.wait()
+        inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
+        await task
+    return (time.process_time() - begin) / (rounds * per) * 1e6
+
+
+async def _noop() -> None:
+    return None
+
+
+def _ws_send(send: Callable[[dict[str, Any]], Awaitable[None]]) -> Any:
+    async def on_send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send":
+            await send(message)
+
+    return on_send
+
+
+async def measure(args: argparse.Namespace, directory: Path) -> list[Row]:
+    rows: list[Row] = []
+    if "throughput" in args.only:
+        rows += await throughput_rows(args, directory)
+    if "paced" in args.only:
+        rows += await paced_rows(args, directory)
+    return rows
+
+
+def table(rows: list[tuple[str, str, str, str]]) -> str:
+    header = ("measurement", "result", "vs bare", "target")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+        for row in [header, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--tokens", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=10, help="replies per client connection")
+    parser.add_argument("--paced", type=int, default=1000)
+    parser.add_argument("--paced-tokens", type=int, default=50)
+    parser.add_argument(
+        "--paced-ramp", type=float, default=2.0, help="seconds over which paced streams open"
+    )
+    parser.add_argument("--ttfe", type=int, default=300, help="requests for time to first event")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved runs per server")
+    parser.add_argument("--quick", action="store_true", help="a small run that checks the script")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=PHASES,
+        default=list(PHASES),
+        help="run only these phases",
+    )
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--dir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, Path(args.dir))
+        return 0
+    if args.quick:
+        args.clients, args.rounds, args.paced, args.paced_tokens, args.ttfe = 5, 1, 20, 3, 10
+        args.paced_ramp = 0.1
+        args.repeats = 1
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        (directory / "scenarios").mkdir()
+        scenarios(directory / "scenarios", args.tokens, args.paced_tokens)
+        (directory / "rendered.json").write_text(json.dumps(rendered(args.tokens)))
+        print(
+            f"bench_server: {args.clients} clients x {args.rounds} replies x {args.tokens} tokens; "
+            f"{args.paced} paced streams; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs",
+            flush=True,
+        )
+        rows = asyncio.run(measure(args, directory))
+        if "breakdown" in args.only:
+            rows += breakdown_rows(args, directory)
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Contract tests in one line: a live mock server, a conformance assertion, a stream recorder.
+
+The pytest plugin (``streamctl.pytest_plugin``, registered on install) provides the fixtures
+``mock_server`` and ``stream_recorder``; this module holds what they hand out, and
+:func:`assert_conforms`, which works anywhere::
+
+    from streamctl.testing import assert_conforms
+
+    def test_my_backend_speaks_sse_delta_done():
+        assert_conforms("http://127.0.0.1:9000", "sse-delta-done")
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from streamctl.core.check import check
+from streamctl.core.protocols import get
+from streamctl.core.protocols.base import ClientOptions
+from streamctl.core.spec import Finding, Level
+from streamctl.core.transcript import Transcript, dump, load
+
+if TYPE_CHECKING:
+    from mockserver.testing import LiveServer
+
+__all__ = ["MockServer", "StreamRecorder", "assert_conforms"]
+
+
+class MockServer:
+    """The mock server a test talks to: its URLs, scenarios for the next requests, and the
+    journal of what clients sent."""
+
+    def __init__(self, live: LiveServer) -> None:
+        self.live = live
+        self.base_url = live.base_url
+        self.ws_url = live.ws_url
+        self._added = 0
+
+    def url(self, protocol: str, **path_params: str) -> str:
+        """The protocol's stream endpoint (``ws://`` for WebSocket protocols), with
+        ``{placeholders}`` filled from ``path_params`` (``chat_id`` defaults to ``1``)."""
+        proto = get(protocol)
+        path = proto.stream_endpoint.path.format_map({"chat_id": "1", **path_params})
+        return self.live.url(path, ws=proto.transport == "ws")
+
+    def use(
+        self,
+        scenario: str | Mapping[str, Any] | Transcript | Path,
+        protocol: str | None = None,
+        *,
+        count: int = 1,
+        name: str | None = None,
+    ) -> str:
+        """Serve ``scenario`` for the next ``count`` requests on ``protocol``; returns its name.
+
+        ``scenario`` is a loaded scenario's name, a scripted scenario (the JSON form of
+        ``fixtures/README.md``, e.g. ``{"reply": "Hello!"}``), a recorded :class:`Transcript`,
+        or a path to either kind of file. Without ``protocol`` it is only loaded (ask for it
+        with ``?scenario=NAME``). Scenarios added here are forgotten at the next test.
+        """
+        chosen = scenario if isinstance(scenario, str) else self._add(scenario, name)
+        if protocol is not None:
+            body = {"protocol": protocol, "scenario": chosen, "count": count}
+            self._admin("POST", "/queue", json=body)
+        return chosen
+
+    def _add(self, scenario: Mapping[str, Any] | Transcript | Path, name: str | None) -> str:
+        if isinstance(scenario, Path):
+            text, name = scenario.read_text(encoding="utf-8"), name or scenario.stem
+        elif isinstance(scenario, Transcript):
+            text = dump(scenario)
+        else:
+            text, name = json.dumps(dict(scenario)), name or scenario.get("name")
+        self._added += 1
+        params = {"name": name or f"test-scenario-{self._added}"}
+        added = self._admin("POST", "/scenarios", content=text, params=params)
+        return str(added["name"])
+
+    def journal(self, protocol: str | None = None) -> list[dict[str, Any]]:
+        """What every client sent (secrets redacted), oldest first."""
+        params = {} if protocol is None else {"protocol": protocol}
+        entries: list[dict[str, Any]] = self._admin("GET", "/journal", params=params)["entries"]
+        return entries
+
+    def reset(self) -> None:
+        """Forget chats, sessions, queues, the journal, recordings and added scenarios."""
+        self._admin("POST", "/reset")
+
+    def _admin(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = httpx.request(method, self.live.url("/_streamctl" + path), timeout=10, **kwargs)
+        if response.is_error:
+            raise AssertionError(f"mock server: {method} {path}: {response.text}")
+        return response.json()
+
+
+class StreamRecorder:
+    """What each client under test was sent by the mock server, as transcripts."""
+
+    def __init__(self, server: MockServer) -> None:
+        self.server = server
+
+    def transcripts(self, protocol: str | None = None) -> list[Transcript]:
+        """Every stream exchange since the test began, oldest first."""
+        params = {} if protocol is None else {"protocol": protocol}
+        found = self.server._admin("GET", "/transcripts", params=params)["transcripts"]
+        return [load(text) for text in found]
+
+    def last(self, protocol: str | None = None) -> Transcript:
+        """The latest exchange (on ``protocol``); fails the test when there is none."""
+        found = self.transcripts(protocol)
+        if not found:
+            raise AssertionError(f"no {protocol or 'stream'} exchange was recorded")
+        return found[-1]
+
+    def save(self, path: Path, protocol: str | None = None) -> Path:
+        """Write the latest exchange to ``path`` (a fixture the mock server can replay)."""
+        path.write_text(dump(self.last(protocol)), encoding="utf-8")
+        return path
+
+
+def assert_conforms(
+    target: Transcript | Path | str,
+    protocol: str | None = None,
+    *,
+    strict: bool = False,
+    message: str = "Hello from a streamctl contract test",
+    **client: Any,
+) -> list[Finding]:
+    """Fail with every finding unless ``target`` conforms; return the findings otherwise.
+
+    ``target`` is a :class:`Transcript`, a transcript file, or a server's base URL (then
+    ``protocol`` is required: ``message`` is sent and what comes back is checked; ``client``
+    takes :class:`~streamctl.core.protocols.base.ClientOptions` fields such as ``secret_key``
+    or ``token``). MUST findings fail; with ``strict`` SHOULD findings fail too.
+    """
+    if isinstance(target, str) and target.startswith(("http://", "https://", "ws://", "wss://")):
+        if protocol is None:
+            raise TypeError("assert_conforms(url, ...) needs the protocol")
+        return _assert_live(target, protocol, strict, ClientOptions(message, **client))
+    transcript = target if isinstance(target, Transcript) else load(Path(target).read_text())
+    findings = check(transcript, get(protocol or transcript.protocol))
+    _fail_on(findings, strict, str(target) if not isinstance(target, Transcript) else "transcript")
+    return findings
+
+
+def _assert_live(url: str, protocol: str, strict: bool, options: ClientOptions) -> list[Finding]:
+    from streamctl.cli.check import check_live  # noqa: PLC0415 (the CLI's own live check)
+    from streamctl.net import Limits  # noqa: PLC0415
+
+    checked = check_live(get(protocol), options, url, [options.message], Limits())
+    findings = [f for c in checked for f in c.findings]
+    _fail_on(findings, strict, url)
+    return findings
+
+
+def _fail_on(findings: Sequence[Finding], strict: bool, what: str) -> None:
+    failing = [f for f in findings if f.level is Level.MUST or strict]
+    if failing:
+        lines = [f"{what} does not conform ({len(failing)} failing finding(s)):"]
+        for f in failing:
+            where = "" if f.frame is None else f" frame {f.frame}"
+            lines.append(f"  {f.level.value} {f.rule}{where}: {f.message}")
+            if f.excerpt:
+                lines.append(f"      > {f.excerpt}")
+        raise AssertionError("\n".join(lines))

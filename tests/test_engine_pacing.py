@@ -1,0 +1,265 @@
+"""Pacing on a fake clock: what is written when, heartbeats, speed, cancellation, replays."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+import pytest
+
+from streamctl.core.protocols.base import Out
+from streamctl.core.script import Script, ScriptError, Token, ToolCall
+from streamctl.core.transcript import Close, End, Frame, Header, Request, Response, Transcript
+from streamctl.engine.clock import FakeClock
+from streamctl.engine.pacing import Progress, play, replay_outs, sent_script, ws_replay
+
+BEAT = b": ping\n\n"
+
+
+class Wire:
+    """A sink that notes the fake time of every write."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.writes: list[tuple[float, bytes | str]] = []
+
+    async def write(self, payload: bytes | str) -> None:
+        self.writes.append((round(self.clock.now(), 6), payload))
+
+
+def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    return asyncio.run(coroutine)
+
+
+async def drive(clock: FakeClock, task: asyncio.Task[Any], step: float, steps: int) -> None:
+    """Advance the clock ``step`` at a time until ``task`` is done (at most ``steps`` times)."""
+    for _ in range(steps):
+        await asyncio.sleep(0)
+        if task.done():
+            return
+        await clock.advance(step)
+    await asyncio.sleep(0)
+
+
+def outs(*delays: float) -> list[Out]:
+    return [Out(f"t{i}".encode(), d, token=i) for i, d in enumerate(delays)]
+
+
+def test_each_write_goes_out_its_delay_after_the_previous_one() -> None:
+    async def main() -> list[tuple[float, bytes | str]]:
+        clock = FakeClock()
+        wire = Wire(clock)
+        task = asyncio.create_task(play(outs(0, 100, 250), wire.write, clock))
+        await drive(clock, task, 0.05, 100)
+        assert (await task).writes == 3
+        return wire.writes
+
+    assert run(main()) == [(0.0, b"t0"), (0.1, b"t1"), (0.35, b"t2")]
+
+
+@pytest.mark.parametrize(("speed", "times"), [(2.0, [0.0, 0.2, 0.6]), (0.5, [0.0, 0.05, 0.15])])
+def test_speed_multiplies_every_delay(speed: float, times: list[float]) -> None:
+    async def main() -> list[float]:
+        clock = FakeClock()
+        wire = Wire(clock)
+        task = asyncio.create_task(play(outs(0, 100, 200), wire.write, clock, speed=speed))
+        await drive(clock, task, 0.05, 100)
+        return [t for t, _ in wire.writes]
+
+    assert run(main()) == times
+
+
+def test_speed_zero_writes_everything_without_waiting() -> None:
+    async def main() -> tuple[list[tuple[float, bytes | str]], int]:
+        clock = FakeClock()
+        wire = Wire(clock)
+        progress = await play(outs(500, 500, 500), wire.write, clock, speed=0)
+        return wire.writes, progress.tokens
+
+    writes, tokens = run(main())
+    assert writes == [(0.0, b"t0"), (0.0, b"t1"), (0.0, b"t2")]
+    assert tokens == 3
+
+
+def test_heartbeats_are_interleaved_in_real_time_between_writes() -> None:
+    async def main() -> list[tuple[float, bytes | str]]:
+        clock = FakeClock()
+        wire = Wire(clock)
+        task = asyncio.create_task(
+            play(outs(0, 1200, 100), wire.write, clock, heartbeat=BEAT, heartbeat_ms=500)
+        )
+        await drive(clock, task, 0.1, 100)
+        assert (await task).heartbeats == 2
+        return wire.writes
+
+    assert run(main()) == [
+        (0.0, b"t0"),
+        (0.5, BEAT),
+        (1.0, BEAT),
+        (1.2, b"t1"),
+        (1.3, b"t2"),
+    ]
+
+
+def test_heartbeats_keep_their_interval_whatever_the_speed() -> None:
+    async def main() -> list[float]:
+        clock = FakeClock()
+        wire = Wire(clock)
+        task = asyncio.create_task(
+            play(outs(0, 600), wire.write, clock, speed=2, heartbeat=BEAT, heartbeat_ms=500)
+        )
+        await drive(clock, task, 0.1, 100)
+        return [t for t, p in wire.writes if p == BEAT]
+
+    assert run(main()) == [0.5, 1.0]
+
+
+def test_no_heartbeat_before_its_interval_or_after_the_last_write() -> None:
+    async def main() -> list[tuple[float, bytes | str]]:
+        clock = FakeClock()
+        wire = Wire(clock)
+        task = asyncio.create_task(
+            play(outs(0, 400), wire.write, clock, heartbeat=BEAT, heartbeat_ms=500)
+        )
+        await drive(clock, task, 0.1, 100)
+        await clock.advance(5)
+        return wire.writes
+
+    assert run(main()) == [(0.0, b"t0"), (0.4, b"t1")]
+
+
+def test_a_slow_write_does_not_push_later_writes_back() -> None:
+    async def main() -> list[float]:
+        clock = FakeClock()
+        times: list[float] = []
+
+        async def slow_write(payload: bytes | str) -> None:
+            times.append(round(clock.now(), 6))
+            if payload == b"t0":
+                await clock.sleep(0.25)  # the client reads slowly
+
+        task = asyncio.create_task(play(outs(0, 100, 100, 100), slow_write, clock))
+        await drive(clock, task, 0.05, 100)
+        return times
+
+    # t1 and t2 were due while t0 was still being written: they go at once, t3 is on time.
+    assert run(main()) == [0.0, 0.25, 0.25, 0.3]
+
+
+def test_a_heartbeat_missed_during_a_slow_write_is_not_made_up_with_a_burst() -> None:
+    async def main() -> list[float]:
+        clock = FakeClock()
+        times: list[float] = []
+
+        async def write(payload: bytes | str) -> None:
+            times.append(round(clock.now(), 6))
+            if len(times) == 2:
+                await clock.sleep(1.2)  # the first heartbeat's write stalls
+
+        plan = outs(0, 3000)
+        task = asyncio.create_task(play(plan, write, clock, heartbeat=BEAT, heartbeat_ms=500))
+        await drive(clock, task, 0.1, 100)
+        return times
+
+    assert run(main()) == [0.0, 0.5, 2.0, 2.5, 3.0]
+
+
+def test_cancelling_stops_at_once_and_progress_says_what_went_out() -> None:
+    async def main() -> tuple[Progress, list[tuple[float, bytes | str]], int]:
+        clock = FakeClock()
+        wire = Wire(clock)
+        progress = Progress()
+        plan = [*outs(0, 100, 100, 100), Out(b"end", 100, terminal=True)]
+        task = asyncio.create_task(play(plan, wire.write, clock, progress=progress))
+        await drive(clock, task, 0.1, 2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await clock.advance(10)
+        return progress, wire.writes, clock.sleepers
+
+    progress, writes, sleepers = run(main())
+    assert [p for _, p in writes] == [b"t0", b"t1", b"t2"]
+    assert (progress.writes, progress.tokens, progress.terminal) == (3, 3, False)
+    assert sleepers == 0
+
+
+def test_progress_marks_the_terminal_write() -> None:
+    async def main() -> Progress:
+        clock = FakeClock()
+        wire = Wire(clock)
+        return await play([Out(b"a", token=0), Out(b"z", terminal=True)], wire.write, clock)
+
+    assert run(main()) == Progress(writes=2, heartbeats=0, tokens=1, terminal=True)
+
+
+SCRIPT = Script(
+    tuple(Token(t) for t in ("a", "b", "c", "d")),
+    tool=ToolCall("lookup", after=1),
+    error=ScriptError("boom", after=3),
+)
+
+
+@pytest.mark.parametrize(
+    ("progress", "expected"),
+    [
+        (Progress(tokens=0), Script(())),
+        (Progress(tokens=1), Script((Token("a"),))),
+        (Progress(tokens=2), Script((Token("a"), Token("b")), tool=ToolCall("lookup", after=1))),
+        (Progress(tokens=4, terminal=True), SCRIPT),
+    ],
+)
+def test_sent_script_is_what_reached_the_client(progress: Progress, expected: Script) -> None:
+    assert sent_script(SCRIPT, progress) == expected
+
+
+def sse_recording(*frames: tuple[float, bytes]) -> Transcript:
+    header = Header("sse-delta-done", "sse", Request("GET", "/"), Response(200))
+    records = [Frame(t, "server", p) for t, p in frames]
+    return Transcript(header, (*records, End(frames[-1][0] + 1, "complete")))
+
+
+def test_a_recording_replays_its_bytes_chunks_and_gaps() -> None:
+    recording = sse_recording((12.5, b"data: 1\n"), (40.0, b"\ndata: 2\n\n"), (40.0, b": x\n\n"))
+    assert replay_outs(recording) == [
+        Out(b"data: 1\n", 12.5),
+        Out(b"\ndata: 2\n\n", 27.5),
+        Out(b": x\n\n", 0.0, terminal=True),
+    ]
+
+
+def test_an_empty_recording_replays_nothing() -> None:
+    header = Header("sse-delta-done", "sse", Request("GET", "/"), Response(200))
+    assert replay_outs(Transcript(header)) == []
+
+
+def test_a_websocket_recording_splits_at_the_clients_messages() -> None:
+    header = Header("chunk-complete", "ws", Request("GET", "/chat/ws"), Response(101))
+    records = (
+        Frame(5, "server", "hello"),
+        Frame(10, "client", "q1"),
+        Frame(30, "server", "a1"),
+        Frame(35, "server", b"\x00bin"),
+        Frame(50, "client", "q2"),
+        Frame(51, "client", "q3"),
+        Frame(70, "server", "a3"),
+        Close(90, "server", 4000, "bye"),
+        Frame(95, "server", "never sent"),
+    )
+    replay = ws_replay(Transcript(header, records))
+    assert replay.segments == (
+        (Out("hello", 5),),
+        (Out("a1", 20), Out(b"\x00bin", 5)),
+        (),
+        (Out("a3", 19),),
+    )
+    assert replay.close is not None
+    assert (replay.close.segment, replay.close.code, replay.close.reason) == (3, 4000, "bye")
+    assert replay.close.delay_ms == 20
+
+
+def test_a_websocket_recording_without_a_server_close_has_none() -> None:
+    header = Header("chunk-complete", "ws", Request("GET", "/chat/ws"), Response(101))
+    records = (Frame(1, "client", "q"), Frame(2, "server", "a"), Close(3, "client", 1000))
+    assert ws_replay(Transcript(header, records)).close is None

@@ -1,0 +1,222 @@
+"""Running the server: ``streamctl serve``, the banner, watching scenario files, workers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from mockserver.app import _watch
+from mockserver.config import ServerConfig
+from mockserver.run import CONFIG_ENV, banner, bind, dump_config, load_config, worker_app
+from mockserver.state import ServerState
+from streamctl.cli.serve import DEV_JWT_SECRET
+from streamctl.core.protocols import REGISTRY
+from streamctl.engine.clock import FakeClock
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli() -> typer.Typer:
+    from streamctl.cli.app import app
+
+    return app
+
+
+def test_the_banner_lists_every_protocols_urls_and_the_admin_api() -> None:
+    text = banner(ServerConfig(host="0.0.0.0"), 8123, 6)
+    for proto in REGISTRY.values():
+        for endpoint in proto.endpoints:
+            scheme = "ws" if endpoint.method == "WS" else "http"
+            assert f"{scheme}://127.0.0.1:8123{endpoint.path}" in text
+    assert "http://127.0.0.1:8123/_streamctl" in text
+    assert "[::1]:9" in banner(ServerConfig(host="::"), 9, 0)
+
+
+def test_the_dev_jwt_secret_default_matches_the_servers() -> None:
+    assert ServerConfig().jwt_secret == DEV_JWT_SECRET
+
+
+def test_a_config_travels_to_worker_processes_as_json(tmp_path: Path) -> None:
+    config = ServerConfig(
+        scenario_dirs=(tmp_path,), cors_origins=("https://a.example",), speed=0.5, workers=2
+    )
+    assert load_config(dump_config(config)) == config
+
+
+def test_a_worker_builds_its_app_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "mine.json").write_text(json.dumps({"reply": "from the parent"}))
+    config = ServerConfig(scenario_dirs=(tmp_path,), bundled=False, watch=False)
+    monkeypatch.setenv(CONFIG_ENV, dump_config(config))
+    assert [s.name for s in worker_app().server.scenarios.scenarios] == ["mine"]
+    monkeypatch.delenv(CONFIG_ENV)
+    assert len(worker_app().server.scenarios) == 6
+
+
+def test_a_broken_scenario_directory_stops_serve_before_it_starts(tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text("{")
+    result = CliRunner().invoke(cli(), ["serve", "--port", "0", "--scenarios", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "bad.json: not valid JSON" in result.stderr
+
+
+def test_a_port_in_use_is_a_clear_error() -> None:
+    taken = bind("127.0.0.1", 0)
+    try:
+        port = str(taken.getsockname()[1])
+        result = CliRunner().invoke(cli(), ["serve", "--port", port])
+    finally:
+        taken.close()
+    assert result.exit_code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_serve_has_help_for_every_option() -> None:
+    result = CliRunner().invoke(cli(), ["serve", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for option in (
+        "--host",
+        "--port",
+        "--scenarios",
+        "--no-bundled",
+        "--speed",
+        "--goose-secret",
+        "--jwt-secret",
+        "--cors-origin",
+        "--workers",
+        "--no-watch",
+    ):
+        assert option in result.stdout
+    assert "GOOSE_SERVER__SECRET_KEY" in result.stdout
+    assert "JWT_SECRET" in result.stdout
+
+
+def read_until(stream: int, marker: bytes, timeout: float = 20.0) -> bytes:
+    """Read from a pipe until ``marker`` appears (bounded by ``timeout``)."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while marker not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {marker!r} in {seen!r}"
+        ready, _, _ = select.select([stream], [], [], left)
+        if ready:
+            chunk = os.read(stream, 65536)
+            assert chunk, f"the process ended: {seen!r}"
+            seen += chunk
+    return seen
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_prints_its_urls_serves_and_stops_cleanly_on_ctrl_c(
+    tmp_path: Path, workers: int
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GOOSE_SERVER__SECRET_KEY": "from-env"}
+    command = [sys.executable, "-m", "streamctl", "serve", "--port", "0", "--workers", str(workers)]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+    assert process.stderr is not None
+    try:
+        head = read_until(process.stderr.fileno(), b"/_streamctl\n").decode()
+        base = head.split("mock server on ")[1].split()[0]
+        assert f"ws://{base.removeprefix('http://')}/chat/ws" in head
+        status = httpx.get(f"{base}/status", timeout=10)
+        assert status.json() == {"status": "ok"}
+        refused = httpx.post(f"{base}/reply", json={}, headers={"X-Secret-Key": "test"})
+        assert refused.status_code == 422  # the body is checked first (era B)
+        goose = httpx.post(
+            f"{base}/reply",
+            json={"messages": [], "session_working_dir": "/"},
+            headers={"X-Secret-Key": "test"},
+        )
+        assert goose.status_code == 401  # the secret came from GOOSE_SERVER__SECRET_KEY
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, rest = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert b"Traceback" not in rest
+    assert b"stopped" in rest
+
+
+def test_changed_scenario_files_are_reloaded_and_broken_ones_skipped(tmp_path: Path) -> None:
+    config = ServerConfig(bundled=False, scenario_dirs=(tmp_path,), watch=False)
+    state = ServerState(config)
+    assert not state.reload_if_changed()
+    (tmp_path / "new.json").write_text(json.dumps({"reply": "new"}))
+    assert state.reload_if_changed()
+    assert [s.name for s in state.scenarios.scenarios] == ["new"]
+    (tmp_path / "bad.json").write_text("{")
+    assert not state.reload_if_changed()  # logged; the old set stays
+    assert not state.reload_if_changed()  # reported once, not at every poll
+    assert [s.name for s in state.scenarios.scenarios] == ["new"]
+
+
+def test_the_watcher_polls_on_the_injected_clock(tmp_path: Path) -> None:
+    clock = FakeClock()
+    config = ServerConfig(
+        bundled=False, scenario_dirs=(tmp_path,), clock=clock, watch_interval_s=2.0
+    )
+    state = ServerState(config)
+
+    async def main() -> list[int]:
+        task = asyncio.create_task(_watch(state))
+        await asyncio.sleep(0)  # let it park on the clock
+        counts = []
+        await clock.advance(2.0)
+        counts.append(len(state.scenarios))
+        (tmp_path / "a.json").write_text(json.dumps({"reply": "a"}))
+        await clock.advance(1.0)
+        counts.append(len(state.scenarios))
+        await clock.advance(1.0)
+        counts.append(len(state.scenarios))
+        task.cancel()
+        return counts
+
+    assert asyncio.run(main()) == [0, 0, 1]
+
+
+def test_the_watcher_survives_an_error_while_polling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+    state = ServerState(ServerConfig(bundled=False, scenario_dirs=(tmp_path,), clock=clock))
+    calls = []
+
+    def flaky() -> bool:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("disk gone")
+        return False
+
+    monkeypatch.setattr(state, "reload_if_changed", flaky)
+
+    async def main() -> None:
+        task = asyncio.create_task(_watch(state))
+        await asyncio.sleep(0)
+        await clock.advance(1.0)
+        await clock.advance(1.0)
+        task.cancel()
+
+    asyncio.run(main())
+    assert len(calls) == 2
+
+
+def test_a_watching_app_starts_and_stops_its_watcher(tmp_path: Path) -> None:
+    from mockserver.testing import LiveServer
+
+    config = ServerConfig(bundled=False, scenario_dirs=(tmp_path,), watch=True, clock=FakeClock())
+    with LiveServer(config) as server:
+        (tmp_path / "late.json").write_text(json.dumps({"reply": "late"}))
+        server.advance(1.0)
+        assert [s.name for s in server.server.scenarios.scenarios] == ["late"]

@@ -1,0 +1,164 @@
+"""Every bundled scenario on every protocol, streamed by a real Hypercorn to real clients."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from mockserver.bundled import bundled_dir
+from mockserver.config import ServerConfig
+from mockserver.testing import LiveServer
+from streamctl.core.check import check
+from streamctl.core.protocols import get, names
+from streamctl.core.script import default_reply
+from streamctl.core.spec import Level
+from streamctl.engine.scenarios import load_dirs
+from tests.live import converse, options_for, with_query
+
+BUNDLED = load_dirs([bundled_dir()]).by_name
+WS = [n for n in names() if get(n).transport == "ws"]
+SSE = [n for n in names() if get(n).transport == "sse"]
+
+
+def musts(exchange_transcript: object) -> list[str]:
+    return [f"{f.rule}: {f.message}" for f in check(exchange_transcript) if f.level is Level.MUST]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("scenario", sorted(BUNDLED))
+@pytest.mark.parametrize("protocol", names())
+def test_every_bundled_scenario_passes_the_checker_on_every_protocol(
+    live_server: LiveServer, protocol: str, scenario: str
+) -> None:
+    turns = ["Hello there", "Tell me more", "Thanks", "One more"]
+    for i, exchange in enumerate(converse(live_server, protocol, turns, scenario=scenario)):
+        assert exchange.status in (200, 101)
+        assert musts(exchange.transcript) == []
+        script = BUNDLED[scenario].script(i if scenario == "conversation" else 0)
+        if protocol == "sse-delta-done":  # no turns: every request is turn 0
+            script = BUNDLED[scenario].script(0)
+        assert exchange.text == script.text
+        assert bool(exchange.errors) == (script.error is not None)
+
+
+@pytest.mark.parametrize("protocol", names())
+def test_with_no_scenario_the_default_reply_echoes_the_message(
+    live_server: LiveServer, protocol: str
+) -> None:
+    (exchange,) = converse(live_server, protocol, ["Is this thing on?"])
+    assert musts(exchange.transcript) == []
+    assert exchange.text == default_reply("Is this thing on?").text
+    (entry,) = live_server.server.journal.entries({"protocol": protocol})
+    assert entry["scenario"] == "default"
+    assert entry["replies"][0]["how"] == "default"
+
+
+@pytest.mark.parametrize("protocol", [n for n in names() if n != "sse-delta-done"])
+def test_a_conversation_advances_one_scripted_turn_per_user_turn(
+    live_server: LiveServer, protocol: str
+) -> None:
+    turns = BUNDLED["conversation"].turns
+    said = converse(live_server, protocol, ["a", "b", "c", "d"], scenario="conversation")
+    assert [e.text for e in said] == [t.text for t in (*turns, turns[-1])]
+
+
+@pytest.mark.parametrize("protocol", names())
+def test_a_request_names_its_scenario_by_header(live_server: LiveServer, protocol: str) -> None:
+    (exchange,) = converse(
+        live_server, protocol, ["hi"], headers=(("X-Streamctl-Scenario", "plain"),)
+    )
+    assert exchange.text == BUNDLED["plain"].script(0).text
+    (entry,) = live_server.server.journal.entries({"protocol": protocol})
+    assert (entry["scenario"], entry["replies"][0]["how"]) == ("plain", "request")
+
+
+@pytest.mark.parametrize("protocol", names())
+def test_a_request_names_its_scenario_by_query_parameter(
+    live_server: LiveServer, protocol: str
+) -> None:
+    (exchange,) = converse(live_server, protocol, ["hi"], scenario="plain")
+    assert exchange.text == BUNDLED["plain"].script(0).text
+    (entry,) = live_server.server.journal.entries({"protocol": protocol})
+    assert entry["query"].endswith("scenario=plain")  # the journal keeps what was sent
+    assert entry["replies"][0]["how"] == "request"
+
+
+@pytest.mark.parametrize("protocol", names())
+def test_the_admin_queue_serves_the_next_n_requests(live_server: LiveServer, protocol: str) -> None:
+    response = httpx.post(
+        live_server.url("/_streamctl/queue"),
+        json={"protocol": protocol, "scenario": "plain", "count": 2},
+    )
+    assert response.status_code == 200
+    assert response.json() == {"queues": {protocol: [{"scenario": "plain", "remaining": 2}]}}
+    said = converse(live_server, protocol, ["one", "two", "three"])
+    plain = BUNDLED["plain"].script(0).text
+    assert [e.text for e in said] == [plain, plain, default_reply("three").text]
+    entries = live_server.server.journal.entries({"protocol": protocol})
+    assert [r["how"] for e in entries for r in e["replies"]] == ["queue", "queue", "default"]
+
+
+@pytest.mark.parametrize("protocol", SSE)
+def test_an_unknown_scenario_is_a_404_listing_the_available_ones(
+    live_server: LiveServer, protocol: str
+) -> None:
+    client = get(protocol).client(options_for(live_server, "hi"))
+    request = client.request()
+    for target, headers in [
+        (with_query(request.target, scenario="nope"), list(request.headers)),
+        (request.target, [*request.headers, ("X-Streamctl-Scenario", "nope")]),
+    ]:
+        response = httpx.request(
+            request.method, live_server.url(target), headers=headers, content=request.body
+        )
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/json"
+        assert response.json() == {
+            "detail": f"unknown scenario 'nope' for protocol '{protocol}'",
+            "available": sorted(BUNDLED),
+        }
+
+
+@pytest.mark.parametrize("protocol", WS)
+def test_an_unknown_scenario_refuses_the_websocket_upgrade_with_a_404(
+    live_server: LiveServer, protocol: str
+) -> None:
+    path = get(protocol).stream_endpoint.path
+    with pytest.raises(InvalidStatus) as caught:
+        connect(live_server.url(f"{path}?scenario=nope", ws=True))
+    response = caught.value.response
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/json"
+    assert b'"available":["conversation"' in response.body
+    (entry,) = live_server.server.journal.entries({"protocol": protocol})
+    assert (entry["status"], entry["outcome"]) == (404, "unknown-scenario")
+
+
+def test_a_scenario_of_another_protocol_is_unknown_here(tmp_path: Path) -> None:
+    directory = tmp_path
+    (directory / "honk.json").write_text('{"protocols": ["goose"], "reply": "Honk."}')
+    config = ServerConfig(watch=False, speed=0, bundled=False, scenario_dirs=(directory,))
+    with LiveServer(config) as server:
+        response = httpx.get(server.url("/api/chat/stream?message=hi&scenario=honk"))
+        assert response.status_code == 404
+        assert response.json()["available"] == []
+        (exchange,) = converse(server, "goose", ["hi"], scenario="honk")
+        assert exchange.text == "Honk."
+
+
+def test_a_match_rule_picks_the_scenario_from_the_users_message(tmp_path: Path) -> None:
+    (tmp_path / "weather.json").write_text(
+        json.dumps({"match": "(?i)\\bweather\\b", "reply": "Sunny, 21 degrees."})
+    )
+    config = ServerConfig(watch=False, speed=0, scenario_dirs=(tmp_path,))
+    with LiveServer(config) as server:
+        for protocol in names():
+            matched, other = converse(server, protocol, ["How is the WEATHER?", "Hello"])
+            assert matched.text == "Sunny, 21 degrees."
+            assert other.text == default_reply("Hello").text
+        hows = {r["how"] for e in server.server.journal.entries() for r in e["replies"]}
+        assert hows == {"match", "default"}
