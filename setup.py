@@ -13,6 +13,6 @@ setup(
     package_data={
         "streamctl": ["py.typed"],
         "mockserver": ["py.typed", "static/*"],
-        "streamctl_fixtures": ["README.md", "scenarios/*.json", "recorded/*/*.jsonl"],
+        "streamctl_fixtures": ["README.md", "scenarios/*.json", "scenarios/*.jsonl"],
     },
 )

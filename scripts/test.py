@@ -25,7 +25,7 @@ CORE = "streamctl/core/*"
 
 def run(title: str, *command: str) -> bool:
     print(f"\n== {title}: {' '.join(command)}", flush=True)
-    ok = subprocess.run(command, cwd=ROOT).returncode == 0
+    ok = subprocess.run(command, cwd=ROOT, check=False).returncode == 0
     print(f"== {title}: {'ok' if ok else 'FAILED'}", flush=True)
     return ok
 
@@ -53,14 +53,21 @@ def main() -> int:
         results.append(
             run(
                 "tests",
-                PY, "-m", "pytest", "--cov", "--cov-branch", "--cov-report=",
-                f"--junitxml={junit}", *sys.argv[1:],
+                PY,
+                "-m",
+                "pytest",
+                "--cov",
+                "--cov-branch",
+                "--cov-report=",
+                f"--junitxml={junit}",
+                *sys.argv[1:],
             )
         )
         passed, failed, skipped = counts(junit)
     results.append(
-        run("core coverage", PY, "-m", "coverage", "report", f"--include={CORE}",
-            "--fail-under=100")
+        run(
+            "core coverage", PY, "-m", "coverage", "report", f"--include={CORE}", "--fail-under=100"
+        )
     )
     print(f"\n{'all checks passed' if all(results) else 'SOME CHECKS FAILED'}")
     print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")

@@ -65,3 +65,28 @@ def test_check_accepts_an_explicit_protocol() -> None:
     transcript = sse_transcript("renamed", [delta("a"), DONE], headers=SSE_HEADERS)
     assert check(transcript, get(NAME)) == []
     assert Response(200).header("x") is None
+
+
+def test_a_protocol_without_an_order_table_has_no_order_findings() -> None:
+    from streamctl.core.check import order_findings
+    from streamctl.core.protocols.sse_delta_done import SPEC, SSEDeltaDone
+    from streamctl.core.spec import Spec
+
+    class Unordered(SSEDeltaDone):
+        spec = Spec(SPEC.rules, SPEC.schemas)
+
+    transcript = sse_transcript(NAME, [delta("a")])
+    assert order_findings(Unordered(), [], transcript) == []
+
+
+def test_check_leaves_a_paused_collector_paused() -> None:
+    import gc
+
+    gc.disable()
+    try:
+        check(sse_transcript(NAME, [delta("a"), DONE]))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    check(sse_transcript(NAME, [delta("a"), DONE]))
+    assert gc.isenabled()

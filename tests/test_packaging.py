@@ -32,7 +32,7 @@ THROWAWAY_TEST = textwrap.dedent(
 
 EVERY_BUNDLED_FIXTURE = textwrap.dedent(
     """
-        from mockserver.bundled import bundled_dir
+    from mockserver.bundled import bundled_dir
     from mockserver.testing import LiveServer
     from streamctl.core.protocols import get, names
     from streamctl.testing import assert_conforms
@@ -47,7 +47,9 @@ EVERY_BUNDLED_FIXTURE = textwrap.dedent(
             if name == "ws-events":
                 from streamctl.core.jwt import mint_dev_token
                 options = {"token": mint_dev_token(server.config.jwt_secret)}
-            for scenario in scenarios:
+            recorded = f"recorded-{name}"
+            assert (bundled_dir() / f"{recorded}.jsonl").is_file()
+            for scenario in [*scenarios, recorded]:
                 assert_conforms(f"{server.base_url}?scenario={scenario}", name, **options)
                 print(name, scenario, "ok")
     """
@@ -93,7 +95,7 @@ def test_the_installed_wheel_serves_every_bundled_fixture_conformantly(
         [installed, script], cwd=tmp_path, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count(" ok") >= 5 * 4
+    assert result.stdout.count(" ok") >= 5 * 5
 
 
 def test_the_console_script_and_python_m_work(installed: Path) -> None:

@@ -10,7 +10,7 @@ from streamctl.core.check import check
 from streamctl.core.protocols import get
 from streamctl.core.protocols.base import ClientOptions, HttpRequest, Settings, SSEProtocol
 from streamctl.core.script import Script, ScriptError, Token, ToolCall, default_reply
-from streamctl.core.sse import SSEDecoder, encode_comment
+from streamctl.core.sse import SSEDecoder, SSEEvent, encode_comment
 from tests.builders import SSE_HEADERS, rendered_sse, sse_transcript
 
 NAME = "sse-delta-done"
@@ -115,3 +115,11 @@ def test_the_server_refuses_a_missing_message_like_fastapi() -> None:
 def test_heartbeat_is_an_sse_starlette_ping_comment() -> None:
     assert isinstance(PROTO, SSEProtocol)
     assert PROTO.heartbeat == encode_comment("ping", eol="\r\n")
+
+
+@pytest.mark.parametrize("data", ["not json", "[1, 2]"])
+def test_the_client_ignores_events_that_are_not_json_objects(data: str) -> None:
+    update = PROTO.client(ClientOptions("m")).on_event(SSEEvent(data))
+    assert update.text == ""
+    assert update.info is not None
+    assert update.info.startswith("ignored a non-")
