@@ -29,7 +29,6 @@ def test_httpx_sse_reassembles_the_reply_our_decoder_sees(
             url,
             headers=dict(request.headers),
             content=request.body,
-            params={"scenario": scenario},
         )
     # The same bytes through httpx-sse's EventSource and through streamctl's decoder.
     replayed = httpx.Response(200, headers=response.headers, content=response.content)
