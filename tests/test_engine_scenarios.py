@@ -34,6 +34,7 @@ from streamctl.engine.scenarios import (
 )
 
 BUNDLED = ("conversation", "error-at-start", "error-mid-stream", "plain", "slow", "tool-call")
+RECORDED = tuple(f"recorded-{p}" for p in names())
 
 
 def write(directory: Path, name: str, obj: Any) -> Path:
@@ -42,11 +43,11 @@ def write(directory: Path, name: str, obj: Any) -> Path:
     return path
 
 
-def test_the_bundled_scenarios_load_and_apply_to_every_protocol() -> None:
+def test_the_bundled_scenarios_load_and_apply_to_their_protocols() -> None:
     scenarios = load_dirs([bundled_dir()])
-    assert sorted(s.name for s in scenarios.scenarios) == list(BUNDLED)
+    assert sorted(s.name for s in scenarios.scenarios) == sorted(BUNDLED + RECORDED)
     for protocol in names():
-        assert sorted(scenarios.available(protocol)) == list(BUNDLED)
+        assert sorted(scenarios.available(protocol)) == sorted((*BUNDLED, f"recorded-{protocol}"))
 
 
 def test_the_bundled_set_covers_a_reply_a_conversation_an_error_and_a_tool_round() -> None:
@@ -193,7 +194,7 @@ def test_a_later_directory_overrides_an_earlier_one(tmp_path: Path) -> None:
     write(mine, "plain.json", {"reply": "my own plain reply"})
     scenarios = load_dirs([bundled_dir(), mine])
     assert scenarios.by_name["plain"].script(0).text == "my own plain reply"
-    assert len(scenarios) == len(BUNDLED)
+    assert len(scenarios) == len(BUNDLED) + len(RECORDED)
 
 
 def recording(protocol: str = "sse-delta-done") -> Transcript:

@@ -9,11 +9,13 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from mockserver.bundled import bundled_dir
 from mockserver.config import ServerConfig
 from mockserver.testing import LiveServer
 from streamctl.core.jwt import mint_dev_token
 from streamctl.core.protocols import names
 from streamctl.core.redact import REDACTED
+from streamctl.engine.scenarios import load_dirs
 from tests.live import converse
 
 
@@ -25,7 +27,7 @@ def test_health_says_what_is_served(live_server: LiveServer) -> None:
     health = httpx.get(admin(live_server, "health")).json()
     assert health["status"] == "ok"
     assert health["protocols"] == names()
-    assert health["scenarios"] == 6
+    assert health["scenarios"] == len(load_dirs([bundled_dir()]))
     assert health["active"] == 0
 
 

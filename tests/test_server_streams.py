@@ -23,18 +23,32 @@ from tests.live import converse, options_for, with_query
 BUNDLED = load_dirs([bundled_dir()]).by_name
 WS = [n for n in names() if get(n).transport == "ws"]
 SSE = [n for n in names() if get(n).transport == "sse"]
+#: Every bundled scenario on every protocol it applies to (a recording: its own protocol).
+PAIRS = [(p, s) for p in names() for s in sorted(BUNDLED) if BUNDLED[s].applies_to(p)]
+
+
+def available(protocol: str) -> list[str]:
+    return [name for name, s in BUNDLED.items() if s.applies_to(protocol)]
 
 
 def musts(exchange_transcript: object) -> list[str]:
     return [f"{f.rule}: {f.message}" for f in check(exchange_transcript) if f.level is Level.MUST]  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("scenario", sorted(BUNDLED))
-@pytest.mark.parametrize("protocol", names())
+def test_the_bundle_has_scripts_for_every_protocol_and_a_recording_of_each() -> None:
+    scripted = [n for n, s in BUNDLED.items() if s.kind == "scripted"]
+    assert len(PAIRS) == len(scripted) * len(names()) + len(names())
+    assert {s.recording.protocol for s in BUNDLED.values() if s.recording} == set(names())
+
+
+@pytest.mark.parametrize(("protocol", "scenario"), PAIRS)
 def test_every_bundled_scenario_passes_the_checker_on_every_protocol(
     live_server: LiveServer, protocol: str, scenario: str
 ) -> None:
     turns = ["Hello there", "Tell me more", "Thanks", "One more"]
+    if BUNDLED[scenario].kind == "recorded":
+        # A recording is one exchange, replayed as it was: the bundled ones answer "Hello".
+        turns = ["Hello"]
     for i, exchange in enumerate(converse(live_server, protocol, turns, scenario=scenario)):
         assert exchange.status in (200, 101)
         assert musts(exchange.transcript) == []
@@ -119,7 +133,7 @@ def test_an_unknown_scenario_is_a_404_listing_the_available_ones(
         assert response.headers["content-type"] == "application/json"
         assert response.json() == {
             "detail": f"unknown scenario 'nope' for protocol '{protocol}'",
-            "available": sorted(BUNDLED),
+            "available": available(protocol),
         }
 
 
