@@ -44,3 +44,16 @@ def test_what_orjson_rejects_the_standard_library_decides(text: str, expected: o
 def test_invalid_json_raises_a_value_error() -> None:
     with pytest.raises(ValueError, match="Expecting"):
         loads("{nope")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"a": "é 😀", "n": [1, 2.5, None, True]}, {"big": 2**70}, {1: "non-string key"}],
+)
+def test_compact_dumps_round_trips_even_what_orjson_cannot_encode(value: object) -> None:
+    from streamctl.core.jsontext import dumps_compact
+
+    text = dumps_compact(value)
+    assert "\n" not in text
+    assert " " not in text.replace("non-string key", "").replace("é 😀", "")
+    assert json.loads(text) == json.loads(json.dumps(value))

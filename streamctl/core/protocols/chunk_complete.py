@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from streamctl.core.jsontext import dumps_compact
 from streamctl.core.protocols.base import (
     WS_RULES,
     ClientOptions,
@@ -180,7 +181,7 @@ _BOT_ID = re.compile(r"bot_([1-9][0-9]*)")
 
 def _encode(obj: dict[str, Any]) -> str:
     # Starlette's WebSocket.send_json: compact separators, ensure_ascii=False.
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return dumps_compact(obj)
 
 
 def _chunk(reply_id: str, text: str) -> str:

@@ -8,13 +8,13 @@ v1.18+ request and event shapes (goose-protocol.md §5.3, §6.3, §7).
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from streamctl.core.jsontext import dumps_compact
 from streamctl.core.protocols.base import (
     Accepted,
     HttpRequest,
@@ -266,7 +266,7 @@ def _text(text: str) -> dict[str, Any]:
 
 def frame(event: Mapping[str, Any]) -> bytes:
     """One SSE frame, as goosed writes it: ``data: <compact JSON>\\n\\n``, "type" first."""
-    data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    data = dumps_compact(event)
     return f"data: {data}\n\n".encode()
 
 

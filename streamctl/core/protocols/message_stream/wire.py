@@ -7,11 +7,10 @@ speaks either: ``event: <type>`` / ``data: <json>`` blocks, or one JSON object p
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from streamctl.core.sse import encode_event
+from streamctl.core.jsontext import dumps_compact
 
 __all__ = [
     "NDJSON",
@@ -62,13 +61,17 @@ def _weight(params: list[str]) -> float:
 
 def dumps(obj: Any) -> str:
     """Compact JSON, UTF-8 text kept as is (what a FastAPI generator writes)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return dumps_compact(obj)
 
 
 def encode(obj: dict[str, Any], ndjson: bool) -> bytes:
     """One message on the wire: an SSE event named after its ``type``, or one NDJSON line."""
     text = dumps(obj)
-    return (text + "\n").encode() if ndjson else encode_event(text, event=str(obj["type"]))
+    if ndjson:
+        return (text + "\n").encode()
+    # Compact JSON is one line, so the event is framed directly (encode_event's checks cost
+    # more than the event).
+    return f"event: {obj['type']}\ndata: {text}\n\n".encode()
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,9 @@ PROTOCOLS.md §2.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from streamctl.core.jsontext import dumps_compact
 from streamctl.core.protocols.base import WS_RULES
 from streamctl.core.spec import Field, Level, Machine, Rule, Shape, Spec
 
@@ -134,4 +134,4 @@ SPEC = Spec(rules=RULES, schemas=SCHEMAS, machine=MACHINE)
 
 def encode(kind: str, data: dict[str, Any]) -> str:
     """One message as the Node server writes it: ``JSON.stringify({type, data})``."""
-    return json.dumps({"type": kind, "data": data}, ensure_ascii=False, separators=(",", ":"))
+    return dumps_compact({"type": kind, "data": data})
