@@ -1,8 +1,8 @@
 """The admin API under the reserved prefix ``/_streamctl``: for tests and for people.
 
-``GET health`` · ``GET|POST scenarios`` · ``POST reload`` · ``GET|POST queue`` · ``GET journal`` ·
-``GET transcripts`` · ``POST recording`` · ``POST reset``. Errors use the ``{"detail": …}``
-shape of the rest of the server.
+``GET health`` · ``GET faults`` · ``GET|POST scenarios`` · ``POST reload`` · ``GET|POST queue`` ·
+``GET journal`` · ``GET transcripts`` · ``POST recording`` · ``POST reset``. Errors use the
+``{"detail": …}`` shape of the rest of the server.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from quart import Blueprint, Response, jsonify, request
 from mockserver.state import ServerState
 from streamctl.core.protocols import REGISTRY, names
 from streamctl.core.transcript import dump
+from streamctl.engine.faults import table as fault_table
 from streamctl.engine.scenarios import ScenarioError, UnknownScenarioError, parse_scenario
 
 __all__ = ["PREFIX", "admin_blueprint"]
@@ -40,6 +41,11 @@ def admin_blueprint(server: ServerState) -> Blueprint:
                 "uptime_s": round(server.config.wall_clock() - server.started, 3),
             }
         )
+
+    @admin.get("/faults")
+    async def faults() -> Response:
+        # Every fault the server can inject (docs/faults.md is tested against this table).
+        return jsonify({"faults": fault_table()})
 
     @admin.get("/scenarios")
     async def scenarios() -> Response:

@@ -44,6 +44,13 @@ class ServerConfig:
     #: Record a transcript of every stream exchange (what each client was sent), kept like the
     #: journal; also switched on and off through the admin API.
     record: bool = False
+    #: Server-wide faults (``--fault``, see docs/faults.md), each stream getting them with
+    #: probability ``fault_rate``, drawn from a generator seeded with ``seed``.
+    faults: tuple[str, ...] = ()
+    fault_rate: float = 1.0
+    seed: int | None = None
+    #: SSE protocols whose events carry ``id:`` lines (and honour ``Last-Event-ID``).
+    sse_ids: tuple[str, ...] = ()
     #: Pacing clock (monotonic); tests inject a fake one.
     clock: Clock = field(default_factory=RealClock, compare=False)
     #: Wall clock for timestamps in messages and the journal.

@@ -26,12 +26,17 @@ from mockserver.asgi import (
     read_body,
     send_response,
 )
+from mockserver.faults import bad_fault, requested_faults
 from mockserver.journal import Entry
 from mockserver.state import ServerState
 from streamctl.core.protocols.base import Accepted, HttpRequest, HttpResponse, Out, SSEProtocol
 from streamctl.core.script import Script
+from streamctl.core.sse import encode_comment
 from streamctl.core.transcript import Headers
-from streamctl.engine.pacing import Progress, play, replay_outs, sent_script
+from streamctl.engine.fault_plan import Plan, apply, perform, refusal
+from streamctl.engine.faults import Fault, FaultError
+from streamctl.engine.pacing import Progress, replay_outs, sent_script
+from streamctl.engine.resume import resume_after, with_ids
 from streamctl.engine.scenarios import Choice, Scenario, UnknownScenarioError
 
 __all__ = ["SCENARIO_HEADER", "SCENARIO_PARAM", "SSEStream", "requested_scenario"]
@@ -40,6 +45,10 @@ log = logging.getLogger("mockserver")
 
 SCENARIO_PARAM = "scenario"
 SCENARIO_HEADER = "x-streamctl-scenario"
+#: ``?ids=1``: SSE ids (and ``Last-Event-ID`` resume) for this request.
+IDS_PARAM = "ids"
+#: The ``retry`` (ms) sent with the first id, so an EventSource reconnects quickly.
+RETRY_MS = 100
 # Hop-by-hop and server-owned headers are not replayed from a recording: Hypercorn frames the
 # body itself.
 _NOT_REPLAYED = frozenset(
@@ -112,8 +121,15 @@ class SSEStream:
             entry.set_body(body)
             query = query_map(query_string)
             name = requested_scenario(query, by_name)
+            faults = requested_faults(query_string, query, by_name)
+            ids = (
+                query.pop(IDS_PARAM, None) == "1"
+                or self.protocol.name in self.server.config.sse_ids
+            )
             request = HttpRequest(scope["method"], scope["path"], query, by_name, body, path_params)
-            await self._serve(name, request, receive, stream, entry)
+            await self._serve(name, request, receive, stream, entry, faults=faults, ids=ids)
+        except FaultError as exc:
+            await self._refuse(stream, entry, bad_fault(exc), "bad-fault")
         except Disconnected:
             entry.outcome = "disconnected"
         except BodyTooLarge:
@@ -135,6 +151,9 @@ class SSEStream:
         receive: Receive,
         stream: _Stream,
         entry: Entry,
+        *,
+        faults: tuple[Fault, ...] = (),
+        ids: bool = False,
     ) -> None:
         requested: Scenario | None = None
         if name is not None:
@@ -143,6 +162,10 @@ class SSEStream:
             except UnknownScenarioError as exc:
                 await self._refuse(stream, entry, unknown_scenario(exc), "unknown-scenario")
                 return
+        refused = refusal(faults)
+        if refused is not None:
+            await self._refuse(stream, entry, refused, "fault")
+            return
         state = self.server.state_of(self.protocol.name)
         accepted = self.protocol.accept(request, state)
         if isinstance(accepted, HttpResponse):
@@ -155,6 +178,9 @@ class SSEStream:
             stream=stream,
             entry=entry,
             state=state,
+            faults=faults,
+            last_id=request.headers.get("last-event-id") if ids else None,
+            ids=ids,
         )
 
     async def _reply(
@@ -166,16 +192,35 @@ class SSEStream:
         stream: _Stream,
         entry: Entry,
         state: Any,
+        faults: tuple[Fault, ...],
+        last_id: str | None,
+        ids: bool,
     ) -> None:
         server, turn = self.server, accepted.turn
         choice = server.choose(self.protocol.name, turn, requested)
         record = entry.reply(choice.name, choice.how, turn.user_text)
         status, headers, outs, heartbeat = self._plan(choice, accepted, state)
-        await stream.start(status, headers)
+        recorded = choice.scenario is not None and choice.scenario.recording is not None
+        if (
+            ids and not recorded and _is_event_stream(headers)
+        ):  # a recording's chunks are not events
+            outs = resume_after(with_ids(outs, RETRY_MS), last_id)
+        scenario_faults = choice.scenario.faults if choice.scenario is not None else ()
+        faults = (*server.faults.draw(), *scenario_faults, *faults)
+        refused = refusal(faults)
+        if refused is not None:
+            record["outcome"] = "refused"
+            await self._refuse(stream, entry, refused, "fault")
+            return
+        plan = apply(faults, outs, self.protocol)
+        await stream.start(status, plan.head(headers))
         entry.status = status
-        completed = await self._play(outs, heartbeat, receive, stream)
+        completed = await self._play(plan, heartbeat, receive, stream)
+        outcome = "complete" if completed else "disconnected"
+        if completed and plan.drop is not None:
+            completed, outcome = False, "dropped"
         record["writes"] = stream.progress.writes
-        record["outcome"] = entry.outcome = "complete" if completed else "disconnected"
+        record["outcome"] = entry.outcome = outcome
         self._finish(choice, accepted, state, stream.progress, completed)
 
     def _plan(
@@ -192,21 +237,24 @@ class SSEStream:
         return head.status, headers, replay_outs(recording), None
 
     async def _play(
-        self, outs: Sequence[Out], heartbeat: bytes | None, receive: Receive, stream: _Stream
+        self, plan: Plan, heartbeat: bytes | None, receive: Receive, stream: _Stream
     ) -> bool:
-        """Write the reply; false when the client went away first (the writes then stop)."""
+        """Write the reply; false when the client went away first (the writes then stop).
+
+        A ``drop`` fault leaves the body unended: Hypercorn then closes the connection."""
         task = asyncio.current_task()
         assert task is not None
         gone = asyncio.Event()
         watcher = asyncio.create_task(_watch(receive, task, gone))
         try:
-            await play(
-                outs,
+            await perform(
+                plan,
                 stream.write,
                 self.server.config.clock,
                 speed=self.server.config.speed,
                 heartbeat=heartbeat,
                 heartbeat_ms=self.protocol.heartbeat_ms,
+                ping=_PING,
                 progress=stream.progress,
             )
         except asyncio.CancelledError:
@@ -217,7 +265,8 @@ class SSEStream:
         finally:
             gone.set()  # from here on the watcher must not cancel this task
             watcher.cancel()
-        await stream.end()
+        if plan.drop is None:
+            await stream.end()
         return True
 
     def _finish(
@@ -244,6 +293,14 @@ class SSEStream:
             return
         response = HttpResponse.json(500, {"detail": "Internal Server Error"})
         await send_response(stream.send, response, stream.extra)
+
+
+_PING = encode_comment("ping")
+
+
+def _is_event_stream(headers: Headers) -> bool:
+    ctype = next((v for k, v in headers if k.lower() == "content-type"), "")
+    return ctype.split(";")[0].strip().lower() == "text/event-stream"
 
 
 async def _watch(receive: Receive, task: asyncio.Task[Any], gone: asyncio.Event) -> None:

@@ -10,10 +10,12 @@ from typing import Any
 
 from mockserver.config import ServerConfig
 from mockserver.cors import Cors
+from mockserver.faults import ServerFaults
 from mockserver.journal import Journal
 from streamctl.core.protocols import REGISTRY
 from streamctl.core.protocols.base import Protocol, Turn
 from streamctl.core.transcript import Transcript
+from streamctl.engine.faults import parse_many
 from streamctl.engine.scenarios import (
     Choice,
     Queues,
@@ -45,6 +47,7 @@ class ServerState:
         self.queues = Queues()
         self.journal = Journal(config.wall_clock, config.journal_limit)
         self.cors = Cors(config.cors_origins)
+        self.faults = ServerFaults(parse_many(config.faults), config.fault_rate, config.seed)
         self.protocol_states: dict[str, Any] = {}
         self.recording = config.record
         self.transcripts: deque[Transcript] = deque(maxlen=max(1, config.journal_limit))

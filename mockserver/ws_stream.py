@@ -19,11 +19,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mockserver.asgi import Receive, Scope, Send, header_map, header_pairs, query_map
+from mockserver.faults import bad_fault, requested_faults
 from mockserver.http_stream import requested_scenario, unknown_scenario
 from mockserver.journal import Entry
 from mockserver.state import ServerState
-from streamctl.core.protocols.base import Out, ServerSession, WSProtocol
+from streamctl.core.protocols.base import HttpResponse, Out, ServerSession, WSProtocol
 from streamctl.core.transcript import Transcript
+from streamctl.engine.fault_plan import Plan, apply, perform, refusal
+from streamctl.engine.faults import Fault, FaultError
 from streamctl.engine.pacing import Progress, play, sent_script, ws_replay
 from streamctl.engine.scenarios import Scenario, UnknownScenarioError
 
@@ -69,18 +72,25 @@ class _SessionResponder(_Responder):
         socket: _Socket,
         entry: Entry,
         requested: Scenario | None,
+        *,
+        faults: tuple[Fault, ...] = (),
     ) -> None:
         self.handler = handler
         self.session = session
         self.socket = socket
         self.entry = entry
         self.requested = requested
+        self.faults = faults
+        #: A drop fault closed the connection: later messages get no answer.
+        self.dropped = False
 
     async def opened(self) -> None:
         for text in self.session.greeting():
             await self.socket.write(text)
 
     async def message(self, text: str) -> None:
+        if self.dropped:
+            return
         reaction = self.session.receive(text)
         for answer in reaction.send:
             await self.socket.write(answer)
@@ -91,15 +101,24 @@ class _SessionResponder(_Responder):
         choice = server.choose(name, turn, self.requested)
         record = self.entry.reply(choice.name, choice.how, turn.user_text)
         outs = self.session.render(choice.script, turn)
+        scenario_faults = choice.scenario.faults if choice.scenario is not None else ()
+        faults = (*server.faults.draw(), *scenario_faults, *self.faults)
+        plan = apply(faults, outs, self.handler.protocol)
         progress = Progress()
         try:
-            await self.handler.play(outs, self.socket, progress)
+            await self.handler.perform(plan, self.socket, progress)
         except asyncio.CancelledError:
             record["outcome"] = "disconnected"
             self._finish(turn, sent_script(choice.script, progress), False)
             raise
         finally:
             record["writes"] = progress.writes
+        if plan.drop is not None:
+            record["outcome"] = "dropped"
+            self.dropped = True
+            self._finish(turn, sent_script(choice.script, progress), False)
+            await self.socket.close(plan.drop.code, "fault injected")
+            return
         record["outcome"] = "complete"
         self._finish(turn, choice.script, True)
 
@@ -150,6 +169,10 @@ class WSStream:
         config = self.server.config
         await play(outs, socket.write, config.clock, speed=config.speed, progress=progress)
 
+    async def perform(self, plan: Plan, socket: _Socket, progress: Progress) -> None:
+        config = self.server.config
+        await perform(plan, socket.write, config.clock, speed=config.speed, progress=progress)
+
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, path_params: Mapping[str, str]
     ) -> None:
@@ -164,7 +187,17 @@ class WSStream:
             query=query_string.decode("latin-1"),
             headers=headers,
         )
-        name = requested_scenario(query_map(query_string), header_map(headers))
+        query, by_name = query_map(query_string), header_map(headers)
+        name = requested_scenario(query, by_name)
+        try:
+            faults = requested_faults(query_string, query, by_name)
+        except FaultError as exc:
+            await self._refuse(scope, send, entry, bad_fault(exc), "bad-fault")
+            return
+        refused = refusal(faults)
+        if refused is not None:
+            await self._refuse(scope, send, entry, refused, "fault")
+            return
         requested: Scenario | None = None
         if name is not None:
             try:
@@ -174,18 +207,23 @@ class WSStream:
                 return
         self.server.begin()
         try:
-            await self._connected(receive, send, entry, requested)
+            await self._connected(receive, send, entry, requested, faults)
         finally:
             self.server.end()
 
     async def _connected(
-        self, receive: Receive, send: Send, entry: Entry, requested: Scenario | None
+        self,
+        receive: Receive,
+        send: Send,
+        entry: Entry,
+        requested: Scenario | None,
+        faults: tuple[Fault, ...] = (),
     ) -> None:
         await send({"type": "websocket.accept"})
         entry.status = 101
         socket = _Socket(send)
         inbox: asyncio.Queue[str] = asyncio.Queue()
-        worker = asyncio.create_task(self._work(requested, inbox, socket, entry))
+        worker = asyncio.create_task(self._work(requested, inbox, socket, entry, faults))
         try:
             outcome = await _read(receive, inbox, entry, worker)
             if entry.outcome != "error":
@@ -195,7 +233,13 @@ class WSStream:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
 
-    def _responder(self, socket: _Socket, entry: Entry, requested: Scenario | None) -> _Responder:
+    def _responder(
+        self,
+        socket: _Socket,
+        entry: Entry,
+        requested: Scenario | None,
+        faults: tuple[Fault, ...] = (),
+    ) -> _Responder:
         recorded = requested
         if recorded is None:
             queued = self.server.queues.peek(self.protocol.name)
@@ -207,7 +251,7 @@ class WSStream:
             entry.reply(recorded.name, "request" if requested else "queue", "")
             return _ReplayResponder(self, recorded, recorded.recording, socket)
         session = self.protocol.open(self.server.state_of(self.protocol.name))
-        return _SessionResponder(self, session, socket, entry, requested)
+        return _SessionResponder(self, session, socket, entry, requested, faults=faults)
 
     async def _work(
         self,
@@ -215,9 +259,10 @@ class WSStream:
         inbox: asyncio.Queue[str],
         socket: _Socket,
         entry: Entry,
+        faults: tuple[Fault, ...] = (),
     ) -> None:
         try:
-            responder = self._responder(socket, entry, requested)
+            responder = self._responder(socket, entry, requested, faults)
             await responder.opened()
             while True:
                 await responder.message(await inbox.get())
@@ -232,13 +277,20 @@ class WSStream:
     async def _reject(
         self, scope: Scope, send: Send, entry: Entry, exc: UnknownScenarioError
     ) -> None:
-        response = unknown_scenario(exc)
-        entry.status, entry.outcome = response.status, "unknown-scenario"
+        await self._refuse(scope, send, entry, unknown_scenario(exc), "unknown-scenario")
+
+    async def _refuse(
+        self, scope: Scope, send: Send, entry: Entry, response: HttpResponse, outcome: str
+    ) -> None:
+        """Refuse the upgrade with an HTTP response (a 1008 close where that is impossible)."""
+        entry.status, entry.outcome = response.status, outcome
         if "websocket.http.response" not in scope.get("extensions", {}):
-            await send({"type": "websocket.close", "code": 1008, "reason": "unknown scenario"})
+            reason = outcome.replace("-", " ")
+            await send({"type": "websocket.close", "code": 1008, "reason": reason})
             return
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-        await send({"type": "websocket.http.response.start", "status": 404, "headers": headers})
+        status = response.status
+        await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
         await send({"type": "websocket.http.response.body", "body": response.body})
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import gc
 import json
 import os
 import resource
@@ -52,7 +53,7 @@ from quart import Quart, websocket  # noqa: E402
 
 from mockserver.app import create_app  # noqa: E402
 from mockserver.config import ServerConfig  # noqa: E402
-from mockserver.run import bind, hypercorn_config  # noqa: E402
+from mockserver.run import bind, hypercorn_config, tune_runtime  # noqa: E402
 from streamctl.core.protocols import get  # noqa: E402
 from streamctl.core.protocols.base import (  # noqa: E402
     Accepted,
@@ -171,6 +172,7 @@ def serve(kind: str, directory: Path) -> None:
     print(sock.getsockname()[1], flush=True)
     if kind == "mock":
         app: Any = create_app(config)
+        tune_runtime()  # as `streamctl serve` runs it
     else:
         data = json.loads((directory / "rendered.json").read_text())
         app = {"bare-sse": bare_sse_app, "bare-ws": bare_ws_app, "quart-ws": quart_ws_app}[kind](
@@ -525,6 +527,7 @@ async def paced_rows(args: argparse.Namespace, directory: Path) -> list[Row]:
     server = start("mock", directory)
     try:
         idle = server.rss_mb()[0]
+        cpu = server.cpu_s()
         load = Load([server])
         started = time.perf_counter()
         ramp = args.paced_ramp
@@ -532,9 +535,14 @@ async def paced_rows(args: argparse.Namespace, directory: Path) -> list[Row]:
             paced_client(server.port, args.paced_tokens, ramp * i / args.paced)
             for i in range(args.paced)
         ]
-        results = await asyncio.wait_for(asyncio.gather(*jobs, return_exceptions=True), TIMEOUT)
+        gc.disable()  # the measuring clients must not pause to collect garbage
+        try:
+            results = await asyncio.wait_for(asyncio.gather(*jobs, return_exceptions=True), TIMEOUT)
+        finally:
+            gc.enable()
         wall = time.perf_counter() - started
         other = load.others(wall)
+        cpu = server.cpu_s() - cpu
         rss, peak = server.rss_mb()
         failures = [r for r in results if isinstance(r, BaseException)]
         streams = [r for r in results if isinstance(r, Paced)]
@@ -545,6 +553,8 @@ async def paced_rows(args: argparse.Namespace, directory: Path) -> list[Row]:
             f"(opened over {ramp:g} s; {most_at_once(streams)} at once)"
         )
         rows.append((title, summary, "", "all complete"))
+        busy = f"{cpu / wall:.0%} of a core; {cpu / (args.paced * args.paced_tokens) * 1e6:.0f} us"
+        rows.append(("  server CPU (per token, set-up included)", busy, "", ""))
         if streams:
             first = [s.arrivals[0] - s.start for s in streams]
             rows.append(("  first token after connecting", _spread(first), "", ""))

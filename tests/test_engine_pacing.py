@@ -259,7 +259,14 @@ def test_a_websocket_recording_splits_at_the_clients_messages() -> None:
     assert replay.close.delay_ms == 20
 
 
-def test_a_websocket_recording_without_a_server_close_has_none() -> None:
+def test_a_websocket_recording_the_client_closed_replays_no_close() -> None:
     header = Header("chunk-complete", "ws", Request("GET", "/chat/ws"), Response(101))
-    records = (Frame(1, "client", "q"), Frame(2, "server", "a"), Close(3, "client", 1000))
-    assert ws_replay(Transcript(header, records)).close is None
+    records = (
+        Frame(1, "client", "q"),
+        Frame(2, "server", "a"),
+        Close(3, "client", 1000),
+        Close(4, "server", 1000),  # the echo of the client's close
+    )
+    replay = ws_replay(Transcript(header, records))
+    assert replay.close is None
+    assert replay.segments == ((), (Out("a", 1),))

@@ -24,7 +24,7 @@ def test_a_scripted_reply_for_the_next_request(mock_server: MockServer) -> None:
     assert "".join(deltas) == "Hello from the mock!"
     # Only the next request: the one after gets the default reply again.
     again = httpx.get(mock_server.url("sse-delta-done"), params={"message": "hi"})
-    assert "{\"delta\": \"You\"}" in again.text  # the default reply, token by token
+    assert '{"delta": "You"}' in again.text  # the default reply, token by token
 
 
 def test_the_journal_shows_what_the_client_sent_with_secrets_redacted(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import select
@@ -17,13 +18,16 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from mockserver import run
 from mockserver.app import _watch
+from mockserver.bundled import bundled_dir
 from mockserver.config import ServerConfig
 from mockserver.run import CONFIG_ENV, banner, bind, dump_config, load_config, worker_app
 from mockserver.state import ServerState
 from streamctl.cli.serve import DEV_JWT_SECRET
 from streamctl.core.protocols import REGISTRY
 from streamctl.engine.clock import FakeClock
+from streamctl.engine.scenarios import load_dirs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,12 +62,26 @@ def test_a_config_travels_to_worker_processes_as_json(tmp_path: Path) -> None:
 def test_a_worker_builds_its_app_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    tuned: list[bool] = []
+    monkeypatch.setattr(run, "tune_runtime", lambda: tuned.append(True))
     (tmp_path / "mine.json").write_text(json.dumps({"reply": "from the parent"}))
     config = ServerConfig(scenario_dirs=(tmp_path,), bundled=False, watch=False)
     monkeypatch.setenv(CONFIG_ENV, dump_config(config))
     assert [s.name for s in worker_app().server.scenarios.scenarios] == ["mine"]
     monkeypatch.delenv(CONFIG_ENV)
-    assert len(worker_app().server.scenarios) == 6
+    assert len(worker_app().server.scenarios) == len(load_dirs([bundled_dir()]))
+    assert tuned == [True, True]
+
+
+def test_a_server_process_collects_garbage_in_short_pauses() -> None:
+    before = gc.get_threshold()
+    try:
+        run.tune_runtime()
+        assert gc.get_threshold() == run.GC_THRESHOLDS
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
 
 
 def test_a_broken_scenario_directory_stops_serve_before_it_starts(tmp_path: Path) -> None:

@@ -141,7 +141,7 @@ function describeFault() {
       : "Optional: sent as ?fault=NAME. This server lists no faults yet.";
     return;
   }
-  const fault = page.faults.find((f) => f.name === value);
+  const fault = page.faults.find((f) => f.name === value || f.example === value);
   hint.textContent = fault?.description ?? (value ? `Sent as ?fault=${value}.` : "Optional: pick a fault to inject.");
 }
 

@@ -114,7 +114,8 @@ export function renderFaults(faults) {
     );
     $("#faults-title").hidden = false;
   } else {
-    list.replaceChildren(...faults.map((f) => h("option", { value: f.name }, f.description || "")));
+    // An example is ready to send (a bare name may need parameters: "drop" needs after= or ms=).
+    list.replaceChildren(...faults.map((f) => h("option", { value: f.example ?? f.name }, f.description || "")));
     box.replaceChildren(
       h(
         "table",

@@ -75,6 +75,23 @@ LingerOpt = Annotated[
         help="Live URL only: seconds to keep listening after the end.",
     ),
 ]
+ResumeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="Live SSE URL only: also force a disconnect mid-stream, reconnect with "
+        "Last-Event-ID and report lost or repeated text (resume.* rules).",
+    ),
+]
+ResumeAfterOpt = Annotated[
+    int,
+    typer.Option(
+        "--resume-after",
+        min=1,
+        metavar="N",
+        help="With --resume: disconnect after this many events.",
+    ),
+]
 ReportOpt = Annotated[
     Path | None,
     typer.Option(
@@ -179,6 +196,31 @@ def check_live(
     return checked
 
 
+def check_resume(
+    proto: Protocol,
+    options: ClientOptions,
+    url: str,
+    checked: list[Checked],
+    *,
+    cut_after: int,
+    timeout: float,
+) -> list[Checked]:
+    """``checked`` with the findings of a forced disconnect and a ``Last-Event-ID`` resume."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from streamctl.cli.common import run  # noqa: PLC0415
+    from streamctl.engine.resume import RESUME_RULES, resume_findings  # noqa: PLC0415
+    from streamctl.net.resume import resume_trial  # noqa: PLC0415
+
+    trial = run(resume_trial(proto, options, url, cut_after=cut_after, timeout=timeout))
+    found = resume_findings(
+        trial.full.text, trial.before.text, trial.after.text, trial.before.last_id
+    )
+    first = checked[0]
+    rules = (*first.rules, *RESUME_RULES)
+    return [replace(first, findings=[*first.findings, *found], rules=rules), *checked[1:]]
+
+
 def check_command(
     protocol: ProtocolArg,
     target: TargetArg,
@@ -197,6 +239,8 @@ def check_command(
     timeout: TimeoutOpt = 30.0,
     max_events: MaxEventsOpt = 10_000,
     linger: LingerOpt = 0.5,
+    resume: ResumeOpt = False,
+    resume_after: ResumeAfterOpt = 3,
     debug: DebugOpt = False,
 ) -> None:
     """Check a live server, a transcript or a directory of transcripts against the spec.
@@ -228,9 +272,15 @@ def check_command(
             checked = check_live(
                 proto, options, target, messages, limits(timeout, max_events, linger)
             )
+            if resume:
+                checked = check_resume(
+                    proto, options, target, checked, cut_after=resume_after, timeout=timeout
+                )
         else:
             if scenario is not None:
                 raise UsageError("--scenario needs a live URL as TARGET")
+            if resume:
+                raise UsageError("--resume needs a live URL as TARGET")
             checked = check_files(proto, Path(target), console)
         report = render(checked, fmt, strict=strict)
         _emit(console, report, output)

@@ -97,12 +97,39 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
         bool,
         typer.Option("--no-watch", help="Do not reload scenario files when they change."),
     ] = False,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            metavar="SPEC",
+            help="Inject this fault into streams (docs/faults.md), e.g. drop:after=5; repeatable.",
+        ),
+    ] = None,
+    fault_rate: Annotated[
+        float,
+        typer.Option(
+            metavar="P", min=0.0, max=1.0, help="Share of streams that get the --fault(s)."
+        ),
+    ] = 1.0,
+    seed: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="Seed for --fault-rate draws (reproducible runs)."),
+    ] = None,
+    sse_ids: Annotated[
+        str,
+        typer.Option(
+            metavar="PROTO[,PROTO]",
+            help="SSE protocols whose events carry id: lines and honour Last-Event-ID.",
+        ),
+    ] = "",
 ) -> None:
     """Run the mock server: every protocol at once, on its documented paths."""
     import logging  # noqa: PLC0415 (the server stack loads only when serving)
 
     from mockserver.config import ServerConfig  # noqa: PLC0415
     from mockserver.run import banner, bind, serve  # noqa: PLC0415
+    from streamctl.core.protocols import REGISTRY  # noqa: PLC0415
+    from streamctl.engine.faults import FaultError, parse_many  # noqa: PLC0415
     from streamctl.engine.scenarios import ScenarioError, load_dirs  # noqa: PLC0415
     from streamctl.errors import ExitCode  # noqa: PLC0415
 
@@ -117,7 +144,21 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
         cors_origins=tuple(cors_origin or ()),
         workers=workers,
         watch=not no_watch,
+        faults=tuple(fault or ()),
+        fault_rate=fault_rate,
+        seed=seed,
+        sse_ids=tuple(p.strip() for p in sse_ids.split(",") if p.strip()),
     )
+    try:
+        parse_many(config.faults)
+    except FaultError as exc:
+        typer.echo(f"error: --fault: {exc}", err=True)
+        raise typer.Exit(ExitCode.USAGE) from None
+    sse = [p.name for p in REGISTRY.values() if p.transport == "sse"]
+    unknown = [p for p in config.sse_ids if p not in sse]
+    if unknown:
+        typer.echo(f"error: --sse-ids: {unknown[0]!r} is not one of {', '.join(sse)}", err=True)
+        raise typer.Exit(ExitCode.USAGE)
     try:
         loaded = load_dirs(config.scenario_sources())
     except ScenarioError as exc:

@@ -150,7 +150,8 @@ class WSReplay:
     """A recorded WebSocket connection, split at the client's messages.
 
     ``segments[0]`` is sent when the connection opens; ``segments[k]`` after the client's
-    ``k``-th message (whatever it says). ``close`` is the server's close frame, if it sent one.
+    ``k``-th message (whatever it says). ``close`` is the server's close frame if the server
+    closed first; nothing after the first close frame is replayed.
     """
 
     segments: tuple[tuple[Out, ...], ...]
@@ -169,8 +170,10 @@ def ws_replay(transcript: Transcript) -> WSReplay:
         elif isinstance(record, Frame):
             segments[-1].append(Out(record.payload, max(0.0, record.t - last)))
             last = record.t
-        elif isinstance(record, Close) and record.sender == "server" and close is None:
-            gap = max(0.0, record.t - last)
-            close = ReplayClose(len(segments) - 1, record.code, record.reason, gap)
+        elif isinstance(record, Close):
+            # A server close after the client's own is only the closing handshake's echo.
+            if record.sender == "server":
+                gap = max(0.0, record.t - last)
+                close = ReplayClose(len(segments) - 1, record.code, record.reason, gap)
             break
     return WSReplay(tuple(tuple(s) for s in segments), close)

@@ -34,6 +34,7 @@ from streamctl.core.script import (
 )
 from streamctl.core.transcript import MAGIC as TRANSCRIPT_MAGIC
 from streamctl.core.transcript import Transcript, TranscriptError, load
+from streamctl.engine.faults import Fault, FaultError, parse_many
 
 __all__ = [
     "Choice",
@@ -49,7 +50,15 @@ __all__ = [
 ]
 
 SCRIPT_KEYS = frozenset({"reply", "tokens", "delay_ms", "first_delay_ms", "tool", "error"})
-SCENARIO_KEYS = SCRIPT_KEYS | {"name", "description", "protocols", "match", "turns", "loop"}
+SCENARIO_KEYS = SCRIPT_KEYS | {
+    "name",
+    "description",
+    "protocols",
+    "match",
+    "turns",
+    "loop",
+    "faults",
+}
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
@@ -86,6 +95,8 @@ class Scenario:
     loop: bool = False
     recording: Transcript | None = None
     source: str = ""
+    #: Faults every reply of this scenario gets (see docs/faults.md).
+    faults: tuple[Fault, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -118,7 +129,7 @@ class Scenario:
             "turns": len(self.turns),
             "loop": self.loop,
             "source": self.source,
-        }
+        } | ({"faults": [f.spec for f in self.faults]} if self.faults else {})
 
     def _protocol_names(self) -> list[str] | None:
         if self.recording is not None:
@@ -211,7 +222,18 @@ def _scripted(obj: Any, path: Path, index: str, default_name: str | None) -> Sce
         match=_match(obj, where),
         loop=_flag(obj, "loop", where),
         source=str(path),
+        faults=_faults(obj, where),
     )
+
+
+def _faults(obj: Mapping[str, Any], where: str) -> tuple[Fault, ...]:
+    value = obj.get("faults", [])
+    if not isinstance(value, list) or not all(isinstance(f, str) for f in value):
+        raise ScenarioError(f"{where}: 'faults' must be a list of fault specs (strings)")
+    try:
+        return parse_many(value)
+    except FaultError as exc:
+        raise ScenarioError(f"{where}: 'faults': {exc}") from exc
 
 
 def _name(obj: Mapping[str, Any], where: str, default: str | None) -> str:
