@@ -191,3 +191,26 @@ def test_the_workspace_fits_a_laptop_screen(playground: Playground) -> None:
         assert box["x"] + box["width"] <= viewport["width"], selector
         assert box["y"] + box["height"] <= viewport["height"], selector
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+
+
+@pytest.mark.parametrize("protocol", names())
+def test_a_dropped_connection_fault_is_shown_as_a_failure(
+    playground: Playground, protocol: str
+) -> None:
+    playground.send(protocol, "Hello there", "plain", fields={"#fault": "drop:after=3"})
+    assert PLAIN.startswith(playground.reply)
+    assert playground.reply != PLAIN
+    assert playground.status in ("failed", "ended with an error")
+    assert "FAIL" in playground.verdict
+    machine = get(protocol).spec.machine
+    assert machine is not None
+    assert machine.incomplete in playground.rules
+
+
+@pytest.mark.parametrize("protocol", names())
+def test_a_malformed_frame_fault_is_caught_by_the_checker_in_the_page(
+    playground: Playground, protocol: str
+) -> None:
+    playground.send(protocol, "Hello there", "plain", fields={"#fault": "malformed:json"})
+    assert "FAIL" in playground.verdict
+    assert f"{protocol}.json" in playground.rules
