@@ -28,12 +28,12 @@ def requested_faults(
 
     Raises :class:`FaultError`; removes ``fault`` from ``query``.
     """
-    query.pop(FAULT_PARAM, None)
-    texts = [
-        value
-        for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
-        if name == FAULT_PARAM
-    ]
+    texts: list[str] = []
+    if query.pop(FAULT_PARAM, None) is not None:
+        # ``query`` keeps one value per name; the parameter may repeat, so read them all.
+        # Only then: parsing the query again on every stream request was wasted work.
+        pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+        texts = [value for name, value in pairs if name == FAULT_PARAM]
     header = headers.get(FAULT_HEADER)
     if header is not None:
         texts.append(header)
