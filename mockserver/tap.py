@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mockserver.asgi import Message, Receive, Scope, Send
-from streamctl.core.redact import redact_body, redact_headers, redact_target, redact_text
+from streamctl.core.redact import redact_text
 from streamctl.core.transcript import (
     Close,
     Disconnect,
@@ -26,6 +26,7 @@ from streamctl.core.transcript import (
     Transcript,
     Transport,
 )
+from streamctl.engine.recorder import redact_request
 
 __all__ = ["Tap"]
 
@@ -47,8 +48,8 @@ class Tap:
         query = scope.get("query_string", b"").decode("latin-1")
         target = scope["path"] + (f"?{query}" if query else "")
         self.method = "GET" if transport == "ws" else scope["method"]
-        self.target = redact_target(target)
-        self.request_headers = redact_headers(_headers(scope.get("headers")))
+        self.target = target
+        self.request_headers = _headers(scope.get("headers"))
         self.body = b""
         self.response: Response | None = None
         self.records: list[Record] = []
@@ -105,7 +106,7 @@ class Tap:
 
     def transcript(self, outcome: str) -> Transcript:
         """The exchange so far, ended with ``outcome`` (see ``transcript.OUTCOMES``)."""
-        body = redact_body(self.body) if self.body else None
-        request = Request(self.method, self.target, self.request_headers, body)
+        body = self.body or None
+        request = redact_request(Request(self.method, self.target, self.request_headers, body))
         header = Header(self.protocol, self.transport, request, self.response, {"by": "mockserver"})
         return Transcript(header, (*self.records, End(self._t(), outcome)))

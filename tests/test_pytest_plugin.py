@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from streamctl.core.transcript import load
+from streamctl.core.transcript import dump, load
 from streamctl.testing import MockServer, StreamRecorder, assert_conforms
 from tests.builders import sse_transcript
 
@@ -86,3 +86,17 @@ def test_assert_conforms_on_a_url_needs_the_protocol() -> None:
 def test_ws_urls_and_path_parameters(mock_server: MockServer) -> None:
     assert mock_server.url("ws-events") == f"{mock_server.ws_url}/ws/chat"
     assert mock_server.url("message-stream", chat_id="7").endswith("/chats/7/messages/stream")
+
+
+def test_recorded_transcripts_never_hold_secrets(
+    mock_server: MockServer, stream_recorder: StreamRecorder
+) -> None:
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    httpx.get(
+        mock_server.url("sse-delta-done"),
+        params={"message": "hi", "token": "hunter2"},
+        headers={"Authorization": f"Bearer {jwt}", "X-Secret-Key": "s3cret"},
+    )
+    text = dump(stream_recorder.last("sse-delta-done"))
+    for secret in ("hunter2", jwt, "s3cret"):
+        assert secret not in text
