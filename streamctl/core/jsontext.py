@@ -38,7 +38,9 @@ def dumps_compact(obj: Any) -> str:
     """Compact JSON text with non-ASCII kept, as most servers write it (one line: fits an SSE
     ``data:`` line). orjson writes it several times faster than :mod:`json`, which was most of
     the mock server's cost per event; what orjson cannot encode (integers beyond 64 bits,
-    non-string keys, lone surrogates) the standard library does."""
+    non-string keys, lone surrogates) the standard library does. For frames only: orjson
+    writes NaN as ``null``, so writers that must keep data as it was (transcripts, redaction)
+    use :mod:`json`."""
     try:
         return orjson.dumps(obj).decode()
     except TypeError:  # orjson.JSONEncodeError is a TypeError

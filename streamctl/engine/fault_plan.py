@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from streamctl.core.jsontext import dumps_compact
 from streamctl.core.protocols.base import HttpResponse, Out, Protocol, SSEProtocol, WSProtocol
 from streamctl.core.spec import Msg
 from streamctl.core.sse import SSEEvent, decode
@@ -168,10 +169,6 @@ def _classify(protocol: Protocol, out: Out, data: str) -> Msg | None:
     return result if isinstance(result, Msg) else None
 
 
-def _compact(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-
-
 def _spoil_json(outs: list[Out], fault: Fault, protocol: Protocol) -> list[Out]:
     index = _target(outs, fault)
     if index is None:
@@ -197,7 +194,7 @@ def _spoil_field(outs: list[Out], fault: Fault, protocol: Protocol) -> list[Out]
     # field that decides the type (sse-delta-done's "delta") is the fallback.
     keep = [c for c in candidates if _same_type(protocol, outs[index], c, msg.type)]
     chosen = (keep or candidates or [whole])[0]
-    outs[index] = _with_data(outs[index], data, _compact(chosen))
+    outs[index] = _with_data(outs[index], data, dumps_compact(chosen))
     return outs
 
 
@@ -213,7 +210,7 @@ def _without(whole: dict[str, Any], body: Any, name: str) -> dict[str, Any]:
 
 
 def _same_type(protocol: Protocol, out: Out, body: dict[str, Any], kind: str) -> bool:
-    msg = _classify(protocol, out, _compact(body))
+    msg = _classify(protocol, out, dumps_compact(body))
     return msg is not None and msg.type == kind
 
 
@@ -230,7 +227,7 @@ def _spoil_type(outs: list[Out], fault: Fault, protocol: Protocol) -> list[Out]:
         (UNKNOWN_TYPE if key == msg.type else key): (UNKNOWN_TYPE if value == msg.type else value)
         for key, value in json.loads(data).items()
     }
-    outs[index] = _with_data(outs[index], data, _compact(body), (msg.type, UNKNOWN_TYPE))
+    outs[index] = _with_data(outs[index], data, dumps_compact(body), (msg.type, UNKNOWN_TYPE))
     return outs
 
 
