@@ -18,6 +18,14 @@ JSON = st.recursive(
 )
 
 
+@given(st.integers(min_value=-(2**70), max_value=2**70) | st.integers())
+def test_integers_of_any_size_are_exact(number: int) -> None:
+    text = json.dumps({"n": [number, "ok"]})
+    value = loads(text)
+    assert value == {"n": [number, "ok"]}
+    assert type(value["n"][0]) is int
+
+
 @given(JSON)
 def test_values_are_the_standard_librarys(value: object) -> None:
     text = json.dumps(value)
@@ -30,6 +38,10 @@ def test_values_are_the_standard_librarys(value: object) -> None:
         ("NaN", "nan"),
         ("123456789012345678901234567890", 123456789012345678901234567890),
         ('"\\ud800"', "\ud800"),
+        ('"\ud800"', "\ud800"),  # a raw lone surrogate in the text itself
+        ("[18446744073709551616]", [2**64]),
+        ("[-9223372036854775809]", [-(2**63) - 1]),
+        ('{"n": 1e400, "big": 99999999999999999999}', {"n": math.inf, "big": 10**20 - 1}),
     ],
 )
 def test_what_orjson_rejects_the_standard_library_decides(text: str, expected: object) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streamctl.core.spec import (
     ANY,
@@ -14,6 +16,7 @@ from streamctl.core.spec import (
     Rule,
     Shape,
     Spec,
+    _problems,
     merge_rules,
     validate,
 )
@@ -69,6 +72,77 @@ def test_a_fitting_object_has_no_problems() -> None:
 )
 def test_each_departure_is_named(obj: object, problem: str) -> None:
     assert validate(obj, SHAPE) == [problem]
+
+
+# --- the compiled predicate agrees with validate ----------------------------------------------
+
+KEYS = ("a", "b", "c")
+SCALARS = st.sampled_from([str, int, float, bool, list, dict, type(None)])
+
+
+def _shapes(children: st.SearchStrategy[Shape]) -> st.SearchStrategy[Shape]:
+    field = st.builds(
+        Field,
+        name=st.sampled_from(KEYS),
+        types=st.lists(SCALARS | children, min_size=1, max_size=3).map(tuple),
+        required=st.booleans(),
+        # Mostly without an enumeration or emptiness test, which would hide the other tests.
+        values=st.sampled_from([None, None, None, ("x", 0, 1, True, None), ("x",)]),
+        nonempty=st.sampled_from([False, False, False, True]),
+        items=st.none() | SCALARS | children,
+    )
+    array = st.builds(
+        Field, name=st.sampled_from(KEYS), types=st.just((list,)), items=SCALARS | children
+    )
+    return st.lists(field | array, max_size=3).map(lambda fields: Shape(tuple(fields)))
+
+
+SHAPES = st.recursive(st.just(Shape(())), _shapes, max_leaves=6)
+VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-2, 2) | st.floats(-2, 2) | st.sampled_from(["", "x"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(KEYS), inner),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(SHAPES, st.data())
+def test_fits_says_yes_exactly_when_validate_finds_nothing(
+    shape: Shape, data: st.DataObject
+) -> None:
+    # Values drawn from the shape itself: most fit, or miss it by one member, which is where a
+    # predicate that is too lenient or too strict shows.
+    value = data.draw(_near(shape) | VALUES)
+    assert shape.fits(value) == (_problems(value, shape, "") == [])
+
+
+_SCALAR_VALUES: dict[type, st.SearchStrategy[object]] = {
+    str: st.sampled_from(["", "x"]),
+    int: st.integers(-1, 1) | st.booleans(),  # a bool is an int in Python, not in JSON
+    float: st.floats(-1, 1) | st.integers(-1, 1) | st.booleans(),
+    bool: st.booleans(),
+    type(None): st.none(),
+    dict: st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=2),
+}
+
+
+def _near(shape: Shape) -> st.SearchStrategy[object]:
+    members = {spec.name: _near_field(spec) | VALUES for spec in shape.fields}
+    return st.fixed_dictionaries({}, optional=members)
+
+
+def _near_field(spec: Field) -> st.SearchStrategy[object]:
+    options = [st.sampled_from(spec.values)] if spec.values else []
+    for expected in spec.types:
+        if isinstance(expected, Shape):
+            options.append(_near(expected))
+        elif expected is list:
+            item = spec.items
+            element = _near(item) if isinstance(item, Shape) else _SCALAR_VALUES.get(item, VALUES)
+            options.append(st.lists(element | VALUES, max_size=2))
+        else:
+            options.append(_SCALAR_VALUES[expected])
+    return st.one_of(options)
 
 
 MACHINE = Machine(

@@ -6,7 +6,7 @@ import itertools
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from streamctl.core.sse import Problem, SSEDecoder, SSEEvent, decode, encode_comment, encode_event
@@ -497,6 +497,48 @@ def test_decoder_matches_the_spec_algorithm(stream: bytes) -> None:
         assert "invalid-utf8" in codes(decoder.problems)
     else:
         assert "invalid-utf8" not in codes(decoder.problems)
+
+
+# Whole events, one per chunk, as servers write them: most are the plain `event:` + `data:`
+# events the decoder takes without its line loop; the rest must still go through it.
+plain_event = st.builds(
+    lambda name, data: ([f"event: {name}"] if name is not None else []) + [f"data:{data}"],
+    st.none() | values,
+    values,
+)
+any_event = st.lists(lines.filter(bool), max_size=3)
+
+
+@st.composite
+def event_chunks(draw: st.DrawFn) -> list[bytes]:
+    chunks = []
+    for event in draw(st.lists(st.one_of(plain_event, plain_event, any_event), max_size=12)):
+        eol = draw(eols)
+        text = "".join(line + eol for line in event) + eol
+        if draw(st.integers(0, 3)) == 0:  # a stray line ending or bad byte inside the event
+            cut = draw(st.integers(0, len(text)))
+            extra = draw(st.sampled_from(["\r", "\n", "\udcff"]))
+            text = text[:cut] + extra + text[cut:]
+        chunks.append(text.encode("utf-8", "surrogateescape"))
+    return chunks
+
+
+@FAST
+@given(event_chunks())
+@example([b"data: a\rb\r\n\r\n", b"event: x\r\ndata: y\n\r\n\r\n"])
+def test_an_event_per_chunk_decodes_as_byte_by_byte(chunks: list[bytes]) -> None:
+    events, decoder = feed_all(chunks)
+    stream = b"".join(chunks)
+    expected, other = feed_all([bytes([b]) for b in stream])
+    assert events == expected
+    assert (
+        decoder.problems,
+        decoder.last_event_id,
+        decoder.eol_counts,
+        decoder.comment_count,
+        decoder._line,
+    ) == (other.problems, other.last_event_id, other.eol_counts, other.comment_count, other._line)
+    assert (visible(events), decoder.last_event_id) == reference(stream)
 
 
 no_eol = st.text(alphabet=st.characters(exclude_characters="\r\n", codec="utf-8"), max_size=10)

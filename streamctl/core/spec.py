@@ -8,7 +8,7 @@ them; ``streamctl spec`` prints them; nothing else carries its own copy.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -113,9 +113,15 @@ class Shape:
 
     fields: tuple[Field, ...]
     _plan: tuple[_Step, ...] = field(init=False, repr=False, compare=False, hash=False)
+    _fits: Callable[[Any], bool] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_plan", tuple(_step(f) for f in self.fields))
+        object.__setattr__(self, "_fits", _compile(self))
+
+    def fits(self, value: Any) -> bool:
+        """Whether ``value`` fits this shape: ``validate(value, shape) == []``, much faster."""
+        return self._fits(value)
 
 
 # How one field is checked, worked out once per schema: validation runs for every message a
@@ -166,6 +172,12 @@ _MISSING = object()
 
 def validate(value: Any, shape: Shape, path: str = "") -> list[str]:
     """Every way ``value`` departs from ``shape``, as readable strings (empty when it fits)."""
+    if shape._fits(value):
+        return []  # nearly every message a checker reads: no reasons to look for
+    return _problems(value, shape, path)
+
+
+def _problems(value: Any, shape: Shape, path: str) -> list[str]:
     if not isinstance(value, dict):
         return [f"{path or 'message'} must be an object"]
     problems: list[str] = []
@@ -202,7 +214,7 @@ def _validate_field(value: Any, spec: Field, path: str) -> list[str]:
     if spec.nonempty and not value:
         return [f"{_join(path, spec.name)!r} must not be empty"]
     if isinstance(matched, Shape):
-        return validate(value, matched, _join(path, spec.name))
+        return _problems(value, matched, _join(path, spec.name))
     if spec.items is not None and isinstance(value, list):
         return _validate_items(value, spec.items, _join(path, spec.name))
     return []
@@ -212,7 +224,7 @@ def _validate_items(items: list[Any], expected: Shape | type, where: str) -> lis
     problems: list[str] = []
     for i, item in enumerate(items):
         if isinstance(expected, Shape):
-            problems.extend(validate(item, expected, f"{where}[{i}]"))
+            problems.extend(_problems(item, expected, f"{where}[{i}]"))
         elif not _matches(item, expected):
             problems.append(f"'{where}[{i}]' must be {_type_name(expected)}, got {_describe(item)}")
     return problems
@@ -221,6 +233,86 @@ def _validate_items(items: list[Any], expected: Shape | type, where: str) -> lis
 def _describe(value: Any) -> str:
     name = _TYPE_NAMES.get(type(value), type(value).__name__)
     return f"{name} {value!r}" if isinstance(value, str | int | float) else name
+
+
+# --- compiled schemas -------------------------------------------------------------------------
+#
+# ``validate`` explains every problem, which takes a walk through the plan above for each field.
+# A checker asks it about every message, and nearly every message fits, so each Shape also gets a
+# predicate that only answers yes or no: Python source generated from the schema once (as
+# dataclasses and namedtuple generate theirs), with every nested shape and array inlined. It must
+# agree with ``validate`` on every value; tests/test_spec.py checks that on random shapes and
+# values.
+
+
+def _compile(shape: Shape) -> Callable[[Any], bool]:
+    # A required member is read as `obj[name]`: one KeyError handler for the whole function
+    # costs nothing until a member is missing, where `.get()` and a test would run for each.
+    names: dict[str, Any] = {"_MISSING": _MISSING}
+    lines = ["def fits(v0):", "    if not isinstance(v0, dict): return False", "    try:"]
+    _emit_shape(shape, "v0", 2, lines, names, is_dict=True)
+    lines += ["    except KeyError:", "        return False", "    return True"]
+    namespace: dict[str, Any] = {}
+    exec("\n".join(lines), names, namespace)  # the source is built above from a Shape
+    fits: Callable[[Any], bool] = namespace["fits"]
+    return fits
+
+
+def _const(value: Any, names: dict[str, Any]) -> str:
+    """A name under which the generated code sees ``value``."""
+    name = f"_c{len(names)}"
+    names[name] = value
+    return name
+
+
+def _emit_shape(
+    shape: Shape, var: str, depth: int, lines: list[str], names: dict[str, Any], *, is_dict: bool
+) -> None:
+    pad = "    " * depth
+    if not is_dict:
+        lines.append(f"{pad}if not isinstance({var}, dict): return False")
+    lines.append(f"{pad}pass")  # a shape without fields still needs a statement
+    for spec in shape.fields:
+        member = f"v{depth}_{len(lines)}"
+        if spec.required:
+            lines.append(f"{pad}{member} = {var}[{spec.name!r}]")
+            _emit_field(spec, member, depth, lines, names)
+        else:
+            lines.append(f"{pad}{member} = {var}.get({spec.name!r}, _MISSING)")
+            lines.append(f"{pad}if {member} is not _MISSING:")
+            _emit_field(spec, member, depth + 1, lines, names)
+
+
+def _emit_field(spec: Field, var: str, depth: int, lines: list[str], names: dict[str, Any]) -> None:
+    pad = "    " * depth
+    _, pytypes, reject_bool, _ = _step(spec)
+    test = f"isinstance({var}, {_const(pytypes[0] if len(pytypes) == 1 else pytypes, names)})"
+    if reject_bool:
+        test += f" and {var}.__class__ is not bool"
+    lines.append(f"{pad}if not ({test}): return False")
+    if spec.values is not None:
+        lines.append(f"{pad}if {var} not in {_const(spec.values, names)}: return False")
+    if spec.nonempty:
+        lines.append(f"{pad}if not {var}: return False")
+    # A dict is validated against the first type that takes a dict, as _validate_field does.
+    takes_dict = [t for t in spec.types if isinstance(t, Shape) or t is dict]
+    if takes_dict and isinstance(takes_dict[0], Shape):
+        if pytypes == (dict,):  # the test above already made sure
+            _emit_shape(takes_dict[0], var, depth, lines, names, is_dict=True)
+        else:
+            lines.append(f"{pad}if isinstance({var}, dict):")
+            _emit_shape(takes_dict[0], var, depth + 1, lines, names, is_dict=True)
+    if spec.items is not None:
+        item = f"i{depth}_{len(lines)}"
+        lines.append(f"{pad}if isinstance({var}, list):")
+        lines.append(f"{pad}    for {item} in {var}:")
+        if isinstance(spec.items, Shape):
+            _emit_shape(spec.items, item, depth + 2, lines, names, is_dict=False)
+        else:
+            lines.append(
+                f"{pad}        if not {_const(_matches, names)}({item}, "
+                f"{_const(spec.items, names)}): return False"
+            )
 
 
 # --- order --------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ class SSEDecoder:
     """
 
     def __init__(self) -> None:
-        self._utf8 = codecs.getincrementaldecoder("utf-8")(_ERRORS)
+        self._pending = b""  # the start of a UTF-8 character split across chunks
         self._buffer = ""
         self._started = False
         self._skip_lf = False
@@ -110,7 +110,59 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Decode one chunk of the stream; return the events it completes."""
-        return self._parse(self._decode(chunk, final=False))
+        text = self._decode(chunk, final=False)
+        if not self._buffer and not self._block.first_line:
+            event = self._whole_event(text)
+            if event is not None:
+                return [event]
+        return self._parse(text)
+
+    def _whole_event(self, text: str) -> SSEEvent | None:
+        """The event, when ``text`` is exactly one plain event after the previous one ended.
+
+        Nearly every write of a real server is one: an optional ``event:`` line and one
+        ``data:`` line, with LF or CRLF endings. This gives what the line loop would give, in a
+        fraction of its time; anything else (``None``) goes through the line loop.
+        """
+        if text[-2:] == "\n\n" and "\r" not in text:
+            eol = "\n"
+        elif text[-4:] == "\r\n\r\n":
+            eol = "\r\n"
+        else:
+            return None
+        lines = text[: -2 * len(eol)].split(eol)
+        count = len(lines) + 1  # the lines and the blank line
+        if count == 2:
+            name, data = "", lines[0]
+        elif count == 3 and lines[0][:6] == "event:":
+            name = lines[0][7:] if lines[0][6:7] == " " else lines[0][6:]
+            data = lines[1]
+        else:
+            return None
+        if (
+            data[:5] != "data:"
+            # With CRLF, no lone CR or LF inside a line: each line ending is one CR and one LF.
+            or (eol == "\r\n" and not text.count("\r") == text.count("\n") == count)
+            or _INVALID in text
+        ):
+            return None
+        self._skip_lf = False
+        self._line += count
+        self.eol_counts[eol] += count
+        self.last_event_id = self._id_buffer
+        comments: tuple[str, ...] = ()
+        if self._block.comments:  # the comments of a keep-alive block before this event
+            comments = tuple(self._block.comments)
+            self._block = _Block()
+        return SSEEvent(
+            data[6:] if data[5:6] == " " else data[5:],
+            name or "message",
+            self.last_event_id,
+            None,
+            ("event", "data") if count == 3 else ("data",),
+            comments,
+            self._line - count + 1,
+        )
 
     def close(self) -> list[SSEEvent]:
         """Signal end of stream; return nothing new but record what was discarded."""
@@ -131,7 +183,10 @@ class SSEDecoder:
         return events
 
     def _decode(self, chunk: bytes, *, final: bool) -> str:
-        text = self._utf8.decode(chunk, final)
+        # codecs.utf_8_decode is what an incremental UTF-8 decoder runs, minus its Python layer.
+        data = self._pending + chunk if self._pending else chunk
+        text, used = codecs.utf_8_decode(data, _ERRORS, final)
+        self._pending = data[used:]
         if not self._started and text:
             self._started = True
             # "The stream must then be parsed by ... UTF-8 decode", which strips one leading BOM.

@@ -381,9 +381,12 @@ class Protocol(ABC):
         Every type ``classify`` returns has a schema (an empty :class:`Shape` for a message
         without fields); ``tests/test_registry.py`` holds each protocol to it.
         """
+        problems = validate(msg.body, self.spec.schemas[msg.type])
+        if not problems:  # nearly always
+            return []
         return [
             self.finding(f"schema.{msg.type}", f"{msg.type}: {problem}", msg.frame, msg.raw)
-            for problem in validate(msg.body, self.spec.schemas[msg.type])
+            for problem in problems
         ]
 
     @abstractmethod

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from streamctl.core.protocols.base import excerpt
-from streamctl.core.protocols.goose.rules import EVENT_TYPES, ITEM_SHAPES, SPEC
+from streamctl.core.protocols.goose.rules import EVENT_TYPES, ITEM_SHAPES, SPEC, TEXT_CONTENT
 from streamctl.core.spec import Finding, Msg, validate
 from streamctl.core.sse import SSEDecoder, SSEEvent
 from streamctl.core.transcript import Transcript
@@ -77,13 +77,16 @@ def stream_findings(decoder: SSEDecoder) -> Iterator[Finding]:
 
 def content_findings(msgs: Sequence[Msg], transcript: Transcript) -> Iterator[Finding]:
     """Every rule that looks across events or inside them beyond their schema."""
+    # Nearly every Message is a text delta: one compiled shape says so, and the rules about
+    # content items and tool calls skip it.
+    plain = [msg.type == "Message" and TEXT_CONTENT.fits(msg.body) for msg in msgs]
     yield from _key_order(msgs)
     yield from _ping_first(msgs)
     yield from _ping_gaps(msgs, transcript)
     yield from _finish_reason(msgs)
-    yield from _content_items(msgs)
-    yield from _tool_calls(msgs)
-    yield from _round_ids(msgs)
+    yield from _content_items(msgs, plain)
+    yield from _tool_calls(msgs, plain)
+    yield from _round_ids(msgs, plain)
     if _user_message_request(transcript):
         yield from _variant_e_fields(msgs)
 
@@ -127,7 +130,7 @@ def _ping_gaps(msgs: Sequence[Msg], transcript: Transcript) -> Iterator[Finding]
 
 
 def _fits(msg: Msg) -> bool:
-    return not validate(msg.body, SPEC.schemas[msg.type])
+    return SPEC.schemas[msg.type].fits(msg.body)
 
 
 def _message(msg: Msg) -> Mapping[str, Any]:
@@ -153,15 +156,13 @@ def _finish_reason(msgs: Sequence[Msg]) -> Iterator[Finding]:
             yield _finding("goose.finish.reason", f"reason is {msg.body['reason']!r}", msg)
 
 
-def _content_items(msgs: Sequence[Msg]) -> Iterator[Finding]:
-    for msg in msgs:
-        if msg.type != "Message":
+def _content_items(msgs: Sequence[Msg], plain: Sequence[bool]) -> Iterator[Finding]:
+    for msg, text_delta in zip(msgs, plain, strict=True):
+        if msg.type != "Message" or text_delta:
             continue
         for index, item in enumerate(_content(_message(msg))):
             shape = ITEM_SHAPES.get(_item_type(item))
-            # Validated without a path first: the path is only worth a string when it is quoted
-            # in a finding.
-            if shape is not None and validate(item, shape) and _fits(msg):
+            if shape is not None and not shape.fits(item) and _fits(msg):
                 for problem in validate(item, shape, f"message.content[{index}]"):
                     yield _finding("goose.content.item", f"{item['type']}: {problem}", msg)
 
@@ -174,13 +175,15 @@ def _text_only(content: list[Any]) -> bool:
 def _valid_items(msg: Msg, kind: str) -> Iterator[Mapping[str, Any]]:
     """The items of ``kind`` that have that kind's fields, in a message that fits."""
     for item in msg.body["message"]["content"]:
-        if item["type"] == kind and not validate(item, ITEM_SHAPES[kind]):
+        if item["type"] == kind and ITEM_SHAPES[kind].fits(item):
             yield item
 
 
-def _tool_calls(msgs: Sequence[Msg]) -> Iterator[Finding]:
+def _tool_calls(msgs: Sequence[Msg], plain: Sequence[bool]) -> Iterator[Finding]:
     pending: set[str] = set()
-    for msg in msgs:
+    for msg, text_delta in zip(msgs, plain, strict=True):
+        if text_delta:
+            continue
         if msg.type == "Notification":
             rid = msg.body.get("request_id")
             if not (isinstance(rid, str) and rid in pending) and _fits(msg):
@@ -204,15 +207,15 @@ def _tool_items(msg: Msg, pending: set[str]) -> Iterator[Finding]:
             yield _finding("goose.tool.role", f"toolResponse in a {role} message", msg)
 
 
-def _round_ids(msgs: Sequence[Msg]) -> Iterator[Finding]:
+def _round_ids(msgs: Sequence[Msg], plain: Sequence[bool]) -> Iterator[Finding]:
     round_id: object = None
     started = False
-    for msg in msgs:
+    for msg, text_delta in zip(msgs, plain, strict=True):
         if msg.type != "Message":
             continue
         message = _message(msg)
         content = _content(message)
-        if not _text_only(content):
+        if not (text_delta or _text_only(content)):
             if _fits(msg) and any(True for _ in _valid_items(msg, "toolResponse")):
                 started = False  # the tool results end the model round
         elif message.get("role") == "assistant" and content:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from streamctl.core.protocols.base import SSE_RULES
 from streamctl.core.spec import SAME, Field, Level, Machine, Rule, Shape, Spec
 
-__all__ = ["EVENT_TYPES", "ITEM_SHAPES", "MACHINE", "RULES", "SPEC"]
+__all__ = ["EVENT_TYPES", "ITEM_SHAPES", "MACHINE", "RULES", "SPEC", "TEXT_CONTENT"]
 
 REF = "goose-protocol.md"
 ERA_B = "goosed v1.3-v1.7"
@@ -246,6 +246,12 @@ SCHEMAS: dict[str, Shape] = {
 }
 
 EVENT_TYPES = frozenset(SCHEMAS)
+
+#: A Message whose content is text items only, each with its text: nearly every Message a
+#: stream carries (each text delta is one). Such a message gives the rules about content items
+#: and tool calls nothing to look at, and one compiled shape recognises it.
+_TEXT_ITEM = Shape((Field("type", (str,), values=("text",)), *ITEM_SHAPES["text"].fields))
+TEXT_CONTENT = Shape((Field("message", (Shape((Field("content", (list,), items=_TEXT_ITEM),)),)),))
 
 _RUNNING = ("Ping", "Message", "Notification", "ModelChange", "UpdateConversation")
 
