@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 from mockserver.asgi import (
@@ -86,9 +86,10 @@ class _Stream:
         await self.send({"type": "http.response.start", "status": status, "headers": raw})
         self.started = True
 
-    async def write(self, payload: bytes | str) -> None:
+    def write(self, payload: bytes | str) -> Awaitable[None]:
+        # Not a coroutine itself: it hands back the send, one coroutine less per event.
         body = payload.encode() if isinstance(payload, str) else payload
-        await self.send({"type": "http.response.body", "body": body, "more_body": True})
+        return self.send({"type": "http.response.body", "body": body, "more_body": True})
 
     async def end(self) -> None:
         await self.send({"type": "http.response.body", "body": b"", "more_body": False})

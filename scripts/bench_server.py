@@ -18,12 +18,13 @@ Phases (targets from issue 3):
 * Where the CPU time goes, in this process without I/O: the protocol's rendering, the mock's
   route, the bare app.
 
-Throughput runs are interleaved (bare, mock, bare, mock, ...) and the medians reported; the
-share of the machine other processes used meanwhile is printed, since it skews every figure.
+Throughput runs are interleaved (bare, mock, mock, bare, ...); the medians are reported, and each
+ratio is the median of the ratios of runs made side by side. The share of the machine other
+processes used meanwhile is printed, since it skews every figure.
 
 Usage: python scripts/bench_server.py [--clients 100] [--tokens 100] [--rounds 10]
-       [--repeats 3] [--paced 1000] [--paced-tokens 50] [--paced-ramp 2] [--ttfe 300] [--quick]
-       [--only throughput paced breakdown]
+       [--repeats 5] [--paced 1000] [--paced-tokens 50] [--paced-ramp 2] [--ttfe 300] [--quick]
+       [--only throughput paced breakdown] [--no-pin]
 """
 
 from __future__ import annotations
@@ -219,9 +220,27 @@ class Server:
             self.process.wait()
 
 
+#: With two or more CPUs, the servers run on the last one and the load generator on the others:
+#: otherwise the scheduler moves them over each other's core, and a server's figures change by
+#: 15 % from one run to the next. ``--no-pin`` turns this off.
+PIN = {"server": set[int](), "client": set[int]()}
+
+
+def pin_cpus(enabled: bool) -> str:
+    """Split the CPUs between servers and load generator; how, for the report."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not enabled or len(cpus) < 2:
+        return "not pinned"
+    PIN["server"], PIN["client"] = {cpus[-1]}, set(cpus[:-1])
+    os.sched_setaffinity(0, PIN["client"])
+    return f"servers on CPU {cpus[-1]}, load generator on CPU {','.join(map(str, cpus[:-1]))}"
+
+
 def start(kind: str, directory: Path) -> Server:
     command = [sys.executable, __file__, "--serve", kind, "--dir", str(directory)]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    if PIN["server"]:
+        os.sched_setaffinity(process.pid, PIN["server"])
     assert process.stdout is not None
     port = int(process.stdout.readline())
     return Server(kind, process, port)
@@ -435,34 +454,49 @@ class Load:
 
 @dataclass
 class Rate:
-    """Medians over the runs: messages per second, and the server's CPU per message (us)."""
+    """One server's runs: messages per second, and its CPU per message (us), run by run."""
 
-    per_second: float
-    cpu_us: float
+    runs: list[tuple[float, float]]
+
+    @property
+    def per_second(self) -> float:
+        return statistics.median(r for r, _ in self.runs)
+
+    @property
+    def cpu_us(self) -> float:
+        return statistics.median(c for _, c in self.runs)
+
+    def versus(self, base: Rate) -> tuple[float, float]:
+        """Rate and CPU ratios to ``base``: the median of the ratios of runs made side by side.
+
+        The machine's speed drifts over seconds (this is a shared VM), so a run is compared
+        with its neighbour, not with the other server's median."""
+        pairs = list(zip(self.runs, base.runs, strict=True))
+        return (
+            statistics.median(mine[0] / theirs[0] for mine, theirs in pairs),
+            statistics.median(theirs[1] / mine[1] for mine, theirs in pairs),
+        )
 
 
 async def rates(
     servers: list[Server], run: Callable[[int], Awaitable[int]], repeats: int
 ) -> tuple[dict[str, Rate], float]:
-    """Each server's rate over ``repeats`` interleaved runs, and others' share of the CPU.
+    """Each server's runs, ``repeats`` rounds interleaved, and others' share of the CPU.
 
-    The server's CPU time per message does not depend on what else the machine is doing; the
-    rate per second does (it needs one core for the server and one for the clients).
+    The order alternates (A B, B A, ...) so that a drift of the machine's speed during a round
+    favours neither server.
     """
     seen: dict[str, list[tuple[float, float]]] = {s.kind: [] for s in servers}
     load = Load(servers)
     started = time.perf_counter()
-    for _ in range(repeats):
-        for server in servers:
+    for round_ in range(repeats):
+        for server in servers if round_ % 2 == 0 else servers[::-1]:
             cpu, begin = server.cpu_s(), time.perf_counter()
             count = await asyncio.wait_for(run(server.port), TIMEOUT)
             elapsed = time.perf_counter() - begin
             seen[server.kind].append((count / elapsed, (server.cpu_s() - cpu) / count * 1e6))
     other = load.others(time.perf_counter() - started)
-    return {
-        kind: Rate(statistics.median(r for r, _ in runs), statistics.median(c for _, c in runs))
-        for kind, runs in seen.items()
-    }, other
+    return {kind: Rate(runs) for kind, runs in seen.items()}, other
 
 
 def rate_rows(name: str, unit: str, rates: dict[str, Rate], bare: str, target: str) -> list[Row]:
@@ -472,11 +506,10 @@ def rate_rows(name: str, unit: str, rates: dict[str, Rate], bare: str, target: s
     for kind, rate in rates.items():
         label = {"mock": "mock", "quart-ws": "plain Quart route (ref.)"}.get(kind, "bare ASGI")
         result = f"{rate.per_second:,.0f} {unit}/s; server CPU {rate.cpu_us:.1f} us/{unit[:-1]}"
-        ratio = (
-            ""
-            if kind == bare
-            else f"{rate.per_second / base.per_second:.2f}x ({base.cpu_us / rate.cpu_us:.2f}x CPU)"
-        )
+        ratio = ""
+        if kind != bare:
+            per_second, cpu = rate.versus(base)
+            ratio = f"{per_second:.2f}x ({cpu:.2f}x CPU)"
         rows.append((f"{name}, {label}", result, ratio, target if kind == "mock" else ""))
     return rows
 
@@ -509,7 +542,7 @@ async def throughput_rows(args: argparse.Namespace, directory: Path) -> list[Row
     rows += rate_rows("SSE delta/done", "events", sse, "bare-sse", ">= 0.9x")
     rows.append(("  other processes' CPU meanwhile", f"{other:.0%} of the machine", "", ""))
 
-    servers = [start(k, directory) for k in ("bare-ws", "quart-ws", "mock")]
+    servers = [start(k, directory) for k in ("bare-ws", "mock", "quart-ws")]
     try:
         for server in servers:
             await ws_client(server.port, WS_PATH, 1, per_reply)
@@ -709,7 +742,7 @@ def main() -> int:
         "--paced-ramp", type=float, default=2.0, help="seconds over which paced streams open"
     )
     parser.add_argument("--ttfe", type=int, default=300, help="requests for time to first event")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved runs per server")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved runs per server")
     parser.add_argument("--quick", action="store_true", help="a small run that checks the script")
     parser.add_argument(
         "--only",
@@ -717,6 +750,9 @@ def main() -> int:
         choices=PHASES,
         default=list(PHASES),
         help="run only these phases",
+    )
+    parser.add_argument(
+        "--no-pin", action="store_true", help="do not give the servers a CPU of their own"
     )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
@@ -735,9 +771,11 @@ def main() -> int:
         (directory / "scenarios").mkdir()
         scenarios(directory / "scenarios", args.tokens, args.paced_tokens)
         (directory / "rendered.json").write_text(json.dumps(rendered(args.tokens)))
+        pinning = pin_cpus(not args.no_pin)
         print(
             f"bench_server: {args.clients} clients x {args.rounds} replies x {args.tokens} tokens; "
-            f"{args.paced} paced streams; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs",
+            f"{args.paced} paced streams; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs "
+            f"({pinning})",
             flush=True,
         )
         rows = asyncio.run(measure(args, directory))

@@ -57,38 +57,41 @@ async def play(
     done = progress if progress is not None else Progress()
     scale = max(speed, 0.0) / 1000.0
     beat_s = heartbeat_ms / 1000.0 if heartbeat is not None and heartbeat_ms > 0 else math.inf
-    if scale == 0 and math.isinf(beat_s):
+    # The loop is a server's per-token cost: it counts writes in a local, and `done` learns
+    # what went out once, when play ends (cancelled or not).
+    sent = 0
+    try:
+        if scale == 0:  # nothing is ever due later, so no heartbeat is ever due in between
+            for out in outs:
+                await write(out.payload)
+                sent += 1
+            return done
+        now = due = clock.now()
+        next_beat = now + beat_s
         for out in outs:
+            if out.delay_ms:
+                due += out.delay_ms * scale
+                while next_beat < due:
+                    await _until(clock, next_beat)
+                    await write(heartbeat)  # type: ignore[arg-type]  # finite beat_s: one is set
+                    done.heartbeats += 1
+                    next_beat = _next_beat(clock, next_beat, beat_s)
+            # The clock is only read when the write might not be due yet: time never goes back.
+            if due > now:
+                now = await _until(clock, due)
             await write(out.payload)
-            _count(done, out)
+            sent += 1
         return done
-    now = due = clock.now()
-    next_beat = now + beat_s
-    for out in outs:
-        if out.delay_ms:
-            due += out.delay_ms * scale
-        while next_beat < due:
-            await _until(clock, next_beat)
-            await write(heartbeat)  # type: ignore[arg-type]  # beat_s is finite only with one
-            done.heartbeats += 1
-            next_beat = _next_beat(clock, next_beat, beat_s)
-        # The clock is only read when the write might not be due yet: time never goes back.
-        if due > now:
-            now = await _until(clock, due)
-        await write(out.payload)
-        done.writes += 1
-        if out.token is not None and out.token >= done.tokens:
-            done.tokens = out.token + 1
-        if out.terminal:
-            done.terminal = True
-    return done
+    finally:
+        _count(done, outs[:sent])
 
 
-def _count(done: Progress, out: Out) -> None:
-    done.writes += 1
-    if out.token is not None and out.token >= done.tokens:
-        done.tokens = out.token + 1
-    if out.terminal:
+def _count(done: Progress, written: Sequence[Out]) -> None:
+    done.writes += len(written)
+    tokens = [out.token for out in written if out.token is not None]
+    if tokens:
+        done.tokens = max(done.tokens, max(tokens) + 1)
+    if any(out.terminal for out in written):
         done.terminal = True
 
 

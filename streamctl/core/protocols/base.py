@@ -21,7 +21,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 from streamctl.core import jsontext
 from streamctl.core.script import Script
@@ -136,13 +136,13 @@ class Accepted:
     headers: Headers
 
 
-@dataclass(frozen=True, slots=True)
-class Out:
+class Out(NamedTuple):
     """One write to the wire, ``delay_ms`` after the previous one.
 
     ``payload`` is SSE bytes or a WebSocket text message. ``token`` is the index of the script
     token this write carries (fault injection and resume count by it); ``terminal`` marks the
-    write that ends the reply.
+    write that ends the reply. (A named tuple: a server makes one per token of every reply, and
+    building a frozen dataclass took a third of the time a reply's rendering took.)
     """
 
     payload: bytes | str

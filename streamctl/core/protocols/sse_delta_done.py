@@ -196,15 +196,16 @@ class SSEDeltaDone(SSEProtocol):
             out.append(Out(self._event({"tool_name": tool.name}, "tool")))
         if script.error is not None:
             out.append(Out(self._event({"error": script.error.message})))
-        out.append(Out(self._event({"done": True}), terminal=True))
+        out.append(Out(_DONE, terminal=True))
         return out
 
     @staticmethod
     def _delta(text: str) -> bytes:
         # The hot path: exactly json.dumps({"delta": text}) with its defaults (ASCII escapes,
-        # ", " and ": "), by the C string escaper json.dumps itself uses.
-        data = f'{{"delta": {encode_basestring_ascii(text)}}}'
-        return f"event: message{EOL}data: {data}{EOL}{EOL}".encode()
+        # ", " and ": "), by the C string escaper json.dumps itself uses; framed with CRLF (EOL)
+        # in one f-string.
+        delta = encode_basestring_ascii(text)
+        return f'event: message\r\ndata: {{"delta": {delta}}}\r\n\r\n'.encode()
 
     @staticmethod
     def _event(obj: dict[str, Any], event: str = "message") -> bytes:
@@ -216,6 +217,10 @@ class SSEDeltaDone(SSEProtocol):
 
     def client(self, options: ClientOptions) -> ClientSession:
         return _Client(options)
+
+
+#: The event that ends every reply: the same bytes each time.
+_DONE = SSEDeltaDone._event({"done": True})
 
 
 class _Client(ClientSession):
