@@ -101,6 +101,8 @@ class SSEStream:
     def __init__(self, server: ServerState, protocol: SSEProtocol) -> None:
         self.server = server
         self.protocol = protocol
+        # Renderings of scenarios' scripts, by id(script), with the script to tell a reused id.
+        self._rendered: dict[int, tuple[Script, tuple[Out, ...]]] = {}
 
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, path_params: Mapping[str, str]
@@ -231,11 +233,26 @@ class SSEStream:
         scenario = choice.scenario
         recording = scenario.recording if scenario is not None else None
         if recording is None or recording.header.response is None:
-            outs = self.protocol.render(choice.script, accepted.turn, state)
+            outs = self._render(choice, accepted, state)
             return 200, accepted.headers, outs, self.protocol.heartbeat
         head = recording.header.response
         headers = tuple((k, v) for k, v in head.headers if k.lower() not in _NOT_REPLAYED)
         return head.status, headers, replay_outs(recording), None
+
+    def _render(self, choice: Choice, accepted: Accepted, state: Any) -> Sequence[Out]:
+        """The protocol's writes for the chosen script; a scenario's are rendered once when the
+        protocol's rendering depends on nothing else (the scenario's Script is the key, so a
+        reloaded scenario is rendered afresh)."""
+        script = choice.script
+        if self.protocol.render_varies or choice.scenario is None:
+            return self.protocol.render(script, accepted.turn, state)
+        cached = self._rendered.get(id(script))
+        if cached is None or cached[0] is not script:
+            if len(self._rendered) >= _RENDERED_MAX:
+                self._rendered.clear()
+            cached = (script, tuple(self.protocol.render(script, accepted.turn, state)))
+            self._rendered[id(script)] = cached
+        return cached[1]
 
     async def _play(
         self, plan: Plan, heartbeat: bytes | None, receive: Receive, stream: _Stream
@@ -297,6 +314,8 @@ class SSEStream:
 
 
 _PING = encode_comment("ping")
+#: Scenario renderings kept per endpoint (a server rarely has more scenarios than this).
+_RENDERED_MAX = 256
 
 
 def _is_event_stream(headers: Headers) -> bool:

@@ -137,7 +137,8 @@ class ServerState:
     def end(self) -> None:
         with self._activity:
             self._active -= 1
-            self._activity.notify_all()
+            if not self._active:  # wait_idle waits for nothing else
+                self._activity.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
         """Block (from another thread) until nothing is in progress; false on timeout."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -176,3 +177,41 @@ def test_a_match_rule_picks_the_scenario_from_the_users_message(tmp_path: Path) 
             assert other.text == default_reply("Hello").text
         hows = {r["how"] for e in server.server.journal.entries() for r in e["replies"]}
         assert hows == {"match", "default"}
+
+
+def test_a_scenario_is_rendered_once_where_the_protocol_allows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sse-delta-done's reply is its script alone: its writes are reused; goose's carry ids and
+    # timestamps: rendered for every request. A reloaded scenario is rendered afresh.
+    renders: list[str] = []
+
+    def counted(original: Any) -> Any:
+        def render(self: Any, *args: Any) -> Any:
+            renders.append(self.name)
+            return original(self, *args)
+
+        return render
+
+    for protocol in ("sse-delta-done", "goose"):
+        cls = type(get(protocol))
+        monkeypatch.setattr(cls, "render", counted(cls.render))
+    (tmp_path / "greet.json").write_text(json.dumps({"reply": "Hello there."}))
+    config = ServerConfig(watch=False, speed=0, bundled=False, scenario_dirs=(tmp_path,))
+    with LiveServer(config) as server:
+        bodies = [
+            httpx.get(server.url("/api/chat/stream?message=hi&scenario=greet")).content
+            for _ in range(3)
+        ]
+        for _ in range(2):
+            (exchange,) = converse(server, "goose", ["hi"], scenario="greet")
+            assert exchange.text == "Hello there."
+        assert renders.count("sse-delta-done") == 1
+        assert renders.count("goose") == 2
+        assert bodies[0] == bodies[1] == bodies[2]
+        assert b"Hello" in bodies[0]
+        (tmp_path / "greet.json").write_text(json.dumps({"reply": "Goodbye."}))
+        server.server.reload()
+        again = httpx.get(server.url("/api/chat/stream?message=hi&scenario=greet")).content
+        assert b"Goodbye" in again
+        assert renders.count("sse-delta-done") == 2

@@ -425,6 +425,10 @@ class SSEProtocol(Protocol):
     #: Bytes the server writes as a heartbeat, and how often (ms); ``None`` for no heartbeat.
     heartbeat: ClassVar[bytes | None] = None
     heartbeat_ms: ClassVar[float] = 0.0
+    #: Whether ``render()`` depends on the turn or the server state (ids, timestamps, counters).
+    #: When it does not, a server may render a scenario once and send the same writes to every
+    #: request that asks for it.
+    render_varies: ClassVar[bool] = True
 
     @abstractmethod
     def classify(self, event: SSEEvent, frame: int, t: float) -> Msg | list[Finding]:

@@ -137,6 +137,8 @@ class SSEDeltaDone(SSEProtocol):
     spec: ClassVar[Spec] = SPEC
     heartbeat: ClassVar[bytes | None] = encode_comment("ping", eol=EOL)
     heartbeat_ms: ClassVar[float] = 15_000.0
+    # The seed's generator sends no ids, timestamps or counters: a reply is its script.
+    render_varies: ClassVar[bool] = False
 
     # --- checking ---------------------------------------------------------------------------
 
