@@ -149,11 +149,13 @@ def assert_conforms(
 
 
 def _assert_live(url: str, protocol: str, strict: bool, options: ClientOptions) -> list[Finding]:
-    from streamctl.cli.check import check_live  # noqa: PLC0415 (the CLI's own live check)
-    from streamctl.net import Limits  # noqa: PLC0415
+    import asyncio  # noqa: PLC0415
 
-    checked = check_live(get(protocol), options, url, [options.message], Limits())
-    findings = [f for c in checked for f in c.findings]
+    from streamctl.net import exchange  # noqa: PLC0415
+
+    proto = get(protocol)
+    transcripts = asyncio.run(exchange(proto, options, url, [options.message]))
+    findings = [f for transcript in transcripts for f in check(transcript, proto)]
     _fail_on(findings, strict, url)
     return findings
 

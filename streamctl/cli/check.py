@@ -35,7 +35,6 @@ from streamctl.errors import CheckFailed, UsageError
 if TYPE_CHECKING:
     from streamctl.cli.report import Checked
     from streamctl.core.protocols.base import ClientOptions, Protocol
-    from streamctl.engine.recorder import Recorder
     from streamctl.net import Limits
 
 __all__ = ["check_command", "load_scenario"]
@@ -169,28 +168,14 @@ def check_live(
 ) -> list[Checked]:
     """Send ``messages`` to ``url``, record what comes back, and check it."""
     from streamctl.cli.common import run  # noqa: PLC0415
-    from streamctl.cli.flow import converse, meta  # noqa: PLC0415
     from streamctl.cli.report import Checked  # noqa: PLC0415
     from streamctl.core.check import check  # noqa: PLC0415
-    from streamctl.engine.recorder import NullSink, Recorder  # noqa: PLC0415
-    from streamctl.errors import Unreachable  # noqa: PLC0415
-    from streamctl.net import open_conversation  # noqa: PLC0415
+    from streamctl.net import exchange  # noqa: PLC0415
 
-    recorders: list[Recorder] = []
-
-    def new_recorder() -> Recorder:
-        recorders.append(Recorder(NullSink(), proto.name, proto.transport, meta=meta(url)))
-        return recorders[-1]
-
-    conv = open_conversation(proto, options, url, recorders=new_recorder, limits=bounds)
-    results = run(converse(conv, messages))
-    for result in results:
-        if isinstance(result.error, Unreachable):
-            raise result.error
+    transcripts = run(exchange(proto, options, url, messages, bounds))
     checked = []
-    for index, recorder in enumerate(recorders):
-        transcript = recorder.transcript()
-        name = url if len(recorders) == 1 else f"{url} [{index + 1}: {messages[index]!r}]"
+    for index, transcript in enumerate(transcripts):
+        name = url if len(transcripts) == 1 else f"{url} [{index + 1}: {messages[index]!r}]"
         findings = check(transcript, proto)
         checked.append(Checked(name, proto.name, transcript, findings, proto.spec.rules))
     return checked

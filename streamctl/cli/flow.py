@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from streamctl.cli.common import run
 from streamctl.cli.live import Stats, Tee
@@ -14,31 +14,7 @@ if TYPE_CHECKING:
     from streamctl.engine.recorder import Recorder
     from streamctl.net import Conversation, Limits, Observer, Result
 
-__all__ = ["converse", "meta", "raise_for", "stream_once"]
-
-
-def meta(url: str) -> dict[str, Any]:
-    """What a transcript's header says about where it came from."""
-    from streamctl import __version__  # noqa: PLC0415
-    from streamctl.core.redact import redact_target  # noqa: PLC0415
-
-    return {"recorder": f"streamctl {__version__}", "url": redact_target(url)}
-
-
-async def converse(
-    conversation: Conversation, messages: list[str], *, stop_on_error: bool = True
-) -> list[Result]:
-    """Send ``messages`` one turn at a time; the conversation is closed whatever happens."""
-    results: list[Result] = []
-    try:
-        for message in messages:
-            result = await conversation.turn(message)
-            results.append(result)
-            if stop_on_error and result.outcome in ("error", "timeout"):
-                break
-    finally:
-        await conversation.aclose()
-    return results
+__all__ = ["raise_for", "stream_once"]
 
 
 def open_one(
@@ -71,6 +47,8 @@ def stream_once(
     stats = Stats()
     observer = Tee(view, stats)
     conv = open_one(protocol, options, url, recorder=recorder, observer=observer, limits=limits)
+    from streamctl.net import converse  # noqa: PLC0415
+
     (result,) = run(converse(conv, [options.message]))
     console.end_text()
     # A refusal or a failed connection has no stream to sum up: the error line says it all.

@@ -85,9 +85,10 @@ def record_command(
 
     Example: streamctl record goose http://127.0.0.1:8000 "Hello" -o hello.jsonl
     """
-    from streamctl.cli.flow import meta, raise_for, stream_once  # noqa: PLC0415
+    from streamctl.cli.flow import raise_for, stream_once  # noqa: PLC0415
     from streamctl.cli.live import Stats, TextView  # noqa: PLC0415
     from streamctl.engine.recorder import Recorder  # noqa: PLC0415
+    from streamctl.net import transcript_meta  # noqa: PLC0415
     from streamctl.net.urls import validate  # noqa: PLC0415
 
     console = Console()
@@ -107,7 +108,8 @@ def record_command(
         silent = quiet or output == "-"
         view = Stats() if silent else TextView(console, debug=debug)
         with _sink(output) as sink:
-            recorder = Recorder(sink, proto.name, proto.transport, meta=meta(url), keep=False)
+            meta = transcript_meta(url)
+            recorder = Recorder(sink, proto.name, proto.transport, meta=meta, keep=False)
             result = stream_once(
                 console, proto, options, url, recorder=recorder, view=view, limits=bounds
             )

@@ -10,11 +10,13 @@ so naming these types costs nothing at start-up. Every wire record goes to a
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from streamctl.core.protocols.base import ClientOptions
 from streamctl.core.protocols.base import Protocol as ChatProtocol
-from streamctl.engine.recorder import Recorder
+from streamctl.core.transcript import Transcript
+from streamctl.engine.recorder import NullSink, Recorder
+from streamctl.errors import Unreachable
 from streamctl.net.base import Limits, NullObserver, Observer, Result, WireEvent
 
 __all__ = [
@@ -24,7 +26,10 @@ __all__ = [
     "Observer",
     "Result",
     "WireEvent",
+    "converse",
+    "exchange",
     "open_conversation",
+    "transcript_meta",
 ]
 
 
@@ -64,3 +69,55 @@ def open_conversation(
     return HttpConversation(
         protocol, options, base_url, recorders=recorders, observer=observer, limits=limits
     )
+
+
+async def converse(
+    conversation: Conversation, messages: list[str], *, stop_on_error: bool = True
+) -> list[Result]:
+    """Send ``messages`` one turn at a time; the conversation is closed whatever happens."""
+    results: list[Result] = []
+    try:
+        for message in messages:
+            result = await conversation.turn(message)
+            results.append(result)
+            if stop_on_error and result.outcome in ("error", "timeout"):
+                break
+    finally:
+        await conversation.aclose()
+    return results
+
+
+async def exchange(
+    protocol: ChatProtocol,
+    options: ClientOptions,
+    base_url: str,
+    messages: list[str],
+    limits: Limits | None = None,
+) -> list[Transcript]:
+    """Send ``messages`` and return what came back as transcripts, in memory (one per HTTP
+    request, one for a WebSocket connection): what a live conformance check reads.
+
+    Raises :class:`~streamctl.errors.Unreachable` when there is no server to talk to.
+    """
+    recorders: list[Recorder] = []
+
+    def new_recorder() -> Recorder:
+        meta = transcript_meta(base_url)
+        recorders.append(Recorder(NullSink(), protocol.name, protocol.transport, meta=meta))
+        return recorders[-1]
+
+    conversation = open_conversation(
+        protocol, options, base_url, recorders=new_recorder, limits=limits
+    )
+    for result in await converse(conversation, messages):
+        if isinstance(result.error, Unreachable):
+            raise result.error
+    return [recorder.transcript() for recorder in recorders]
+
+
+def transcript_meta(url: str) -> dict[str, Any]:
+    """What a transcript's header says about where it came from (the URL without secrets)."""
+    from streamctl import __version__  # noqa: PLC0415
+    from streamctl.core.redact import redact_target  # noqa: PLC0415
+
+    return {"recorder": f"streamctl {__version__}", "url": redact_target(url)}
