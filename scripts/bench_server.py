@@ -466,16 +466,14 @@ class Rate:
     def cpu_us(self) -> float:
         return statistics.median(c for _, c in self.runs)
 
-    def versus(self, base: Rate) -> tuple[float, float]:
-        """Rate and CPU ratios to ``base``: the median of the ratios of runs made side by side.
-
-        The machine's speed drifts over seconds (this is a shared VM), so a run is compared
-        with its neighbour, not with the other server's median."""
+    def versus(self, base: Rate) -> tuple[float, float, list[float]]:
+        """Rate and CPU ratios to ``base``: the medians of the ratios of runs made side by side
+        (the machine's speed drifts over seconds, so a run is compared with its neighbour, not
+        with the other server's median), and every run's rate ratio."""
         pairs = list(zip(self.runs, base.runs, strict=True))
-        return (
-            statistics.median(mine[0] / theirs[0] for mine, theirs in pairs),
-            statistics.median(theirs[1] / mine[1] for mine, theirs in pairs),
-        )
+        rates = [mine[0] / theirs[0] for mine, theirs in pairs]
+        cpu = statistics.median(theirs[1] / mine[1] for mine, theirs in pairs)
+        return statistics.median(rates), cpu, rates
 
 
 async def rates(
@@ -508,8 +506,8 @@ def rate_rows(name: str, unit: str, rates: dict[str, Rate], bare: str, target: s
         result = f"{rate.per_second:,.0f} {unit}/s; server CPU {rate.cpu_us:.1f} us/{unit[:-1]}"
         ratio = ""
         if kind != bare:
-            per_second, cpu = rate.versus(base)
-            ratio = f"{per_second:.2f}x ({cpu:.2f}x CPU)"
+            per_second, cpu, runs = rate.versus(base)
+            ratio = f"{per_second:.2f}x ({cpu:.2f}x CPU; runs {min(runs):.2f}-{max(runs):.2f}x)"
         rows.append((f"{name}, {label}", result, ratio, target if kind == "mock" else ""))
     return rows
 

@@ -6,10 +6,13 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from streamctl.core.check import check
+from streamctl.core.jsontext import dumps_compact
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import ClientOptions, Settings, Update
+from streamctl.core.protocols.base import ClientOptions, Settings, Turn, Update
 from streamctl.core.protocols.chunk_complete import PROTOCOL, iso_timestamp
 from streamctl.core.script import Script, ScriptError, Token, ToolCall, default_reply
 from streamctl.core.transcript import Sender, Transcript
@@ -368,3 +371,14 @@ def test_the_protocol_is_registered_with_its_endpoint() -> None:
     assert (PROTOCOL.transport, PROTOCOL.seed) == ("ws", "003")
     assert (PROTOCOL.stream_endpoint.method, PROTOCOL.stream_endpoint.path) == ("WS", "/chat/ws")
     assert PROTOCOL.routes() == ()
+
+
+@given(st.lists(st.text(), max_size=5), st.integers(0, 3))
+def test_rendered_chunks_are_send_json_of_each_chunk(texts: list[str], turn: int) -> None:
+    # render() builds chunks from a JSON head and each token's text: byte for byte what the
+    # whole chunk object encodes to.
+    session = PROTOCOL.open(PROTOCOL.new_state(Settings()))
+    outs = session.render(Script(tuple(Token(t) for t in texts)), Turn("hi", turn))
+    for out, text in zip(outs, texts, strict=False):
+        expected = {"type": "chunk", "message_id": f"bot_{turn + 1}", "text": text}
+        assert out.payload == dumps_compact(expected)

@@ -344,8 +344,11 @@ class _Session(ServerSession):
 
     def render(self, script: Script, turn: Turn) -> Sequence[Out]:
         reply_id = f"bot_{turn.index + 1}"
+        # Every chunk is this head, the token's text as JSON, and "}": what _chunk() encodes,
+        # without a dict and a whole-object encoding per token.
+        head = _chunk(reply_id, "").removesuffix('""}')
         out = [
-            Out(_chunk(reply_id, token.text), token.delay_ms, token=index)
+            Out(f"{head}{dumps_compact(token.text)}}}", token.delay_ms, token=index)
             for index, token in enumerate(script.sent_tokens)
         ]
         if script.error is not None:
