@@ -9,7 +9,7 @@ import json
 import pytest
 
 from mockserver.testing import LiveServer
-from streamctl.cli import flow
+from streamctl import net
 from streamctl.core.check import check
 from streamctl.core.protocols import get
 from streamctl.core.protocols.base import ClientOptions, ClientSession
@@ -51,7 +51,7 @@ def converse(
         limits=limits or Limits(timeout=10),
     )
 
-    results = asyncio.run(flow.converse(conv, messages))
+    results = asyncio.run(net.converse(conv, messages))
     return results, load(sink.getvalue()), seen
 
 
