@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import logging
 import os
 import socket
 from dataclasses import fields
@@ -101,6 +102,26 @@ def hypercorn_config(config: ServerConfig, sock: socket.socket) -> Config:
     return hyper
 
 
+class QuietLostWrites(logging.Filter):
+    """Drops asyncio's "socket.send() raised exception." warnings.
+
+    A client that leaves during a burst of writes (``curl | head``) leaves Hypercorn writing
+    the rest of the burst to the closed socket until the disconnect reaches the app, a few
+    writes later; asyncio warns once per such write from the fifth on. The stream does stop,
+    and the journal records the request; a page of these lines only alarms the reader.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "socket.send() raised exception."
+
+
+def quiet_lost_writes() -> None:
+    """Install :class:`QuietLostWrites` on asyncio's logger (once)."""
+    asyncio_log = logging.getLogger("asyncio")
+    if not any(isinstance(f, QuietLostWrites) for f in asyncio_log.filters):
+        asyncio_log.addFilter(QuietLostWrites())
+
+
 def serve(
     config: ServerConfig, *, sock: socket.socket | None = None, app: MockApp | None = None
 ) -> None:
@@ -111,6 +132,7 @@ def serve(
     listening = sock if sock is not None else bind(config.host, config.port)
     try:
         hyper = hypercorn_config(config, listening)
+        quiet_lost_writes()
         if config.workers <= 1:
             served = app if app is not None else create_app(config)
             tune_runtime()
@@ -147,4 +169,5 @@ def worker_app() -> MockApp:
     text = os.environ.get(CONFIG_ENV)
     app = create_app(load_config(text) if text else ServerConfig())
     tune_runtime()
+    quiet_lost_writes()
     return app

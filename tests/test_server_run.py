@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import logging
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -238,3 +240,40 @@ def test_a_watching_app_starts_and_stops_its_watcher(tmp_path: Path) -> None:
         (tmp_path / "late.json").write_text(json.dumps({"reply": "late"}))
         server.advance(1.0)
         assert [s.name for s in server.server.scenarios.scenarios] == ["late"]
+
+
+def test_clients_leaving_during_a_burst_do_not_flood_the_log() -> None:
+    # Each client reads the response head and closes before the reply's burst of writes: the
+    # rest of the burst goes to a closed socket, which asyncio would report once per write.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "streamctl", "serve", "--port", "0"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, env=env)
+    assert process.stderr is not None
+    try:
+        head = read_until(process.stderr.fileno(), b"/_streamctl\n").decode()
+        host, port = head.split("mock server on http://")[1].split()[0].split(":")
+        for _ in range(5):
+            with socket.create_connection((host, int(port))) as client:
+                client.sendall(
+                    b"GET /api/chat/stream?message=hello+there HTTP/1.1\r\nHost: x\r\n\r\n"
+                )
+                assert client.recv(65536).startswith(b"HTTP/1.1 200")
+        journal = httpx.get(f"http://{host}:{port}/_streamctl/journal", timeout=10).json()
+        assert len(journal["entries"]) == 5
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, rest = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert b"socket.send() raised exception" not in rest
+    assert b"Traceback" not in rest
+
+
+def test_the_lost_write_filter_drops_only_that_warning() -> None:
+    from mockserver.run import QuietLostWrites
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("asyncio", logging.WARNING, __file__, 1, message, None, None)
+
+    quiet = QuietLostWrites()
+    assert not quiet.filter(record("socket.send() raised exception."))
+    assert quiet.filter(record("Task was destroyed but it is pending!"))
