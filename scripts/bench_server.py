@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import gc
 import json
 import os
@@ -41,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,27 +221,44 @@ class Server:
             self.process.wait()
 
 
-#: With two or more CPUs, the servers run on the last one and the load generator on the others:
-#: otherwise the scheduler moves them over each other's core, and a server's figures change by
-#: 15 % from one run to the next. ``--no-pin`` turns this off.
-PIN = {"server": set[int](), "client": set[int]()}
+#: For the throughput runs, with two or more CPUs, the servers run on the last one and the load
+#: generator on the others: otherwise the scheduler moves them over each other's core, and a
+#: server's figures change by 15 % from one run to the next. The paced phase is not pinned: its
+#: 1,000 clients time every token, and on one core of their own they would be what is late.
+#: ``--no-pin`` turns pinning off.
+PIN = {"server": set[int](), "client": set[int](), "all": set[int]()}
 
 
-def pin_cpus(enabled: bool) -> str:
-    """Split the CPUs between servers and load generator; how, for the report."""
+def plan_pinning(enabled: bool) -> str:
+    """Decide how the throughput runs split the CPUs; how, for the report."""
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if not enabled or len(cpus) < 2:
         return "not pinned"
-    PIN["server"], PIN["client"] = {cpus[-1]}, set(cpus[:-1])
+    PIN["server"], PIN["client"], PIN["all"] = {cpus[-1]}, set(cpus[:-1]), set(cpus)
+    clients = ",".join(map(str, cpus[:-1]))
+    return f"throughput: servers on CPU {cpus[-1]}, load generator on CPU {clients}"
+
+
+@contextlib.contextmanager
+def pinned() -> Iterator[None]:
+    """This process on the load generator's CPUs, and servers started meanwhile on theirs."""
+    if not PIN["all"]:
+        yield
+        return
     os.sched_setaffinity(0, PIN["client"])
-    return f"servers on CPU {cpus[-1]}, load generator on CPU {','.join(map(str, cpus[:-1]))}"
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, PIN["all"])
 
 
 def start(kind: str, directory: Path) -> Server:
     command = [sys.executable, __file__, "--serve", kind, "--dir", str(directory)]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    if PIN["server"]:
+    if PIN["all"] and os.sched_getaffinity(0) == PIN["client"]:
         os.sched_setaffinity(process.pid, PIN["server"])
+    elif PIN["all"]:
+        os.sched_setaffinity(process.pid, PIN["all"])
     assert process.stdout is not None
     port = int(process.stdout.readline())
     return Server(kind, process, port)
@@ -717,7 +735,8 @@ def _ws_send(send: Callable[[dict[str, Any]], Awaitable[None]]) -> Any:
 async def measure(args: argparse.Namespace, directory: Path) -> list[Row]:
     rows: list[Row] = []
     if "throughput" in args.only:
-        rows += await throughput_rows(args, directory)
+        with pinned():
+            rows += await throughput_rows(args, directory)
     if "paced" in args.only:
         rows += await paced_rows(args, directory)
     return rows
@@ -776,7 +795,7 @@ def main() -> int:
         (directory / "scenarios").mkdir()
         scenarios(directory / "scenarios", args.tokens, args.paced_tokens)
         (directory / "rendered.json").write_text(json.dumps(rendered(args.tokens)))
-        pinning = pin_cpus(not args.no_pin)
+        pinning = plan_pinning(not args.no_pin)
         print(
             f"bench_server: {args.clients} clients x {args.rounds} replies x {args.tokens} tokens; "
             f"{args.paced} paced streams; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs "
