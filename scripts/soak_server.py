@@ -65,6 +65,29 @@ def _rss_mb() -> float:
     return 0.0
 
 
+def _arenas() -> int | None:
+    """pymalloc's arenas in use (1 MiB each; an arena is given back only once all of it is free),
+    from sys._debugmallocstats, which only writes to the C stderr."""
+    import os  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile("w+") as report:
+            os.dup2(report.fileno(), 2)
+            try:
+                sys._debugmallocstats()
+            finally:
+                os.dup2(saved, 2)
+            report.seek(0)
+            for line in report:
+                if line.startswith("# arenas allocated current"):
+                    return int(line.split("=")[1].replace(",", ""))
+    finally:
+        os.close(saved)
+    return None
+
+
 def _trim() -> None:
     """Hand the C heap's free pages back to the OS (glibc), so RSS shows what is in use."""
     with contextlib.suppress(OSError, AttributeError):
@@ -94,6 +117,7 @@ def serve() -> None:
         return {
             "rss_mb": round(_rss_mb(), 1),
             "blocks": sys.getallocatedblocks(),
+            "arenas": _arenas(),
             "tasks": len(asyncio.all_tasks()),
             "errors": counter.count,
             "first_errors": counter.first,
@@ -273,7 +297,8 @@ def _memory(label: str, stats: dict[str, Any], idle: dict[str, Any]) -> str:
     growth = (stats["rss_mb"] - idle["rss_mb"]) / idle["rss_mb"] * 100
     return (
         f"{label}: RSS {stats['rss_mb']} MB ({growth:+.1f} % vs idle), "
-        f"Python blocks {stats['blocks']} (idle {idle['blocks']})"
+        f"Python blocks {stats['blocks']} (idle {idle['blocks']}), "
+        f"pymalloc arenas {stats['arenas']} (idle {idle['arenas']})"
     )
 
 
