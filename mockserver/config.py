@@ -37,6 +37,8 @@ class ServerConfig:
     workers: int = 1
     watch: bool = True
     watch_interval_s: float = 1.0
+    #: Seconds without any stream before freed memory is given back to the OS (0: never).
+    trim_idle_s: float = 2.0
     #: Delay between the tokens of the default reply (before ``speed`` scales it).
     default_delay_ms: float = 0.0
     #: How many requests the journal keeps (oldest dropped first).

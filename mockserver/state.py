@@ -12,6 +12,7 @@ from mockserver.config import ServerConfig
 from mockserver.cors import Cors
 from mockserver.faults import ServerFaults
 from mockserver.journal import Journal
+from mockserver.memory import IdleTrim
 from streamctl.core.protocols import REGISTRY
 from streamctl.core.protocols.base import Protocol, Turn
 from streamctl.core.transcript import Transcript
@@ -54,6 +55,7 @@ class ServerState:
         self.started = config.wall_clock()
         self._active = 0
         self._activity = threading.Condition()
+        self._trim = IdleTrim(config.trim_idle_s)
         self.reset()
 
     @property
@@ -133,12 +135,15 @@ class ServerState:
     def begin(self) -> None:
         with self._activity:
             self._active += 1
+        self._trim.busy()
 
     def end(self) -> None:
         with self._activity:
             self._active -= 1
-            if not self._active:  # wait_idle waits for nothing else
-                self._activity.notify_all()
+            if self._active:
+                return
+            self._activity.notify_all()  # wait_idle waits for nothing else
+        self._trim.idle()
 
     def wait_idle(self, timeout: float) -> bool:
         """Block (from another thread) until nothing is in progress; false on timeout."""

@@ -270,7 +270,11 @@ def settle(server: Server, timeout: float = 30.0) -> dict[str, Any]:
     while stats["active"] and time.monotonic() < deadline:
         time.sleep(0.5)
         stats = server.stats()
-    time.sleep(1.0)  # let closing connections finish their last callbacks
+    # Let closing connections finish their last callbacks, and the server notice it is idle
+    # (it gives freed memory back to the OS after ServerConfig.trim_idle_s without a stream).
+    from mockserver.config import ServerConfig  # noqa: PLC0415
+
+    time.sleep(max(1.0, ServerConfig().trim_idle_s + 1.0))
     return server.stats()
 
 

@@ -1,0 +1,67 @@
+"""Freed memory goes back to the OS once the server has been idle for a moment."""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import time
+
+import httpx
+import pytest
+
+from mockserver.config import ServerConfig
+from mockserver.memory import IdleTrim, trim
+from mockserver.testing import LiveServer
+
+
+def test_trim_gives_freed_heap_memory_back_with_glibc() -> None:
+    blocks = [bytes(20_000) for _ in range(2_000)]  # 40 MB on the C heap, then freed
+    del blocks
+    assert trim() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_a_trim_follows_an_idle_delay_and_work_cancels_it() -> None:
+    calls: list[float] = []
+
+    async def scenario() -> None:
+        idle = IdleTrim(0.05, lambda: calls.append(time.monotonic()))
+        idle.idle()
+        await asyncio.sleep(0.01)
+        idle.busy()  # work came back before the delay: no trim
+        await asyncio.sleep(0.1)
+        assert calls == []
+        idle.idle()
+        idle.idle()  # one trim per idle spell
+        await asyncio.sleep(0.1)
+        assert len(calls) == 1
+
+    asyncio.run(scenario())
+
+
+def test_no_delay_means_never_and_no_loop_means_nothing_to_do() -> None:
+    calls: list[int] = []
+    IdleTrim(0.05, lambda: calls.append(1)).idle()  # no running loop here
+
+    async def scenario() -> None:
+        IdleTrim(0, lambda: calls.append(1)).idle()
+        await asyncio.sleep(0.05)
+
+    asyncio.run(scenario())
+    assert calls == []
+
+
+def test_the_server_trims_once_its_streams_have_ended(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr("mockserver.memory.trim", lambda: calls.append(1))
+    config = ServerConfig(watch=False, speed=0, trim_idle_s=0.05)
+    with LiveServer(config) as server:
+        for _ in range(3):
+            response = httpx.get(server.url("/api/chat/stream?message=hi"), timeout=10)
+            assert response.status_code == 200
+        deadline = time.monotonic() + 10
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.02)
+        trims = len(calls)
+        assert trims >= 1
+        time.sleep(0.3)
+        assert len(calls) == trims  # an idle server stays trimmed: once per idle spell
