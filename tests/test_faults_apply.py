@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from streamctl.engine.clock import FakeClock
 from streamctl.engine.fault_plan import Drop, Pause, Plan, apply, perform, refusal
 from streamctl.engine.faults import parse_many
 from streamctl.engine.resume import resume_after, with_ids
+from tests.fake_time import Wire, drive, run
 
 SSE = get("sse-delta-done")
 WS = get("chunk-complete")
@@ -142,28 +143,6 @@ def test_ids_and_resume() -> None:
     assert resume_after(ided, None) == ided == resume_after(ided, "x") == resume_after(ided, "9")
     assert with_ids([Out("text")]) == [Out("text")]
     assert with_ids([Out(b"data: a\rdata: b\r\r")])[0].payload.startswith(b"id: 0\r")  # type: ignore[union-attr]
-
-
-class Wire:
-    def __init__(self, clock: FakeClock) -> None:
-        self.clock = clock
-        self.writes: list[tuple[float, bytes | str]] = []
-
-    async def write(self, payload: bytes | str) -> None:
-        self.writes.append((round(self.clock.now(), 6), payload))
-
-
-def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    return asyncio.run(coroutine)
-
-
-async def drive(clock: FakeClock, task: asyncio.Task[Any], step: float, steps: int) -> None:
-    for _ in range(steps):
-        await asyncio.sleep(0)
-        if task.done():
-            return
-        await clock.advance(step)
-    await asyncio.sleep(0)
 
 
 def perform_on_fake_clock(p: Plan, **kw: Any) -> list[tuple[float, bytes | str]]:
