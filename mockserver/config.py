@@ -41,7 +41,7 @@ class ServerConfig:
     trim_idle_s: float = 2.0
     #: Delay between the tokens of the default reply (before ``speed`` scales it).
     default_delay_ms: float = 0.0
-    #: How many requests the journal keeps (oldest dropped first).
+    #: How many requests the journal keeps (those that finished longest ago dropped first).
     journal_limit: int = 1000
     #: Record a transcript of every stream exchange (what each client was sent), kept like the
     #: journal; also switched on and off through the admin API.

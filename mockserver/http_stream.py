@@ -145,6 +145,7 @@ class SSEStream:
                     reply["outcome"] = "error"
             await self._fail(stream)
         finally:
+            self.server.journal.seal(entry)
             self.server.end()
 
     async def _serve(

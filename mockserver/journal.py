@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+import json
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from streamctl.core.redact import redact_body, redact_headers, redact_target, redact_text
 
@@ -85,11 +88,21 @@ class Entry:
 
 
 class Journal:
-    """The last ``limit`` entries, oldest first."""
+    """The last ``limit`` entries.
+
+    An entry stays a live object while its request is served; :meth:`seal` then packs it into
+    one shared buffer. A journal of a thousand entries is so a few hundred kilobytes in one place
+    instead of some thirty thousand small objects scattered through the heap, where a handful
+    of them would keep whole allocator arenas from being given back after a burst of clients.
+    When the journal is full, the entry that finished longest ago goes first; one still being
+    served goes only when no finished one is left.
+    """
 
     def __init__(self, clock: Callable[[], float], limit: int = 1000) -> None:
         self._clock = clock
-        self._entries: deque[Entry] = deque(maxlen=max(1, limit))
+        self._limit = max(1, limit)
+        self._open: dict[int, Entry] = {}
+        self._sealed = _Ring()
         self._ids = itertools.count(1)
 
     def open(
@@ -102,7 +115,8 @@ class Journal:
         headers: Iterable[tuple[str, str]],
         body: bytes | None = None,
     ) -> Entry:
-        """Start an entry for a request; the caller updates it as the request goes on."""
+        """Start an entry for a request; the caller updates it as the request goes on and
+        seals it when the request is over."""
         entry = Entry(
             id=next(self._ids),
             time=self._clock(),
@@ -113,20 +127,110 @@ class Journal:
             headers=list(headers),
             body=None if body is None else body[:MAX_BODY],
         )
-        self._entries.append(entry)
+        self._open[entry.id] = entry
+        while len(self._open) + len(self._sealed) > self._limit:
+            if self._sealed:
+                self._sealed.pop_oldest()
+            else:
+                del self._open[next(iter(self._open))]
         return entry
 
+    def seal(self, entry: Entry) -> None:
+        """The request is over: keep the entry as it now is (later changes are not seen)."""
+        if self._open.pop(entry.id, None) is entry:  # not dropped or cleared meanwhile
+            self._sealed.append(_pack(entry))
+
+    def __len__(self) -> int:
+        return len(self._open) + len(self._sealed)
+
     def entries(self, filters: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-        """Every entry as JSON-ready data, optionally only those whose fields equal ``filters``."""
+        """Every entry, oldest first, as JSON-ready data, optionally only those whose fields
+        equal ``filters``."""
         wanted = filters or {}
+        every = sorted([*map(_unpack, self._sealed), *self._open.values()], key=_by_id)
         return [
             e.as_dict()
-            for e in self._entries
+            for e in every
             if all(str(getattr(e, k, None)) == v for k, v in wanted.items())
         ]
 
     def clear(self) -> None:
-        self._entries.clear()
+        self._open.clear()
+        self._sealed.clear()
+
+
+class _Ring:
+    """Byte strings in one buffer, oldest first: append at the end, drop from the front."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+        self._sizes = array("Q")
+
+    def __len__(self) -> int:
+        return len(self._sizes)
+
+    def __iter__(self) -> Iterator[bytes]:
+        view = memoryview(self._data)
+        start = 0
+        for size in self._sizes:
+            yield bytes(view[start : start + size])
+            start += size
+
+    def append(self, item: bytes) -> None:
+        self._data += item
+        self._sizes.append(len(item))
+
+    def pop_oldest(self) -> None:
+        del self._data[: self._sizes[0]]  # CPython moves the buffer's start: no copy
+        del self._sizes[0]
+
+    def clear(self) -> None:
+        self._data = bytearray()
+        self._sizes = array("Q")
+
+
+def _by_id(entry: Entry) -> int:
+    return entry.id
+
+
+def _pack(entry: Entry) -> bytes:
+    fields = [
+        entry.id,
+        entry.time,
+        entry.protocol,
+        entry.method,
+        entry.path,
+        entry.query,
+        entry.headers,
+        None if entry.body is None else entry.body.decode("latin-1"),
+        entry.messages,
+        entry.replies,
+        entry.status,
+        entry.outcome,
+    ]
+    try:
+        return orjson.dumps(fields)
+    except TypeError:  # a lone surrogate (a JSON body can escape one), which orjson refuses
+        return json.dumps(fields).encode()
+
+
+def _unpack(packed: bytes) -> Entry:
+    (id_, time, protocol, method, path, query, headers, body, messages, replies, status,
+     outcome) = json.loads(packed)  # fmt: skip
+    return Entry(
+        id=id_,
+        time=time,
+        protocol=protocol,
+        method=method,
+        path=path,
+        query=query,
+        headers=[(k, v) for k, v in headers],
+        body=None if body is None else body.encode("latin-1"),
+        messages=messages,
+        replies=replies,
+        status=status,
+        outcome=outcome,
+    )
 
 
 def _text(body: bytes) -> str:

@@ -101,7 +101,10 @@ def _view(server: ServerState, proto: Protocol, route: Route) -> Any:
         except Exception:
             entry.status, entry.outcome = 500, "error"
             raise
-        entry.status, entry.outcome = answer.status, "answered"
+        else:
+            entry.status, entry.outcome = answer.status, "answered"
+        finally:
+            server.journal.seal(entry)
         return Response(answer.body, status=answer.status, headers=dict(answer.headers))
 
     return view

@@ -187,7 +187,17 @@ class WSStream:
             query=query_string.decode("latin-1"),
             headers=headers,
         )
-        query, by_name = query_map(query_string), header_map(headers)
+        try:
+            await self._session(scope, receive, send, entry, header_map(headers))
+        finally:
+            self.server.journal.seal(entry)
+
+    async def _session(
+        self, scope: Scope, receive: Receive, send: Send, entry: Entry, by_name: dict[str, str]
+    ) -> None:
+        """Refuse the connection as asked, or accept it and serve it until it closes."""
+        query_string = scope["query_string"]
+        query = query_map(query_string)
         name = requested_scenario(query, by_name)
         try:
             faults = requested_faults(query_string, query, by_name)

@@ -217,9 +217,13 @@ async def client(port: int, seed: int, until: float, ws_share: float, tally: Tal
         await asyncio.sleep(rng.random() * 0.2)
 
 
-async def warm_up(port: int, count: int) -> None:
-    """Complete streams, so idle RSS includes what serving costs once (imports, caches, a
-    full journal)."""
+async def warm_up(port: int, count: int, seed: int) -> None:
+    """Serve what the load will ask for once at a gentle pace (100 clients for a few seconds,
+    the same mix of sessions), then ``count`` complete streams: idle RSS then includes what
+    serving costs once (imports, caches filled on first use, a full journal)."""
+    tally = Tally()
+    until = time.monotonic() + 5
+    await asyncio.gather(*(client(port, seed - 1 - i, until, 0.2, tally) for i in range(100)))
     semaphore = asyncio.Semaphore(100)
 
     async def one() -> None:
@@ -321,7 +325,7 @@ def main() -> int:
         return 0
     server = Server()
     try:
-        asyncio.run(warm_up(server.port, args.warm_up))
+        asyncio.run(warm_up(server.port, args.warm_up, args.seed))
         idle = settle(server)
         print(_memory(f"idle ({idle['tasks']} tasks)", idle, idle), flush=True)
         for round_ in range(args.rounds):

@@ -131,7 +131,7 @@ def test_an_unexpected_error_is_a_500_and_the_server_keeps_serving(
     def broken(*args: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(proto, part, broken)
+    monkeypatch.setattr(type(proto), part, broken)  # the class: undo leaves no trace
     failed = httpx.get(live_server.url("/api/chat/stream?message=hi"))
     assert (failed.status_code, failed.json()) == (500, {"detail": "Internal Server Error"})
     monkeypatch.undo()
@@ -150,7 +150,7 @@ def test_an_error_after_the_head_was_sent_breaks_the_stream_not_the_server(
         yield Out(b"event: message_start\n")
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(proto, "render", broken)
+    monkeypatch.setattr(type(proto), "render", broken)
     with pytest.raises(httpx.RemoteProtocolError):  # the body ends without its last chunk
         converse(live_server, "message-stream", ["hi"])
     monkeypatch.undo()
@@ -166,7 +166,7 @@ def test_an_error_in_a_websocket_session_closes_it_with_1011(
     def broken(*args: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(proto, "open", broken)
+    monkeypatch.setattr(type(proto), "open", broken)
     with (
         connect(live_server.url("/chat/ws", ws=True)) as ws,
         pytest.raises(ConnectionClosedError) as closed,
@@ -187,7 +187,7 @@ def test_a_failing_finish_is_logged_and_the_reply_still_completes(
     def broken(*args: Any) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(proto, "finish", broken)
+    monkeypatch.setattr(type(proto), "finish", broken)
     (exchange,) = converse(live_server, "goose", ["hi"])
     assert exchange.done
     assert live_server.server.journal.entries()[-1]["outcome"] == "complete"

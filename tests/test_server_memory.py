@@ -67,3 +67,23 @@ def test_the_server_trims_after_its_streams_have_ended(monkeypatch: pytest.Monke
         # At least once: a slow machine may leave the server idle between the requests too,
         # and each idle spell trims (once; the unit test above counts that exactly).
         assert calls
+
+
+def test_a_trim_renews_the_future_iterators_asyncio_keeps_for_reuse() -> None:
+    # CPython's _asyncio keeps up to 255 freed future iterators and hands the same objects out
+    # again; those left from a burst sit wherever the heap had room then, each holding its
+    # allocator arena. After a trim, the ones handed out are new objects.
+    async def handed_out() -> set[int]:
+        loop = asyncio.get_running_loop()
+        iterators = [asyncio.Future[None](loop=loop).__await__() for _ in range(255)]
+        return {id(i) for i in iterators}  # all freed (into the cache) on return
+
+    async def scenario() -> None:
+        first = await handed_out()
+        again = await handed_out()
+        if len(first & again) < 200:
+            pytest.skip("this Python does not keep future iterators for reuse")
+        trim()
+        assert not first & await handed_out()
+
+    asyncio.run(scenario())
