@@ -13,7 +13,8 @@ Phases (targets from issue 3):
   websocket route is measured too, for reference.
 * N concurrent paced SSE streams at 10 tokens/s (opened over --paced-ramp seconds, so they
   overlap for most of their length): all complete, token lateness p99 <= 50 ms (every token,
-  and only while every stream is open), server RSS <= 120 MB.
+  and only while every stream is open), server RSS <= 120 MB; which process's event loop
+  stalled (busy, or not run by the OS; garbage collections) when tokens were late.
 * Time to first event for one client: p50 <= 5 ms.
 * Where the CPU time goes, in this process without I/O: the protocol's rendering, the mock's
   route, the bare app.
@@ -165,6 +166,59 @@ def quart_ws_app(data: dict[str, Any]) -> Any:
     return app
 
 
+class LoopLag:
+    """How late a process's event loop wakes up: a task that sleeps ``tick_s`` over and over.
+
+    Each sample is (when it woke, how late, CPU time the process used meanwhile): a late
+    wake-up is a stall of the whole process, busy (a long callback, a garbage collection: CPU
+    time about the stall's length) or not run by the OS (little CPU time). Timestamps are
+    ``time.perf_counter()``, the system-wide monotonic clock on Linux, so the server's stalls
+    and the load generator's can be set against the moment a token arrived. Garbage
+    collections are noted too, as (start, end, generation).
+    """
+
+    def __init__(self, tick_s: float = 0.005) -> None:
+        self.tick_s = tick_s
+        self.samples: list[tuple[float, float, float]] = []
+        self.collections: list[tuple[float, float, int]] = []
+        self._collecting = 0.0
+
+    async def run(self) -> None:
+        gc.callbacks.append(self._on_gc)
+        try:
+            while True:
+                before, cpu = time.perf_counter(), time.process_time()
+                await asyncio.sleep(self.tick_s)
+                now = time.perf_counter()
+                late = now - before - self.tick_s
+                self.samples.append((now, late, time.process_time() - cpu))
+        finally:
+            gc.callbacks.remove(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._collecting = time.perf_counter()
+        else:
+            self.collections.append((self._collecting, time.perf_counter(), info["generation"]))
+
+    def stalls(self, over_s: float) -> list[tuple[float, float, float]]:
+        """(start, end, CPU seconds) of every wake-up later than ``over_s``."""
+        return [
+            (at - late - self.tick_s, at, cpu) for at, late, cpu in self.samples if late > over_s
+        ]
+
+    def dump(self) -> str:
+        return json.dumps({"samples": self.samples, "collections": self.collections})
+
+    @classmethod
+    def load(cls, text: str) -> LoopLag:
+        data = json.loads(text)
+        lag = cls()
+        lag.samples = [(a, b, c) for a, b, c in data["samples"]]
+        lag.collections = [(a, b, g) for a, b, g in data["collections"]]
+        return lag
+
+
 def serve(kind: str, directory: Path) -> None:
     """Run one server until stdin closes; print its port first."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -187,7 +241,13 @@ def serve(kind: str, directory: Path) -> None:
         loop.add_reader(sys.stdin.fileno(), stop.set)  # the parent closes our stdin to stop us
         hyper = hypercorn_config(config, sock)
         hyper.loglevel = "WARNING"  # no "Running on" lines in the report
-        await hypercorn_serve(app, hyper, shutdown_trigger=stop.wait)
+        lag = LoopLag()
+        watching = asyncio.create_task(lag.run())
+        try:
+            await hypercorn_serve(app, hyper, shutdown_trigger=stop.wait)
+        finally:
+            watching.cancel()
+            (directory / f"lag-{os.getpid()}.json").write_text(lag.dump())
 
     asyncio.run(main())
 
@@ -197,6 +257,11 @@ class Server:
     kind: str
     process: subprocess.Popen[bytes]
     port: int
+    lag_file: Path
+
+    def lag(self) -> LoopLag:
+        """The server's loop lag samples (once it has stopped)."""
+        return LoopLag.load(self.lag_file.read_text())
 
     def rss_mb(self) -> tuple[float, float]:
         """Current and peak resident memory of the server process, in MB."""
@@ -261,7 +326,7 @@ def start(kind: str, directory: Path) -> Server:
         os.sched_setaffinity(process.pid, PIN["all"])
     assert process.stdout is not None
     port = int(process.stdout.readline())
-    return Server(kind, process, port)
+    return Server(kind, process, port, directory / f"lag-{process.pid}.json")
 
 
 # --- minimal clients ----------------------------------------------------------------------------
@@ -584,18 +649,20 @@ async def paced_rows(args: argparse.Namespace, directory: Path) -> list[Row]:
             paced_client(server.port, args.paced_tokens, ramp * i / args.paced)
             for i in range(args.paced)
         ]
+        client_lag = LoopLag()
+        watching = asyncio.create_task(client_lag.run())
         gc.disable()  # the measuring clients must not pause to collect garbage
         try:
             results = await asyncio.wait_for(asyncio.gather(*jobs, return_exceptions=True), TIMEOUT)
         finally:
             gc.enable()
+            watching.cancel()
         wall = time.perf_counter() - started
         other = load.others(wall)
         cpu = server.cpu_s() - cpu
         rss, peak = server.rss_mb()
         failures = [r for r in results if isinstance(r, BaseException)]
         streams = [r for r in results if isinstance(r, Paced)]
-        lateness = [x for r in streams for x in r.lateness[1:]]
         title = f"{args.paced} paced streams x {args.paced_tokens} tokens"
         summary = (
             f"{len(streams)}/{args.paced} complete in {wall:.1f} s "
@@ -604,23 +671,7 @@ async def paced_rows(args: argparse.Namespace, directory: Path) -> list[Row]:
         rows.append((title, summary, "", "all complete"))
         busy = f"{cpu / wall:.0%} of a core; {cpu / (args.paced * args.paced_tokens) * 1e6:.0f} us"
         rows.append(("  server CPU (per token, set-up included)", busy, "", ""))
-        if streams:
-            first = [s.arrivals[0] - s.start for s in streams]
-            rows.append(("  first token after connecting", _spread(first), "", ""))
-        if lateness:
-            rows.append(("  token lateness, every token", _spread(lateness), "", "p99 <= 50 ms"))
-        # While every stream was open: the steady state, without connection set-up and teardown.
-        since = max((s.start for s in streams), default=0.0)
-        until = min((s.end for s in streams), default=0.0)
-        steady = [
-            late
-            for s in streams
-            for at, late in zip(s.arrivals[1:], s.lateness[1:], strict=True)
-            if since <= at <= until
-        ]
-        if steady:
-            window = f"{until - since:.1f} s with all {len(streams)} open"
-            rows.append((f"  token lateness, {window}", _spread(steady), "", "p99 <= 50 ms"))
+        rows += lateness_rows(streams)
         memory = f"RSS {rss:.0f} MB (peak {peak:.0f}, idle {idle:.0f})"
         rows.append(("  server memory", memory, "", "<= 120 MB"))
         rows.append(("  other processes' CPU meanwhile", f"{other:.0%} of the machine", "", ""))
@@ -629,9 +680,86 @@ async def paced_rows(args: argparse.Namespace, directory: Path) -> list[Row]:
         times = await first_event_times(server.port, args.ttfe)
         p50 = statistics.median(times) * 1000
         ttfe = f"p50 {p50:.2f} ms, p90 {pct(times, 0.9) * 1000:.2f} ms"
-        rows.append(("Time to first event, 1 client", ttfe, "", "p50 <= 5 ms"))
     finally:
         server.stop()
+    rows += stall_rows(streams, started, started + wall, server.lag(), client_lag)
+    rows.append(("Time to first event, 1 client", ttfe, "", "p50 <= 5 ms"))
+    return rows
+
+
+def lateness_rows(streams: list[Paced]) -> list[Row]:
+    """When the first token came, and how late the others were: over every token, and only
+    while every stream was open (the steady state, without set-up and teardown)."""
+    if not streams:
+        return []
+    first = [s.arrivals[0] - s.start for s in streams]
+    rows = [("  first token after connecting", _spread(first), "", "")]
+    lateness = [x for r in streams for x in r.lateness[1:]]
+    if lateness:
+        rows.append(("  token lateness, every token", _spread(lateness), "", "p99 <= 50 ms"))
+    since = max(s.start for s in streams)
+    until = min(s.end for s in streams)
+    steady = [
+        late
+        for s in streams
+        for at, late in zip(s.arrivals[1:], s.lateness[1:], strict=True)
+        if since <= at <= until
+    ]
+    if steady:
+        window = f"{until - since:.1f} s with all {len(streams)} open"
+        rows.append((f"  token lateness, {window}", _spread(steady), "", "p99 <= 50 ms"))
+    return rows
+
+
+def stall_rows(
+    streams: list[Paced], since: float, until: float, server: LoopLag, client: LoopLag
+) -> list[Row]:
+    """Which process stalled while tokens were late. A stall is a loop wake-up more than
+    10 ms late: "busy" when the process used CPU for most of it, "not run" otherwise; and
+    how much of it went to garbage collection. Each token more than 20 ms late is put down to
+    a stall of the server or the load generator that it arrived during or within 5 ms after
+    (the server's first), or to neither (the network, the OS)."""
+    over = 0.01
+    rows: list[Row] = []
+    for name, lag in (("server", server), ("load generator", client)):
+        stalls = [s for s in lag.stalls(over) if since <= s[1] <= until]
+        busy = sum(1 for a, b, cpu in stalls if cpu > (b - a) / 2)
+        longest = max((b - a for a, b, _ in stalls), default=0.0) * 1000
+        collected = [(a, b) for a, b, _ in lag.collections if since <= b <= until]
+        in_gc = sum(
+            1
+            for a, b, _ in stalls
+            if any(ga < b and gb > a and gb - ga > over for ga, gb in collected)
+        )
+        result = (
+            f"{len(stalls)} over {over * 1000:.0f} ms ({busy} busy, {len(stalls) - busy} not run; "
+            f"{in_gc} with a collection over {over * 1000:.0f} ms), longest {longest:.0f} ms"
+        )
+        rows.append((f"  {name} loop stalls during the streams", result, "", ""))
+    if server.collections:
+        pauses = sorted(b - a for a, b, _ in server.collections if since <= b <= until)
+        if pauses:
+            gens = sorted({g for a, b, g in server.collections if since <= b <= until})
+            result = (
+                f"{len(pauses)} (generations {', '.join(map(str, gens))}), "
+                f"longest {pauses[-1] * 1000:.1f} ms"
+            )
+            rows.append(("  server garbage collections", result, "", ""))
+    windows = {"server": server.stalls(over), "load generator": client.stalls(over)}
+    blamed = dict.fromkeys([*windows, "neither"], 0)
+    late_tokens = [
+        at for s in streams for at, late in zip(s.arrivals, s.lateness, strict=True) if late > 0.02
+    ]
+    for at in late_tokens:
+        culprit = next(
+            (who for who, spans in windows.items() for a, b, _ in spans if a <= at <= b + 0.005),
+            "neither",
+        )
+        blamed[culprit] += 1
+    if late_tokens:
+        split = ", ".join(f"{who} {count}" for who, count in blamed.items())
+        label = f"  {len(late_tokens)} tokens over 20 ms late, in a stall of"
+        rows.append((label, split, "", ""))
     return rows
 
 
@@ -650,7 +778,7 @@ def breakdown_rows(args: argparse.Namespace, directory: Path) -> list[Row]:
     ws_turn = session.receive(WS_MESSAGE).turn
     assert ws_turn is not None
     rounds = 300
-    per = args.tokens + 1
+    per: int = args.tokens + 1
 
     def timed(work: Callable[[], Any]) -> float:
         begin = time.process_time()
