@@ -1,0 +1,80 @@
+"""The real clock: sleeps end on time, in batches, never early, on any loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from streamctl.engine.clock import RESOLUTION_S, RealClock
+
+
+def test_a_sleep_never_ends_before_its_deadline_and_sleepers_due_together_wake_together() -> None:
+    clock = RealClock()
+    woke: list[tuple[float, float]] = []
+
+    async def sleeper(seconds: float) -> None:
+        deadline = clock.now() + seconds
+        await clock.sleep(seconds)
+        woke.append((deadline, clock.now()))
+
+    async def scenario() -> int:
+        loop = asyncio.get_running_loop()
+        before = len(loop._scheduled)  # type: ignore[attr-defined]
+        tasks = [asyncio.create_task(sleeper(0.05 + i * 1e-6)) for i in range(200)]
+        await asyncio.sleep(0)  # every sleeper is now waiting
+        timers = len(loop._scheduled) - before  # type: ignore[attr-defined]
+        await asyncio.gather(*tasks)
+        return timers
+
+    timers = asyncio.run(scenario())
+    assert len(woke) == 200
+    assert all(now >= deadline for deadline, now in woke)
+    # 200 deadlines within 0.2 ms of each other: one or two millisecond batches, one timer each.
+    assert timers <= 2
+
+
+def test_a_cancelled_sleep_leaves_the_others_in_its_batch_alone() -> None:
+    clock = RealClock()
+
+    async def scenario() -> None:
+        cancelled = asyncio.create_task(clock.sleep(0.02))
+        kept = asyncio.create_task(clock.sleep(0.02))
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        await asyncio.wait_for(kept, 10)
+        assert cancelled.cancelled()
+
+    asyncio.run(scenario())
+
+
+def test_zero_and_negative_sleeps_only_yield() -> None:
+    clock = RealClock()
+
+    async def scenario() -> None:
+        started = time.monotonic()
+        await clock.sleep(0)
+        await clock.sleep(-1)
+        assert time.monotonic() - started < 1  # no timer was waited for
+
+    asyncio.run(scenario())
+
+
+def test_one_clock_serves_loops_in_several_threads_and_loops_one_after_another() -> None:
+    clock = RealClock()
+    done: list[str] = []
+
+    def run(name: str) -> None:
+        async def nap() -> None:
+            await clock.sleep(RESOLUTION_S * 3)
+
+        asyncio.run(nap())
+        asyncio.run(nap())  # a new loop in the same thread: new batches
+        done.append(name)
+
+    threads = [threading.Thread(target=run, args=(str(i),)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(done) == ["0", "1", "2", "3"]
