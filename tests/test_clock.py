@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 
@@ -12,16 +13,17 @@ from streamctl.engine.clock import RESOLUTION_S, RealClock
 def test_a_sleep_never_ends_before_its_deadline_and_sleepers_due_together_wake_together() -> None:
     clock = RealClock()
     woke: list[tuple[float, float]] = []
+    # One deadline for everyone, mid-millisecond: the same batch however long set-up takes.
+    target = (math.floor(clock.now() / RESOLUTION_S) + 200.5) * RESOLUTION_S
 
-    async def sleeper(seconds: float) -> None:
-        deadline = clock.now() + seconds
-        await clock.sleep(seconds)
-        woke.append((deadline, clock.now()))
+    async def sleeper() -> None:
+        await clock.sleep(target - clock.now())
+        woke.append((target, clock.now()))
 
     async def scenario() -> int:
         loop = asyncio.get_running_loop()
         before = len(loop._scheduled)  # type: ignore[attr-defined]
-        tasks = [asyncio.create_task(sleeper(0.05 + i * 1e-6)) for i in range(200)]
+        tasks = [asyncio.create_task(sleeper()) for _ in range(200)]
         await asyncio.sleep(0)  # every sleeper is now waiting
         timers = len(loop._scheduled) - before  # type: ignore[attr-defined]
         await asyncio.gather(*tasks)
@@ -30,8 +32,7 @@ def test_a_sleep_never_ends_before_its_deadline_and_sleepers_due_together_wake_t
     timers = asyncio.run(scenario())
     assert len(woke) == 200
     assert all(now >= deadline for deadline, now in woke)
-    # 200 deadlines within 0.2 ms of each other: one or two millisecond batches, one timer each.
-    assert timers <= 2
+    assert timers == 1
 
 
 def test_a_cancelled_sleep_leaves_the_others_in_its_batch_alone() -> None:
