@@ -79,29 +79,44 @@ def _renew_future_iterators() -> None:
 
 
 class IdleTrim:
-    """Calls ``trim`` once the server has been idle for ``delay_s`` (0: never)."""
+    """Calls ``trim`` once the server has been idle for ``delay_s`` (0: never).
+
+    Busy and idle alternate with every request when clients come one at a time (a test suite),
+    so switching costs next to nothing: one loop timer at most, which checks when it fires
+    whether the server is still idle, and for how long.
+    """
 
     def __init__(self, delay_s: float, trim: Callable[[], object] | None = None) -> None:
         self.delay_s = delay_s
         self._trim = trim
-        self._pending: asyncio.TimerHandle | None = None
+        self._idle_since: float | None = None  # None: busy, or idle and trimmed already
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def idle(self) -> None:
         """Nothing is being served any more: trim after the delay unless work comes back."""
-        if self.delay_s <= 0 or self._pending is not None:
+        if self.delay_s <= 0:
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # not on the server's loop (a test driving the state directly)
             return
-        self._pending = loop.call_later(self.delay_s, self._run)
+        self._idle_since = loop.time()
+        if self._timer is None or self._loop is not loop:
+            self._loop = loop
+            self._timer = loop.call_at(self._idle_since + self.delay_s, self._due)
 
     def busy(self) -> None:
         """Work arrived: no trim until the server is idle again."""
-        if self._pending is not None:
-            self._pending.cancel()
-            self._pending = None
+        self._idle_since = None
 
-    def _run(self) -> None:
-        self._pending = None
+    def _due(self) -> None:
+        self._timer = None
+        since = self._idle_since
+        if since is None or self._loop is None:  # busy now: the next idle spell waits anew
+            return
+        if self._loop.time() < since + self.delay_s:  # busy and idle again meanwhile
+            self._timer = self._loop.call_at(since + self.delay_s, self._due)
+            return
+        self._idle_since = None  # one trim per idle spell
         (self._trim or trim)()

@@ -87,3 +87,24 @@ def test_a_trim_renews_the_future_iterators_asyncio_keeps_for_reuse() -> None:
         assert not first & await handed_out()
 
     asyncio.run(scenario())
+
+
+def test_an_idle_spell_interrupted_by_work_starts_the_wait_again() -> None:
+    trims: list[float] = []
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        idle = IdleTrim(1.0, lambda: trims.append(loop.time()))
+        idle.idle()
+        await asyncio.sleep(0.1)
+        idle.busy()  # a request came and went: idle again, a full delay from now
+        idle.idle()
+        again = loop.time()
+        deadline = time.monotonic() + 30
+        while not trims and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)
+        assert len(trims) == 1
+        assert trims[0] >= again + 1.0
+
+    asyncio.run(scenario())
