@@ -28,6 +28,7 @@ from mockserver.asgi import (
 )
 from mockserver.faults import bad_fault, requested_faults
 from mockserver.journal import Entry
+from mockserver.renders import Renders
 from mockserver.state import ServerState
 from streamctl.core.protocols.base import Accepted, HttpRequest, HttpResponse, Out, SSEProtocol
 from streamctl.core.script import Script
@@ -101,8 +102,7 @@ class SSEStream:
     def __init__(self, server: ServerState, protocol: SSEProtocol) -> None:
         self.server = server
         self.protocol = protocol
-        # Renderings of scenarios' scripts, by id(script), with the script to tell a reused id.
-        self._rendered: dict[int, tuple[Script, tuple[Out, ...]]] = {}
+        self._renders = Renders()
 
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, path_params: Mapping[str, str]
@@ -247,13 +247,9 @@ class SSEStream:
         script = choice.script
         if self.protocol.render_varies or choice.scenario is None:
             return self.protocol.render(script, accepted.turn, state)
-        cached = self._rendered.get(id(script))
-        if cached is None or cached[0] is not script:
-            if len(self._rendered) >= _RENDERED_MAX:
-                self._rendered.clear()
-            cached = (script, tuple(self.protocol.render(script, accepted.turn, state)))
-            self._rendered[id(script)] = cached
-        return cached[1]
+        return self._renders.get(
+            script, None, lambda: self.protocol.render(script, accepted.turn, state)
+        )
 
     async def _play(
         self, plan: Plan, heartbeat: bytes | None, receive: Receive, stream: _Stream
@@ -315,8 +311,6 @@ class SSEStream:
 
 
 _PING = encode_comment("ping")
-#: Scenario renderings kept per endpoint (a server rarely has more scenarios than this).
-_RENDERED_MAX = 256
 
 
 def _is_event_stream(headers: Headers) -> bool:

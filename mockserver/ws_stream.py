@@ -22,13 +22,14 @@ from mockserver.asgi import Receive, Scope, Send, header_map, header_pairs, quer
 from mockserver.faults import bad_fault, requested_faults
 from mockserver.http_stream import requested_scenario, unknown_scenario
 from mockserver.journal import Entry
+from mockserver.renders import Renders
 from mockserver.state import ServerState
-from streamctl.core.protocols.base import HttpResponse, Out, ServerSession, WSProtocol
+from streamctl.core.protocols.base import HttpResponse, Out, ServerSession, Turn, WSProtocol
 from streamctl.core.transcript import Transcript
 from streamctl.engine.fault_plan import Plan, apply, perform, refusal
 from streamctl.engine.faults import Fault, FaultError
 from streamctl.engine.pacing import Progress, play, sent_script, ws_replay
-from streamctl.engine.scenarios import Scenario, UnknownScenarioError
+from streamctl.engine.scenarios import Choice, Scenario, UnknownScenarioError
 
 __all__ = ["WSStream"]
 
@@ -100,7 +101,7 @@ class _SessionResponder(_Responder):
         server, name = self.handler.server, self.handler.protocol.name
         choice = server.choose(name, turn, self.requested)
         record = self.entry.reply(choice.name, choice.how, turn.user_text)
-        outs = self.session.render(choice.script, turn)
+        outs = self._render(choice, turn)
         scenario_faults = choice.scenario.faults if choice.scenario is not None else ()
         faults = (*server.faults.draw(), *scenario_faults, *self.faults)
         plan = apply(faults, outs, self.handler.protocol)
@@ -121,6 +122,14 @@ class _SessionResponder(_Responder):
             return
         record["outcome"] = "complete"
         self._finish(turn, choice.script, True)
+
+    def _render(self, choice: Choice, turn: Turn) -> Sequence[Out]:
+        """The protocol's writes; a scenario's once per key where the protocol allows it."""
+        script = choice.script
+        key = self.session.render_key(turn) if choice.scenario is not None else None
+        if key is None:
+            return self.session.render(script, turn)
+        return self.handler.renders.get(script, key, lambda: self.session.render(script, turn))
 
     def _finish(self, turn: Any, script: Any, completed: bool) -> None:
         try:
@@ -164,6 +173,7 @@ class WSStream:
     def __init__(self, server: ServerState, protocol: WSProtocol) -> None:
         self.server = server
         self.protocol = protocol
+        self.renders = Renders()
 
     async def play(self, outs: Sequence[Out], socket: _Socket, progress: Progress) -> None:
         config = self.server.config

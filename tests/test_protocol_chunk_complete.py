@@ -382,3 +382,20 @@ def test_rendered_chunks_are_send_json_of_each_chunk(texts: list[str], turn: int
     for out, text in zip(outs, texts, strict=False):
         expected = {"type": "chunk", "message_id": f"bot_{turn + 1}", "text": text}
         assert out.payload == dumps_compact(expected)
+
+
+def test_a_rendering_depends_on_the_script_and_the_turns_number_only() -> None:
+    # render_key promises a server may reuse a rendering for the same script and key.
+    script = Script((Token("Hello"), Token(" there")))
+    one, other = (PROTOCOL.open(PROTOCOL.new_state(Settings())) for _ in range(2))
+    for index in range(3):
+        turn, elsewhere = Turn("hi", index, "c1"), Turn("something else", index, "c2")
+        assert one.render_key(turn) == other.render_key(elsewhere) == index
+        assert one.render(script, turn) == other.render(script, elsewhere)
+    assert one.render(script, Turn("hi", 0, "c")) != one.render(script, Turn("hi", 1, "c"))
+
+
+def test_protocols_whose_rendering_varies_give_no_render_key() -> None:
+    ws_events = get("ws-events")
+    session = ws_events.open(ws_events.new_state(Settings()))  # type: ignore[attr-defined]
+    assert session.render_key(Turn("hi", 0, "c")) is None

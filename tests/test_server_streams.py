@@ -16,6 +16,7 @@ from mockserver.config import ServerConfig
 from mockserver.testing import LiveServer
 from streamctl.core.check import check
 from streamctl.core.protocols import get, names
+from streamctl.core.protocols.base import Settings
 from streamctl.core.script import default_reply
 from streamctl.core.spec import Level
 from streamctl.engine.scenarios import load_dirs
@@ -151,6 +152,36 @@ def test_an_unknown_scenario_refuses_the_websocket_upgrade_with_a_404(
     assert b'"available":["conversation"' in response.body
     (entry,) = live_server.server.journal.entries({"protocol": protocol})
     assert (entry["status"], entry["outcome"]) == (404, "unknown-scenario")
+
+
+def test_a_websocket_scenario_is_rendered_once_per_turn_where_the_protocol_allows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # chunk-complete's reply depends on the script and the turn's number only: rendered once
+    # per number, whatever the connection; ws-events' carry ids and times: every turn.
+    renders: list[str] = []
+    for protocol in ("chunk-complete", "ws-events"):
+        session = type(get(protocol).open(get(protocol).new_state(Settings())))  # type: ignore[attr-defined]
+
+        def counted(original: Any, name: str = protocol) -> Any:
+            def render(self: Any, *args: Any) -> Any:
+                renders.append(name)
+                return original(self, *args)
+
+            return render
+
+        monkeypatch.setattr(session, "render", counted(session.render))
+    (tmp_path / "greet.json").write_text(json.dumps({"reply": "Hello there."}))
+    config = ServerConfig(watch=False, speed=0, bundled=False, scenario_dirs=(tmp_path,))
+    with LiveServer(config) as server:
+        for _ in range(2):
+            for protocol in ("chunk-complete", "ws-events"):
+                turns = converse(server, protocol, ["hi", "again"], scenario="greet")
+                assert [t.text for t in turns] == ["Hello there."] * 2
+        # Without a scenario (the default reply follows the message): rendered every time.
+        converse(server, "chunk-complete", ["hi"])
+    assert renders.count("chunk-complete") == 2 + 1
+    assert renders.count("ws-events") == 4
 
 
 def test_a_scenario_of_another_protocol_is_unknown_here(tmp_path: Path) -> None:

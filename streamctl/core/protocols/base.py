@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, NamedTuple
 
@@ -248,6 +248,12 @@ class ServerSession(ABC):
     @abstractmethod
     def render(self, script: Script, turn: Turn) -> Sequence[Out]:
         """The writes that stream ``script`` as the reply to ``turn``."""
+
+    def render_key(self, turn: Turn) -> Hashable | None:
+        """What of ``turn`` :meth:`render` depends on besides the script, if that is all it
+        depends on (a server then renders a scenario once per key); None when it varies (ids,
+        timestamps, the connection's state)."""
+        return None
 
     @abstractmethod
     def finish(self, turn: Turn, script: Script, completed: bool) -> None:

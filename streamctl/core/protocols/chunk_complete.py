@@ -342,6 +342,9 @@ class _Session(ServerSession):
         self.turns += 1
         return Reaction(turn=turn)
 
+    def render_key(self, turn: Turn) -> int:
+        return turn.index  # the reply's id is all a rendering takes from the turn
+
     def render(self, script: Script, turn: Turn) -> Sequence[Out]:
         reply_id = f"bot_{turn.index + 1}"
         # Every chunk is this head, the token's text as JSON, and "}": what _chunk() encodes,
