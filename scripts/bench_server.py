@@ -20,7 +20,9 @@ Phases (targets from issue 3):
   route, the bare app.
 
 Throughput runs are interleaved (bare, mock, mock, bare, ...); the medians are reported, and each
-ratio is the median of the ratios of runs made side by side. The share of the machine other
+ratio is the median of the ratios of runs made side by side. Then both servers are loaded at the
+same moments, and their CPU cost per message compared: the machine's swings hit both alike, so
+this ratio is the steadier one. The share of the machine other
 processes used meanwhile is printed, since it skews every figure.
 
 Usage: python scripts/bench_server.py [--clients 100] [--tokens 100] [--rounds 30]
@@ -580,6 +582,31 @@ async def rates(
     return {kind: Rate(runs) for kind, runs in seen.items()}, other
 
 
+async def at_once(
+    servers: list[Server], run: Callable[[int], Awaitable[int]], repeats: int
+) -> list[float]:
+    """The bare server's CPU per message over the mock's, both loaded at the same moments.
+
+    Both servers share one CPU and one load generator, so whatever the machine does meanwhile
+    (its speed swings by up to 20 % from one run to the next here) happens to both: the ratio
+    of their CPU costs is steadier than the ratio of runs made one after the other.
+    """
+    bare, mock = servers
+    ratios = []
+    for _ in range(repeats):
+        before = bare.cpu_s(), mock.cpu_s()
+        counts = await asyncio.wait_for(asyncio.gather(run(bare.port), run(mock.port)), TIMEOUT)
+        bare_cost = (bare.cpu_s() - before[0]) / counts[0]
+        mock_cost = (mock.cpu_s() - before[1]) / counts[1]
+        ratios.append(bare_cost / mock_cost)
+    return ratios
+
+
+def together_row(unit: str, ratios: list[float]) -> Row:
+    result = f"{statistics.median(ratios):.2f}x (runs {min(ratios):.2f}-{max(ratios):.2f}x)"
+    return (f"  CPU per {unit}, both loaded at once", "bare's / mock's", result, "")
+
+
 def rate_rows(name: str, unit: str, rates: dict[str, Rate], bare: str, target: str) -> list[Row]:
     """One row per server: rate, CPU per message, and both ratios to the bare app."""
     rows: list[Row] = []
@@ -617,10 +644,12 @@ async def throughput_rows(args: argparse.Namespace, directory: Path) -> list[Row
         for server in servers:
             await sse_client(server.port, SSE_PATH, 1)  # warm up
         sse, other = await rates(servers, sse_run, args.repeats)
+        sse_together = await at_once(servers, sse_run, args.repeats)
     finally:
         for server in servers:
             server.stop()
     rows += rate_rows("SSE delta/done", "events", sse, "bare-sse", ">= 0.9x")
+    rows.append(together_row("event", sse_together))
     rows.append(("  other processes' CPU meanwhile", f"{other:.0%} of the machine", "", ""))
 
     servers = [start(k, directory) for k in ("bare-ws", "mock", "quart-ws")]
@@ -628,10 +657,12 @@ async def throughput_rows(args: argparse.Namespace, directory: Path) -> list[Row
         for server in servers:
             await ws_client(server.port, WS_PATH, 1, per_reply)
         ws, other = await rates(servers, ws_run, args.repeats)
+        ws_together = await at_once(servers[:2], ws_run, args.repeats)
     finally:
         for server in servers:
             server.stop()
     rows += rate_rows("WS chunk/complete", "msgs", ws, "bare-ws", ">= 0.8x")
+    rows.append(together_row("msg", ws_together))
     rows.append(("  other processes' CPU meanwhile", f"{other:.0%} of the machine", "", ""))
     return rows
 
