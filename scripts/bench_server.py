@@ -22,8 +22,8 @@ Phases (targets from issue 3):
 Throughput runs are interleaved (bare, mock, mock, bare, ...); the medians are reported, and each
 ratio is the median of the ratios of runs made side by side. Then both servers are loaded at the
 same moments, and their CPU cost per message compared: the machine's swings hit both alike, so
-this ratio is the steadier one. The share of the machine other
-processes used meanwhile is printed, since it skews every figure.
+this ratio is the steadier one. The share of the machine other processes used meanwhile is
+printed, since it skews every figure.
 
 Usage: python scripts/bench_server.py [--clients 100] [--tokens 100] [--rounds 30]
        [--repeats 5] [--paced 1000] [--paced-tokens 50] [--paced-ramp 2] [--ttfe 300] [--quick]
