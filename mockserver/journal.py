@@ -91,9 +91,9 @@ class Journal:
     """The last ``limit`` entries.
 
     An entry stays a live object while its request is served; :meth:`seal` then packs it into
-    one shared buffer. A journal of a thousand entries is so a few hundred kilobytes in one place
-    instead of some thirty thousand small objects scattered through the heap, where a handful
-    of them would keep whole allocator arenas from being given back after a burst of clients.
+    one shared buffer. A journal of a thousand entries then takes a few hundred kilobytes in one
+    place instead of some thirty thousand small objects scattered through the heap, where a
+    handful of them would keep whole allocator arenas from being given back after a burst.
     When the journal is full, the entry that finished longest ago goes first; one still being
     served goes only when no finished one is left.
     """
