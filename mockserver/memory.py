@@ -113,10 +113,11 @@ class IdleTrim:
     def _due(self) -> None:
         self._timer = None
         since = self._idle_since
-        if since is None or self._loop is None:  # busy now: the next idle spell waits anew
+        if since is None:  # busy now: the next idle spell waits anew
             return
-        if self._loop.time() < since + self.delay_s:  # busy and idle again meanwhile
-            self._timer = self._loop.call_at(since + self.delay_s, self._due)
+        loop = asyncio.get_running_loop()
+        if loop.time() < since + self.delay_s:  # busy and idle again meanwhile
+            self._timer = loop.call_at(since + self.delay_s, self._due)
             return
         self._idle_since = None  # one trim per idle spell
         (self._trim or trim)()
