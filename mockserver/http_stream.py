@@ -244,12 +244,9 @@ class SSEStream:
         """The protocol's writes for the chosen script; a scenario's are rendered once when the
         protocol's rendering depends on nothing else (the scenario's Script is the key, so a
         reloaded scenario is rendered afresh)."""
-        script = choice.script
-        if self.protocol.render_varies or choice.scenario is None:
-            return self.protocol.render(script, accepted.turn, state)
-        return self._renders.get(
-            script, None, lambda: self.protocol.render(script, accepted.turn, state)
-        )
+        script, turn = choice.script, accepted.turn
+        key = self.protocol.render_key(turn, state) if choice.scenario is not None else None
+        return self._renders.get(script, key, lambda: self.protocol.render(script, turn, state))
 
     async def _play(
         self, plan: Plan, heartbeat: bytes | None, receive: Receive, stream: _Stream

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 from streamctl.core.protocols.base import Out
 from streamctl.core.script import Script
@@ -23,9 +23,12 @@ class Renders:
         self._cache: dict[tuple[int, Hashable], tuple[Script, tuple[Out, ...]]] = {}
 
     def get(
-        self, script: Script, key: Hashable, render: Callable[[], Iterable[Out]]
+        self, script: Script, key: Hashable | None, render: Callable[[], Sequence[Out]]
     ) -> Sequence[Out]:
-        """The writes for ``script`` and ``key``, from ``render`` the first time."""
+        """The writes for ``script`` and ``key``, from ``render`` the first time; with no key
+        (the rendering varies), from ``render`` every time."""
+        if key is None:
+            return render()
         cached = self._cache.get((id(script), key))
         if cached is None or cached[0] is not script:
             if len(self._cache) >= self.limit:

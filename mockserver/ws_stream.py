@@ -127,8 +127,6 @@ class _SessionResponder(_Responder):
         """The protocol's writes; a scenario's once per key where the protocol allows it."""
         script = choice.script
         key = self.session.render_key(turn) if choice.scenario is not None else None
-        if key is None:
-            return self.session.render(script, turn)
         return self.handler.renders.get(script, key, lambda: self.session.render(script, turn))
 
     def _finish(self, turn: Any, script: Any, completed: bool) -> None:

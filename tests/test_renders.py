@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 from mockserver.renders import Renders
 from streamctl.core.protocols.base import Out
 from streamctl.core.script import Script, Token
@@ -11,7 +13,7 @@ def test_a_rendering_is_reused_per_script_and_key_and_the_cache_is_bounded() -> 
     made: list[object] = []
     renders = Renders(limit=2)
 
-    def render(script: Script, key: object) -> tuple[Out, ...]:
+    def render(script: Script, key: Hashable | None) -> tuple[Out, ...]:
         def once() -> list[Out]:
             made.append(key)
             return [Out(script.text)]
@@ -26,3 +28,6 @@ def test_a_rendering_is_reused_per_script_and_key_and_the_cache_is_bounded() -> 
     render(hello, 1)  # a third rendering: the cache started over
     render(hello, 0)
     assert made == [0, 0, 1, 0]
+    render(hello, None)  # no key: the rendering varies, so it is never kept
+    render(hello, None)
+    assert made == [0, 0, 1, 0, None, None]

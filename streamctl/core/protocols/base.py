@@ -431,10 +431,6 @@ class SSEProtocol(Protocol):
     #: Bytes the server writes as a heartbeat, and how often (ms); ``None`` for no heartbeat.
     heartbeat: ClassVar[bytes | None] = None
     heartbeat_ms: ClassVar[float] = 0.0
-    #: Whether ``render()`` depends on the turn or the server state (ids, timestamps, counters).
-    #: When it does not, a server may render a scenario once and send the same writes to every
-    #: request that asks for it.
-    render_varies: ClassVar[bool] = True
 
     @abstractmethod
     def classify(self, event: SSEEvent, frame: int, t: float) -> Msg | list[Finding]:
@@ -455,6 +451,12 @@ class SSEProtocol(Protocol):
     @abstractmethod
     def render(self, script: Script, turn: Turn, state: Any) -> Sequence[Out]:
         """The writes that stream ``script`` as the reply to ``turn``."""
+
+    def render_key(self, turn: Turn, state: Any) -> Hashable | None:
+        """What of ``turn`` and ``state`` :meth:`render` depends on besides the script, if that
+        is all it depends on (a server then renders a scenario once per key); None when it
+        varies (ids, timestamps, counters)."""
+        return None
 
     def finish(self, turn: Turn, script: Script, state: Any, completed: bool) -> None:
         """Record the reply in history (``completed`` is false when the client left early)."""

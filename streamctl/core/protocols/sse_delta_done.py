@@ -137,9 +137,6 @@ class SSEDeltaDone(SSEProtocol):
     spec: ClassVar[Spec] = SPEC
     heartbeat: ClassVar[bytes | None] = encode_comment("ping", eol=EOL)
     heartbeat_ms: ClassVar[float] = 15_000.0
-    # The seed's generator sends no ids, timestamps or counters: a reply is its script.
-    render_varies: ClassVar[bool] = False
-
     # --- checking ---------------------------------------------------------------------------
 
     def classify(self, event: SSEEvent, frame: int, t: float) -> Msg | list[Finding]:
@@ -186,6 +183,10 @@ class SSEDeltaDone(SSEProtocol):
             ("x-accel-buffering", "no"),
         )
         return Accepted(Turn(message), headers)
+
+    def render_key(self, turn: Turn, state: Any) -> tuple[()]:
+        # The seed's generator sends no ids, timestamps or counters: a reply is its script.
+        return ()
 
     def render(self, script: Script, turn: Turn, state: Any) -> Sequence[Out]:
         out: list[Out] = []
