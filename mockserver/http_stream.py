@@ -17,6 +17,7 @@ from typing import Any
 from mockserver.asgi import (
     BodyTooLarge,
     Disconnected,
+    Message,
     Receive,
     Scope,
     Send,
@@ -28,7 +29,7 @@ from mockserver.asgi import (
 )
 from mockserver.faults import bad_fault, requested_faults
 from mockserver.journal import Entry
-from mockserver.renders import Renders
+from mockserver.renders import Ready, Renders
 from mockserver.state import ServerState
 from streamctl.core.protocols.base import Accepted, HttpRequest, HttpResponse, Out, SSEProtocol
 from streamctl.core.script import Script
@@ -36,7 +37,7 @@ from streamctl.core.sse import encode_comment
 from streamctl.core.transcript import Headers
 from streamctl.engine.fault_plan import Plan, apply, perform, refusal
 from streamctl.engine.faults import Fault, FaultError
-from streamctl.engine.pacing import Progress, replay_outs, sent_script
+from streamctl.engine.pacing import Progress, play, replay_outs, sent_script
 from streamctl.engine.resume import resume_after, with_ids
 from streamctl.engine.scenarios import Choice, Scenario, UnknownScenarioError
 
@@ -87,10 +88,15 @@ class _Stream:
         await self.send({"type": "http.response.start", "status": status, "headers": raw})
         self.started = True
 
+    @staticmethod
+    def message(payload: bytes | str) -> Message:
+        """The ASGI message that writes ``payload`` (and more will follow)."""
+        body = payload.encode() if isinstance(payload, str) else payload
+        return {"type": "http.response.body", "body": body, "more_body": True}
+
     def write(self, payload: bytes | str) -> Awaitable[None]:
         # Not a coroutine itself: it hands back the send, one coroutine less per event.
-        body = payload.encode() if isinstance(payload, str) else payload
-        return self.send({"type": "http.response.body", "body": body, "more_body": True})
+        return self.send(self.message(payload))
 
     async def end(self) -> None:
         await self.send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -102,7 +108,7 @@ class SSEStream:
     def __init__(self, server: ServerState, protocol: SSEProtocol) -> None:
         self.server = server
         self.protocol = protocol
-        self._renders = Renders()
+        self._renders: Renders[Ready] = Renders()
 
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, path_params: Mapping[str, str]
@@ -203,7 +209,8 @@ class SSEStream:
         server, turn = self.server, accepted.turn
         choice = server.choose(self.protocol.name, turn, requested)
         record = entry.reply(choice.name, choice.how, turn.user_text)
-        status, headers, outs, heartbeat = self._plan(choice, accepted, state)
+        status, headers, ready, heartbeat = self._plan(choice, accepted, state)
+        outs: Sequence[Out] = ready.outs
         recorded = choice.scenario is not None and choice.scenario.recording is not None
         if (
             ids and not recorded and _is_event_stream(headers)
@@ -219,7 +226,7 @@ class SSEStream:
         plan = apply(faults, outs, self.protocol)
         await stream.start(status, plan.head(headers))
         entry.status = status
-        completed = await self._play(plan, heartbeat, receive, stream)
+        completed = await self._play(plan, ready, heartbeat, receive, stream)
         outcome = "complete" if completed else "disconnected"
         if completed and plan.drop is not None:
             completed, outcome = False, "dropped"
@@ -229,46 +236,70 @@ class SSEStream:
 
     def _plan(
         self, choice: Choice, accepted: Accepted, state: Any
-    ) -> tuple[int, Headers, Sequence[Out], bytes | None]:
+    ) -> tuple[int, Headers, Ready, bytes | None]:
         """Status, headers, writes and heartbeat: a recording's, or the protocol's rendering."""
         scenario = choice.scenario
         recording = scenario.recording if scenario is not None else None
         if recording is None or recording.header.response is None:
-            outs = self._render(choice, accepted, state)
-            return 200, accepted.headers, outs, self.protocol.heartbeat
+            ready = self._render(choice, accepted, state)
+            return 200, accepted.headers, ready, self.protocol.heartbeat
         head = recording.header.response
         headers = tuple((k, v) for k, v in head.headers if k.lower() not in _NOT_REPLAYED)
-        return head.status, headers, replay_outs(recording), None
+        return head.status, headers, Ready.made(replay_outs(recording), _Stream.message), None
 
-    def _render(self, choice: Choice, accepted: Accepted, state: Any) -> Sequence[Out]:
+    def _render(self, choice: Choice, accepted: Accepted, state: Any) -> Ready:
         """The protocol's writes for the chosen script; a scenario's are rendered once when the
         protocol's rendering depends on nothing else (the scenario's Script is the key, so a
         reloaded scenario is rendered afresh)."""
         script, turn = choice.script, accepted.turn
         key = self.protocol.render_key(turn, state) if choice.scenario is not None else None
-        return self._renders.get(script, key, lambda: self.protocol.render(script, turn, state))
+
+        def render() -> Ready:
+            return Ready.made(self.protocol.render(script, turn, state), _Stream.message)
+
+        return self._renders.get(script, key, render)
 
     async def _play(
-        self, plan: Plan, heartbeat: bytes | None, receive: Receive, stream: _Stream
+        self,
+        plan: Plan,
+        ready: Ready,
+        heartbeat: bytes | None,
+        receive: Receive,
+        stream: _Stream,
     ) -> bool:
         """Write the reply; false when the client went away first (the writes then stop).
 
-        A ``drop`` fault leaves the body unended: Hypercorn then closes the connection."""
+        A reply sent as rendered goes out as the ready-made messages; one that faults or
+        ``Last-Event-ID`` changed, write by write. A ``drop`` fault leaves the body unended:
+        Hypercorn then closes the connection."""
         task = asyncio.current_task()
         assert task is not None
         gone = asyncio.Event()
         watcher = asyncio.create_task(_watch(receive, task, gone))
+        config = self.server.config
         try:
-            await perform(
-                plan,
-                stream.write,
-                self.server.config.clock,
-                speed=self.server.config.speed,
-                heartbeat=heartbeat,
-                heartbeat_ms=self.protocol.heartbeat_ms,
-                ping=_PING,
-                progress=stream.progress,
-            )
+            if plan.steps is ready.outs and not plan.faults:
+                await play(
+                    ready.outs,
+                    stream.send,
+                    config.clock,
+                    speed=config.speed,
+                    heartbeat=None if heartbeat is None else _Stream.message(heartbeat),
+                    heartbeat_ms=self.protocol.heartbeat_ms,
+                    progress=stream.progress,
+                    payloads=ready.messages,
+                )
+            else:
+                await perform(
+                    plan,
+                    stream.write,
+                    config.clock,
+                    speed=config.speed,
+                    heartbeat=heartbeat,
+                    heartbeat_ms=self.protocol.heartbeat_ms,
+                    ping=_PING,
+                    progress=stream.progress,
+                )
         except asyncio.CancelledError:
             if not gone.is_set():
                 raise

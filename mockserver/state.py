@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +30,9 @@ from streamctl.engine.scenarios import (
 
 __all__ = ["ServerState"]
 
+#: How often :meth:`ServerState.wait_idle` looks.
+_IDLE_POLL_S = 0.005
+
 log = logging.getLogger("mockserver")
 
 
@@ -54,7 +57,6 @@ class ServerState:
         self.transcripts: deque[Transcript] = deque(maxlen=max(1, config.journal_limit))
         self.started = config.wall_clock()
         self._active = 0
-        self._activity = threading.Condition()
         self._trim = IdleTrim(config.trim_idle_s)
         self.reset()
 
@@ -133,19 +135,21 @@ class ServerState:
         return self._active
 
     def begin(self) -> None:
-        with self._activity:
-            self._active += 1
+        # Called on the server's loop only (two per request): a counter, no lock.
+        self._active += 1
         self._trim.busy()
 
     def end(self) -> None:
-        with self._activity:
-            self._active -= 1
-            if self._active:
-                return
-            self._activity.notify_all()  # wait_idle waits for nothing else
-        self._trim.idle()
+        self._active -= 1
+        if not self._active:
+            self._trim.idle()
 
     def wait_idle(self, timeout: float) -> bool:
-        """Block (from another thread) until nothing is in progress; false on timeout."""
-        with self._activity:
-            return self._activity.wait_for(lambda: self._active == 0, timeout)
+        """Block (from another thread, a test's) until nothing is in progress; false on
+        timeout. It looks every few milliseconds: serving pays nothing for it."""
+        deadline = time.monotonic() + timeout
+        while self._active:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_IDLE_POLL_S)
+        return True

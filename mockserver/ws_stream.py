@@ -18,11 +18,11 @@ import logging
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
-from mockserver.asgi import Receive, Scope, Send, header_map, header_pairs, query_map
+from mockserver.asgi import Message, Receive, Scope, Send, header_map, header_pairs, query_map
 from mockserver.faults import bad_fault, requested_faults
 from mockserver.http_stream import requested_scenario, unknown_scenario
 from mockserver.journal import Entry
-from mockserver.renders import Renders
+from mockserver.renders import Ready, Renders
 from mockserver.state import ServerState
 from streamctl.core.protocols.base import HttpResponse, Out, ServerSession, Turn, WSProtocol
 from streamctl.core.transcript import Transcript
@@ -45,11 +45,16 @@ class _Socket:
     def __init__(self, send: Send) -> None:
         self.send = send
 
+    @staticmethod
+    def message(payload: bytes | str) -> Message:
+        """The ASGI message that sends ``payload`` (text or binary, as it is)."""
+        if isinstance(payload, str):
+            return {"type": "websocket.send", "text": payload}
+        return {"type": "websocket.send", "bytes": payload}
+
     def write(self, payload: bytes | str) -> Awaitable[None]:
         # Not a coroutine itself: it hands back the send, one coroutine less per message.
-        if isinstance(payload, str):
-            return self.send({"type": "websocket.send", "text": payload})
-        return self.send({"type": "websocket.send", "bytes": payload})
+        return self.send(self.message(payload))
 
     async def close(self, code: int | None, reason: str = "") -> None:
         await self.send({"type": "websocket.close", "code": code or 1000, "reason": reason})
@@ -101,13 +106,16 @@ class _SessionResponder(_Responder):
         server, name = self.handler.server, self.handler.protocol.name
         choice = server.choose(name, turn, self.requested)
         record = self.entry.reply(choice.name, choice.how, turn.user_text)
-        outs = self._render(choice, turn)
+        ready = self._render(choice, turn)
         scenario_faults = choice.scenario.faults if choice.scenario is not None else ()
         faults = (*server.faults.draw(), *scenario_faults, *self.faults)
-        plan = apply(faults, outs, self.handler.protocol)
+        plan = apply(faults, ready.outs, self.handler.protocol)
         progress = Progress()
         try:
-            await self.handler.perform(plan, self.socket, progress)
+            if plan.steps is ready.outs and not plan.faults:  # as rendered: ready-made messages
+                await self.handler.send_ready(ready, self.socket, progress)
+            else:
+                await self.handler.perform(plan, self.socket, progress)
         except asyncio.CancelledError:
             record["outcome"] = "disconnected"
             self._finish(turn, sent_script(choice.script, progress), False)
@@ -123,11 +131,15 @@ class _SessionResponder(_Responder):
         record["outcome"] = "complete"
         self._finish(turn, choice.script, True)
 
-    def _render(self, choice: Choice, turn: Turn) -> Sequence[Out]:
+    def _render(self, choice: Choice, turn: Turn) -> Ready:
         """The protocol's writes; a scenario's once per key where the protocol allows it."""
         script = choice.script
         key = self.session.render_key(turn) if choice.scenario is not None else None
-        return self.handler.renders.get(script, key, lambda: self.session.render(script, turn))
+
+        def render() -> Ready:
+            return Ready.made(self.session.render(script, turn), _Socket.message)
+
+        return self.handler.renders.get(script, key, render)
 
     def _finish(self, turn: Any, script: Any, completed: bool) -> None:
         try:
@@ -171,11 +183,22 @@ class WSStream:
     def __init__(self, server: ServerState, protocol: WSProtocol) -> None:
         self.server = server
         self.protocol = protocol
-        self.renders = Renders()
+        self.renders: Renders[Ready] = Renders()
 
     async def play(self, outs: Sequence[Out], socket: _Socket, progress: Progress) -> None:
         config = self.server.config
         await play(outs, socket.write, config.clock, speed=config.speed, progress=progress)
+
+    async def send_ready(self, ready: Ready, socket: _Socket, progress: Progress) -> None:
+        config = self.server.config
+        await play(
+            ready.outs,
+            socket.send,
+            config.clock,
+            speed=config.speed,
+            progress=progress,
+            payloads=ready.messages,
+        )
 
     async def perform(self, plan: Plan, socket: _Socket, progress: Progress) -> None:
         config = self.server.config

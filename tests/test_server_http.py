@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +11,11 @@ import pytest
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.sync.client import connect
 
-from mockserver import asgi, bundled
+from mockserver import asgi, bundled, http_stream
 from mockserver.cors import ALLOW_HEADERS, Cors
 from mockserver.front import path_pattern
 from mockserver.testing import LiveServer
 from streamctl.core.protocols import get, names
-from streamctl.core.protocols.base import Out
 from streamctl.core.script import default_reply
 from tests.live import converse
 
@@ -144,13 +142,11 @@ def test_an_unexpected_error_is_a_500_and_the_server_keeps_serving(
 def test_an_error_after_the_head_was_sent_breaks_the_stream_not_the_server(
     live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    proto = get("message-stream")
-
-    def broken(*args: Any) -> Iterator[Out]:
-        yield Out(b"event: message_start\n")
+    async def broken(outs: Any, write: Any, *args: Any, payloads: Any, **kwargs: Any) -> None:
+        await write(payloads[0])  # the head and a first event are out
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(type(proto), "render", broken)
+    monkeypatch.setattr(http_stream, "play", broken)
     with pytest.raises(httpx.RemoteProtocolError):  # the body ends without its last chunk
         converse(live_server, "message-stream", ["hi"])
     monkeypatch.undo()

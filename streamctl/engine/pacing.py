@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar, overload
 
 from streamctl.core.protocols.base import Out
 from streamctl.core.script import Script
@@ -24,20 +25,73 @@ from streamctl.engine.clock import Clock
 __all__ = ["Progress", "ReplayClose", "WSReplay", "play", "replay_outs", "sent_script", "ws_replay"]
 
 Write = Callable[[bytes | str], Awaitable[None]]
+W = TypeVar("W")
 
 
-@dataclass(slots=True)
 class Progress:
-    """What :func:`play` has written so far (read it after a cancellation)."""
+    """What :func:`play` has written so far (read it after a cancellation).
 
-    writes: int = 0
-    heartbeats: int = 0
-    #: Script tokens written (one past the highest ``Out.token`` sent).
-    tokens: int = 0
-    #: The write that ends the reply went out.
-    terminal: bool = False
+    ``tokens`` and ``terminal`` are worked out from the writes when first read: a server reads
+    them only when a client left early, so a reply's writes are not scanned otherwise.
+    """
+
+    __slots__ = ("_runs", "_terminal", "_tokens", "heartbeats", "writes")
+
+    def __init__(
+        self, writes: int = 0, heartbeats: int = 0, tokens: int = 0, terminal: bool = False
+    ) -> None:
+        self.writes = writes
+        self.heartbeats = heartbeats
+        self._tokens = tokens
+        self._terminal = terminal
+        self._runs: list[Sequence[Out]] = []
+
+    def wrote(self, outs: Sequence[Out], sent: int) -> None:
+        """The first ``sent`` of ``outs`` went out."""
+        self.writes += sent
+        if sent:
+            self._runs.append(outs if sent == len(outs) else outs[:sent])
+
+    @property
+    def tokens(self) -> int:
+        """Script tokens written (one past the highest ``Out.token`` sent)."""
+        self._fold()
+        return self._tokens
+
+    @property
+    def terminal(self) -> bool:
+        """The write that ends the reply went out."""
+        self._fold()
+        return self._terminal
+
+    def _fold(self) -> None:
+        for written in self._runs:
+            tokens = [out.token for out in written if out.token is not None]
+            if tokens:
+                self._tokens = max(self._tokens, max(tokens) + 1)
+            if any(out.terminal for out in written):
+                self._terminal = True
+        self._runs.clear()
+
+    def _fields(self) -> tuple[int, int, int, bool]:
+        return self.writes, self.heartbeats, self.tokens, self.terminal
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Progress):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
+
+    def __repr__(self) -> str:
+        writes, heartbeats, tokens, terminal = self._fields()
+        return (
+            f"Progress(writes={writes}, heartbeats={heartbeats}, tokens={tokens}, "
+            f"terminal={terminal})"
+        )
 
 
+@overload
 async def play(
     outs: Sequence[Out],
     write: Write,
@@ -47,52 +101,76 @@ async def play(
     heartbeat: bytes | str | None = None,
     heartbeat_ms: float = 0.0,
     progress: Progress | None = None,
+    payloads: None = None,
+) -> Progress: ...
+
+
+@overload
+async def play(
+    outs: Sequence[Out],
+    write: Callable[[W], Awaitable[None]],
+    clock: Clock,
+    *,
+    speed: float = 1.0,
+    heartbeat: W | None = None,
+    heartbeat_ms: float = 0.0,
+    progress: Progress | None = None,
+    payloads: Sequence[W],
+) -> Progress: ...
+
+
+async def play(
+    outs: Sequence[Out],
+    write: Callable[[Any], Awaitable[None]],
+    clock: Clock,
+    *,
+    speed: float = 1.0,
+    heartbeat: Any = None,
+    heartbeat_ms: float = 0.0,
+    progress: Progress | None = None,
+    payloads: Sequence[Any] | None = None,
 ) -> Progress:
     """Write ``outs`` on schedule, with ``heartbeat`` every ``heartbeat_ms`` in between.
 
     ``speed`` multiplies every delay (1: as scripted or recorded; 0: as fast as possible).
     The first heartbeat is due ``heartbeat_ms`` after the start; none follows the last write.
     Cancel the task to stop at once: ``progress`` then says what went out.
+
+    ``write`` is given each out's ``payload``, or with ``payloads`` the item at the same place
+    there: a server that keeps its writes ready-made for its transport (an ASGI message per
+    out, made once per rendering) passes them, with ``heartbeat`` in the same form.
     """
     done = progress if progress is not None else Progress()
     scale = max(speed, 0.0) / 1000.0
     beat_s = heartbeat_ms / 1000.0 if heartbeat is not None and heartbeat_ms > 0 else math.inf
+    items: Sequence[Any] = [out.payload for out in outs] if payloads is None else payloads
     # The loop is a server's per-token cost: it counts writes in a local, and `done` learns
     # what went out once, when play ends (cancelled or not).
     sent = 0
     try:
         if scale == 0:  # nothing is ever due later, so no heartbeat is ever due in between
-            for out in outs:
-                await write(out.payload)
+            for item in items:
+                await write(item)
                 sent += 1
             return done
         now = due = clock.now()
         next_beat = now + beat_s
-        for out in outs:
+        for out, item in zip(outs, items, strict=True):
             if out.delay_ms:
                 due += out.delay_ms * scale
                 while next_beat < due:
                     await _until(clock, next_beat)
-                    await write(heartbeat)  # type: ignore[arg-type]  # finite beat_s: one is set
+                    await write(heartbeat)
                     done.heartbeats += 1
                     next_beat = _next_beat(clock, next_beat, beat_s)
             # The clock is only read when the write might not be due yet: time never goes back.
             if due > now:
                 now = await _until(clock, due)
-            await write(out.payload)
+            await write(item)
             sent += 1
         return done
     finally:
-        _count(done, outs[:sent])
-
-
-def _count(done: Progress, written: Sequence[Out]) -> None:
-    done.writes += len(written)
-    tokens = [out.token for out in written if out.token is not None]
-    if tokens:
-        done.tokens = max(done.tokens, max(tokens) + 1)
-    if any(out.terminal for out in written):
-        done.terminal = True
+        done.wrote(outs, sent)
 
 
 async def _until(clock: Clock, deadline: float) -> float:
