@@ -109,6 +109,8 @@ class SSEStream:
         self.server = server
         self.protocol = protocol
         self._renders: Renders[Ready] = Renders()
+        beat = protocol.heartbeat
+        self._beat = None if beat is None else _Stream.message(beat)  # as play() gets it ready
 
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, path_params: Mapping[str, str]
@@ -284,7 +286,7 @@ class SSEStream:
                     stream.send,
                     config.clock,
                     speed=config.speed,
-                    heartbeat=None if heartbeat is None else _Stream.message(heartbeat),
+                    heartbeat=None if heartbeat is None else self._beat,
                     heartbeat_ms=self.protocol.heartbeat_ms,
                     progress=stream.progress,
                     payloads=ready.messages,

@@ -244,3 +244,59 @@ def test_a_websocket_recording_the_client_closed_replays_no_close() -> None:
     replay = ws_replay(Transcript(header, records))
     assert replay.close is None
     assert replay.segments == ((), (Out("a", 1),))
+
+
+def test_payloads_are_written_in_place_of_each_outs_payload_on_the_same_schedule() -> None:
+    # A server hands play() its writes ready-made for the transport: same times, same heartbeats.
+    async def main() -> tuple[list[tuple[float, object]], Progress]:
+        clock = FakeClock()
+        wire = Wire(clock)
+        plan = [*outs(0, 600), Out(b"end", 100, terminal=True)]
+        ready = [{"body": out.payload} for out in plan]
+        task = asyncio.create_task(
+            play(
+                plan,
+                wire.write,
+                clock,
+                heartbeat={"body": BEAT},
+                heartbeat_ms=500,
+                payloads=ready,
+            )
+        )
+        await drive(clock, task, 0.05, 100)
+        return wire.writes, await task
+
+    writes, progress = run(main())
+    assert writes == [
+        (0.0, {"body": b"t0"}),
+        (0.5, {"body": BEAT}),
+        (0.6, {"body": b"t1"}),
+        (0.7, {"body": b"end"}),
+    ]
+    assert progress == Progress(writes=3, heartbeats=1, tokens=2, terminal=True)
+
+
+def test_payloads_at_speed_zero_and_one_per_out() -> None:
+    async def main(payloads: list[str], speed: float) -> list[tuple[float, object]]:
+        clock = FakeClock()
+        wire = Wire(clock)
+        await play(outs(100, 100), wire.write, clock, speed=speed, payloads=payloads)
+        return wire.writes
+
+    assert run(main(["a", "b"], 0)) == [(0.0, "a"), (0.0, "b")]
+    for speed in (0, 1):  # one payload per out, or the schedule means nothing: nothing is sent
+        with pytest.raises(ValueError, match="2 outs"):
+            run(main(["only one"], speed))
+
+
+def test_progress_adds_up_every_run_of_writes_when_read() -> None:
+    progress = Progress(tokens=1)
+    progress.wrote([Out(b"a", token=4), Out(b"b", token=2), Out(b"c")], 3)
+    progress.wrote([Out(b"d", token=9), Out(b"end", terminal=True)], 1)  # cut short
+    progress.wrote([Out(b"e", token=20)], 0)
+    assert (progress.writes, progress.tokens, progress.terminal) == (4, 10, False)
+    progress.wrote([Out(b"end", terminal=True)], 1)
+    assert progress.terminal
+    assert repr(progress) == "Progress(writes=5, heartbeats=0, tokens=10, terminal=True)"
+    assert progress != Progress(writes=5, tokens=10, terminal=True, heartbeats=1)
+    assert progress != "Progress"

@@ -11,6 +11,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from mockserver import http_stream, ws_stream
 from mockserver.bundled import bundled_dir
 from mockserver.config import ServerConfig
 from mockserver.testing import LiveServer
@@ -246,3 +247,40 @@ def test_a_scenario_is_rendered_once_where_the_protocol_allows_it(
         again = httpx.get(server.url("/api/chat/stream?message=hi&scenario=greet")).content
         assert b"Goodbye" in again
         assert renders.count("sse-delta-done") == 2
+
+
+def test_a_scenarios_messages_are_made_once_and_a_changed_reply_is_written_afresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The ASGI messages of a reusable rendering are kept with it; a reply that resume (ids)
+    # or a fault changes is written message by message, and still arrives whole.
+    made: list[bytes | str] = []
+    for cls in (http_stream._Stream, ws_stream._Socket):
+
+        def counted(payload: bytes | str, original: Any = cls.message) -> Any:
+            made.append(payload)
+            return original(payload)
+
+        monkeypatch.setattr(cls, "message", staticmethod(counted))
+    (tmp_path / "greet.json").write_text(json.dumps({"reply": "Hello there."}))
+    config = ServerConfig(watch=False, speed=0, bundled=False, scenario_dirs=(tmp_path,))
+    url = "/api/chat/stream?message=hi&scenario=greet"
+    with LiveServer(config) as server:
+        first = httpx.get(server.url(url)).content
+        once = len(made)
+        assert once > 0
+        assert [httpx.get(server.url(url)).content for _ in range(2)] == [first, first]
+        assert len(made) == once
+        for _ in range(2):
+            (turn,) = converse(server, "chunk-complete", ["hi"], scenario="greet")
+            assert turn.text == "Hello there."
+        twice = len(made)
+        assert twice > once
+        converse(server, "chunk-complete", ["hi"], scenario="greet")
+        assert len(made) == twice  # turn 0 of chunk-complete again: kept
+        resumed = httpx.get(server.url(f"{url}&ids=1")).content
+        assert b"id: " in resumed
+        assert resumed.replace(b"\r", b"").count(b"data:") == first.count(b"data:")
+        faulted = httpx.get(server.url(f"{url}&fault=delay:ms=1")).content
+        assert faulted == first
+        assert len(made) > twice

@@ -94,7 +94,8 @@ def refusal(faults: Sequence[Fault]) -> HttpResponse | None:
 def apply(faults: Sequence[Fault], outs: Sequence[Out], protocol: Protocol) -> Plan:
     """The plan for sending ``outs`` with ``faults`` (in a fixed order, whatever was asked).
 
-    Without faults ``outs`` is kept as it is, not copied (a render may be lazy)."""
+    Without faults ``outs`` is kept as it is, not copied: a server tells by identity that the
+    reply goes out as rendered (and sends the messages it made for that rendering)."""
     if not faults:
         return Plan(outs)
     by = {f.name: f for f in faults}

@@ -143,6 +143,8 @@ async def play(
     done = progress if progress is not None else Progress()
     scale = max(speed, 0.0) / 1000.0
     beat_s = heartbeat_ms / 1000.0 if heartbeat is not None and heartbeat_ms > 0 else math.inf
+    if payloads is not None and len(payloads) != len(outs):
+        raise ValueError(f"{len(payloads)} payloads for {len(outs)} outs")
     items: Sequence[Any] = [out.payload for out in outs] if payloads is None else payloads
     # The loop is a server's per-token cost: it counts writes in a local, and `done` learns
     # what went out once, when play ends (cancelled or not).
