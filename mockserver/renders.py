@@ -47,7 +47,8 @@ class Ready:
     """A rendering's writes, and beside each one the ASGI message that sends it.
 
     A route keeps these per scenario (see :class:`Renders`), so a reply's messages are made once,
-    not once per write of every reply.
+    not once per write of every reply. Replies share them: what sends them (Hypercorn, the
+    recording tap) only reads a message.
     """
 
     outs: tuple[Out, ...]
