@@ -7,6 +7,8 @@ import math
 import threading
 import time
 
+import pytest
+
 from streamctl.engine.clock import RESOLUTION_S, RealClock
 
 
@@ -79,3 +81,46 @@ def test_one_clock_serves_loops_in_several_threads_and_loops_one_after_another()
     for thread in threads:
         thread.join(30)
     assert sorted(done) == ["0", "1", "2", "3"]
+
+
+def test_a_sleep_looks_the_running_loop_up_once_per_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    # asyncio.get_running_loop() is a system call (getpid) on Python 3.11: not one per token.
+    clock = RealClock()
+    lookups: list[object] = []
+    original = asyncio.get_running_loop
+
+    def counted() -> asyncio.AbstractEventLoop:
+        lookups.append(None)
+        return original()
+
+    monkeypatch.setattr(asyncio, "get_running_loop", counted)
+
+    async def naps() -> None:
+        for _ in range(5):
+            await clock.sleep(RESOLUTION_S)
+
+    asyncio.run(naps())
+    assert len(lookups) == 1
+    asyncio.run(naps())  # another loop: looked up again, once
+    assert len(lookups) == 2
+
+
+def test_a_loop_that_moved_to_another_thread_is_not_slept_on_from_this_one() -> None:
+    clock = RealClock()
+    moved = asyncio.new_event_loop()
+    try:
+        moved.run_until_complete(clock.sleep(RESOLUTION_S))  # this thread last slept on it
+        elsewhere = threading.Thread(target=moved.run_forever)
+        elsewhere.start()
+        try:
+
+            async def nap() -> asyncio.AbstractEventLoop:
+                await clock.sleep(RESOLUTION_S * 3)
+                return asyncio.get_running_loop()
+
+            assert asyncio.run(nap()) is not moved  # and the sleep ended on this loop
+        finally:
+            moved.call_soon_threadsafe(moved.stop)
+            elsewhere.join(30)
+    finally:
+        moved.close()

@@ -45,10 +45,17 @@ class RealClock:
         if seconds <= 0:
             await asyncio.sleep(0)
             return
-        loop = asyncio.get_running_loop()
         local = self._local
-        if getattr(local, "loop", None) is not loop:
-            local.loop, local.due = loop, {}
+        loop = getattr(local, "loop", None)
+        # On Python 3.11 asyncio.get_running_loop() asks the OS for the process id on every
+        # call (to notice a fork): a system call per token, a few percent of a pacing server's
+        # CPU. The loop this thread last slept on is taken again while it is the one running
+        # here (asyncio notes the thread a loop runs in; where a loop does not, it is looked up).
+        if loop is None or getattr(loop, "_thread_id", None) != local.ident:
+            running = asyncio.get_running_loop()
+            if running is not loop:
+                local.loop, local.due, local.ident = running, {}, threading.get_ident()
+            loop = running
         due: dict[int, list[asyncio.Future[None]]] = local.due
         slot = math.ceil((loop.time() + seconds) / RESOLUTION_S)
         future = loop.create_future()
