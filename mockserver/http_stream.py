@@ -35,6 +35,7 @@ from streamctl.core.protocols.base import Accepted, HttpRequest, HttpResponse, O
 from streamctl.core.script import Script
 from streamctl.core.sse import encode_comment
 from streamctl.core.transcript import Headers
+from streamctl.engine.clock import running_loop
 from streamctl.engine.fault_plan import Plan, apply, perform, refusal
 from streamctl.engine.faults import Fault, FaultError
 from streamctl.engine.pacing import Progress, play, replay_outs, sent_script
@@ -274,10 +275,11 @@ class SSEStream:
         A reply sent as rendered goes out as the ready-made messages; one that faults or
         ``Last-Event-ID`` changed, write by write. A ``drop`` fault leaves the body unended:
         Hypercorn then closes the connection."""
-        task = asyncio.current_task()
+        loop = running_loop()
+        task = asyncio.current_task(loop)
         assert task is not None
         gone = asyncio.Event()
-        watcher = asyncio.create_task(_watch(receive, task, gone))
+        watcher = loop.create_task(_watch(receive, task, gone))
         config = self.server.config
         try:
             if plan.steps is ready.outs and not plan.faults:

@@ -25,6 +25,8 @@ import gc
 import sys
 from collections.abc import Callable
 
+from streamctl.engine.clock import running_loop
+
 __all__ = ["IdleTrim", "trim"]
 
 
@@ -98,7 +100,7 @@ class IdleTrim:
         if self.delay_s <= 0:
             return
         try:
-            loop = asyncio.get_running_loop()
+            loop = running_loop()
         except RuntimeError:  # not on the server's loop (a test driving the state directly)
             return
         self._idle_since = loop.time()
@@ -115,7 +117,7 @@ class IdleTrim:
         since = self._idle_since
         if since is None:  # busy now: the next idle spell waits anew
             return
-        loop = asyncio.get_running_loop()
+        loop = running_loop()
         if loop.time() < since + self.delay_s:  # busy and idle again meanwhile
             self._timer = loop.call_at(since + self.delay_s, self._due)
             return

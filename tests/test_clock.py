@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from streamctl.engine.clock import RESOLUTION_S, RealClock
+from streamctl.engine.clock import RESOLUTION_S, RealClock, running_loop
 
 
 def test_a_sleep_never_ends_before_its_deadline_and_sleepers_due_together_wake_together() -> None:
@@ -124,3 +124,20 @@ def test_a_loop_that_moved_to_another_thread_is_not_slept_on_from_this_one() -> 
             elsewhere.join(30)
     finally:
         moved.close()
+
+
+def test_running_loop_is_the_running_loop_and_there_is_none_outside_one() -> None:
+    async def which() -> asyncio.AbstractEventLoop:
+        assert running_loop() is running_loop()
+        return running_loop()
+
+    loops = []
+    for _ in range(2):
+        loop = asyncio.new_event_loop()
+        try:
+            loops.append((loop.run_until_complete(which()), loop))
+        finally:
+            loop.close()
+    assert all(found is loop for found, loop in loops)
+    with pytest.raises(RuntimeError):
+        running_loop()

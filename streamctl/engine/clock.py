@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "FakeClock", "RealClock"]
+__all__ = ["Clock", "FakeClock", "RealClock", "running_loop"]
 
 
 class Clock(Protocol):
@@ -19,6 +19,27 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
     async def sleep(self, seconds: float) -> None: ...
+
+
+_here = threading.local()
+
+
+def running_loop() -> asyncio.AbstractEventLoop:
+    """The running event loop, as :func:`asyncio.get_running_loop` finds it, but without a
+    system call each time.
+
+    On Python 3.11 ``asyncio.get_running_loop()`` asks the OS for the process id on every call
+    (to notice a fork); once per token or per request that is a few percent of a server's CPU.
+    The loop last found in this thread is taken again while asyncio says it runs in this thread
+    (``BaseEventLoop._thread_id``); a loop without that record is looked up every time. Raises
+    RuntimeError outside a running loop.
+    """
+    loop = getattr(_here, "loop", None)
+    if loop is not None and getattr(loop, "_thread_id", None) == _here.ident:
+        return loop  # type: ignore[no-any-return]
+    loop = asyncio.get_running_loop()
+    _here.loop, _here.ident = loop, threading.get_ident()
+    return loop
 
 
 #: Sleeps end on a millisecond boundary of the loop's clock (see :class:`RealClock`).
@@ -45,17 +66,10 @@ class RealClock:
         if seconds <= 0:
             await asyncio.sleep(0)
             return
+        loop = running_loop()
         local = self._local
-        loop = getattr(local, "loop", None)
-        # On Python 3.11 asyncio.get_running_loop() asks the OS for the process id on every
-        # call (to notice a fork): a system call per token, a few percent of a pacing server's
-        # CPU. The loop this thread last slept on is taken again while it is the one running
-        # here (asyncio notes the thread a loop runs in; where a loop does not, it is looked up).
-        if loop is None or getattr(loop, "_thread_id", None) != local.ident:
-            running = asyncio.get_running_loop()
-            if running is not loop:
-                local.loop, local.due, local.ident = running, {}, threading.get_ident()
-            loop = running
+        if getattr(local, "loop", None) is not loop:
+            local.loop, local.due = loop, {}
         due: dict[int, list[asyncio.Future[None]]] = local.due
         slot = math.ceil((loop.time() + seconds) / RESOLUTION_S)
         future = loop.create_future()
