@@ -302,7 +302,7 @@ class SSEStream:
         """A reply sent as rendered goes out as its ready-made messages; one that faults or
         ``Last-Event-ID`` changed, write by write."""
         config = self.server.config
-        if plan.steps is ready.outs and not plan.faults:
+        if ready.sent_as_is(plan):
             await play(
                 ready.outs,
                 stream.send,

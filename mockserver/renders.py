@@ -9,6 +9,7 @@ from typing import Generic, TypeVar
 from mockserver.asgi import Message
 from streamctl.core.protocols.base import Out
 from streamctl.core.script import Script
+from streamctl.engine.fault_plan import Plan
 
 __all__ = ["Ready", "Renders"]
 
@@ -58,3 +59,9 @@ class Ready:
     def made(cls, outs: Sequence[Out], message: Callable[[bytes | str], Message]) -> Ready:
         kept = tuple(outs)
         return cls(kept, tuple(message(out.payload) for out in kept))
+
+    def sent_as_is(self, plan: Plan) -> bool:
+        """Whether ``plan`` sends these writes as rendered, so the messages can go out: no
+        fault and no resume changed them (:func:`~streamctl.engine.fault_plan.apply` keeps
+        unchanged writes as the very same object)."""
+        return plan.steps is self.outs and not plan.faults

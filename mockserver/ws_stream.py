@@ -112,7 +112,7 @@ class _SessionResponder(_Responder):
         plan = apply(faults, ready.outs, self.handler.protocol)
         progress = Progress()
         try:
-            if plan.steps is ready.outs and not plan.faults:  # as rendered: ready-made messages
+            if ready.sent_as_is(plan):
                 await self.handler.send_ready(ready, self.socket, progress)
             else:
                 await self.handler.perform(plan, self.socket, progress)
