@@ -35,6 +35,8 @@ class ServerConfig:
     goose_variant: str = "b"
     cors_origins: tuple[str, ...] = ()
     workers: int = 1
+    #: Event loop (``mockserver.loops.LOOPS``): ``auto`` is uvloop where it is installed.
+    loop: str = "auto"
     watch: bool = True
     watch_interval_s: float = 1.0
     #: Seconds without any stream before freed memory is given back to the OS (0: never).

@@ -19,6 +19,7 @@ from hypercorn.run import run
 from mockserver.admin import PREFIX
 from mockserver.app import MockApp, create_app
 from mockserver.config import ServerConfig
+from mockserver.loops import loop_factory, loop_name
 from streamctl.core.protocols import REGISTRY
 
 __all__ = ["banner", "bind", "serve", "tune_runtime", "worker_app"]
@@ -65,8 +66,8 @@ def banner(config: ServerConfig, port: int, scenarios: int) -> str:
     """What ``streamctl serve`` prints at start: every protocol's URLs and the admin API."""
     http, ws = _origin(config.host, port, "http"), _origin(config.host, port, "ws")
     lines = [
-        f"streamctl mock server on {http} "
-        f"(speed {config.speed:g}, {scenarios} scenarios; Ctrl-C to stop)"
+        f"streamctl mock server on {http} (speed {config.speed:g}, {scenarios} scenarios, "
+        f"{loop_name(config.loop)}; Ctrl-C to stop)"
     ]
     for proto in REGISTRY.values():
         for i, endpoint in enumerate(proto.endpoints):
@@ -101,6 +102,8 @@ def hypercorn_config(config: ServerConfig, sock: socket.socket) -> Config:
     hyper.backlog = BACKLOG
     hyper.accesslog = None
     hyper.workers = max(1, config.workers)
+    # Worker processes run on Hypercorn's own loop of that kind (see mockserver.loops).
+    hyper.worker_class = loop_name(config.loop)
     return hyper
 
 
@@ -138,7 +141,8 @@ def serve(
         if config.workers <= 1:
             served = app if app is not None else create_app(config)
             tune_runtime()
-            asyncio.run(hypercorn_serve(served, hyper))
+            with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
+                runner.run(hypercorn_serve(served, hyper))
             return
         os.environ[CONFIG_ENV] = dump_config(config)
         hyper.application_path = "mockserver.run:worker_app()"

@@ -23,6 +23,7 @@ from hypercorn.config import Config
 
 from mockserver.app import MockApp, create_app
 from mockserver.config import ServerConfig
+from mockserver.loops import new_loop
 from mockserver.run import bind, hypercorn_config
 from mockserver.state import ServerState
 from streamctl.engine.clock import FakeClock
@@ -31,7 +32,8 @@ __all__ = ["LiveServer"]
 
 
 class LiveServer:
-    """The app on Hypercorn in a background thread with its own event loop.
+    """The app on Hypercorn in a background thread with its own event loop (of the kind
+    ``config.loop`` names, as ``streamctl serve`` runs it).
 
     By default scenario files are not watched (tests reload through the admin API) and the
     bundled scenarios are loaded.
@@ -79,7 +81,7 @@ class LiveServer:
     def _run(self) -> None:
         assert self._socket is not None
         config = hypercorn_config(self.config, self._socket)
-        loop = asyncio.new_event_loop()
+        loop = new_loop(self.config.loop)
         self._loop = loop
         try:
             loop.run_until_complete(self._serve(config))

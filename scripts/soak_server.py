@@ -100,6 +100,7 @@ def serve() -> None:
 
     from mockserver.app import create_app  # noqa: PLC0415
     from mockserver.config import ServerConfig  # noqa: PLC0415
+    from mockserver.loops import new_loop  # noqa: PLC0415
     from mockserver.run import bind, hypercorn_config  # noqa: PLC0415
 
     counter = _Counter()
@@ -108,7 +109,7 @@ def serve() -> None:
     config = ServerConfig(port=0, watch=False, default_delay_ms=TOKEN_DELAY_MS)
     app = create_app(config)
     sock = bind(HOST, 0)
-    loop = asyncio.new_event_loop()
+    loop = new_loop(config.loop)  # as `streamctl serve` picks it
 
     async def stats(trim: bool) -> dict[str, Any]:
         gc.collect()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -24,12 +27,22 @@ from mockserver import run
 from mockserver.app import _watch
 from mockserver.bundled import bundled_dir
 from mockserver.config import ServerConfig
-from mockserver.run import CONFIG_ENV, banner, bind, dump_config, load_config, worker_app
+from mockserver.loops import LOOPS, LoopError, loop_name, new_loop
+from mockserver.run import (
+    CONFIG_ENV,
+    banner,
+    bind,
+    dump_config,
+    hypercorn_config,
+    load_config,
+    worker_app,
+)
 from mockserver.state import ServerState
-from streamctl.cli.serve import DEV_JWT_SECRET
+from streamctl.cli.serve import DEV_JWT_SECRET, Loop
 from streamctl.core.protocols import REGISTRY
 from streamctl.engine.clock import FakeClock
 from streamctl.engine.scenarios import load_dirs
+from tests.loops import SERVER_LOOPS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,7 +69,11 @@ def test_the_dev_jwt_secret_default_matches_the_servers() -> None:
 
 def test_a_config_travels_to_worker_processes_as_json(tmp_path: Path) -> None:
     config = ServerConfig(
-        scenario_dirs=(tmp_path,), cors_origins=("https://a.example",), speed=0.5, workers=2
+        scenario_dirs=(tmp_path,),
+        cors_origins=("https://a.example",),
+        speed=0.5,
+        workers=2,
+        loop="asyncio",
     )
     assert load_config(dump_config(config)) == config
 
@@ -73,6 +90,44 @@ def test_a_worker_builds_its_app_from_the_environment(
     monkeypatch.delenv(CONFIG_ENV)
     assert len(worker_app().server.scenarios) == len(load_dirs([bundled_dir()]))
     assert tuned == [True, True]
+
+
+def test_auto_is_uvloop_where_it_is_installed_and_asyncios_own_loop_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert loop_name("asyncio") == "asyncio"
+    if importlib.util.find_spec("uvloop") is not None:
+        assert loop_name("auto") == loop_name("uvloop") == "uvloop"
+        with contextlib.closing(new_loop("auto")) as loop:
+            assert isinstance(loop, importlib.import_module("uvloop").Loop)
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # as on Windows
+    assert loop_name("auto") == "asyncio"
+    with contextlib.closing(new_loop("auto")) as plain:
+        assert isinstance(plain, asyncio.BaseEventLoop)
+
+
+def test_the_cli_offers_the_servers_loops() -> None:
+    assert tuple(choice.value for choice in Loop) == LOOPS
+
+
+def test_a_loop_that_cannot_be_had_stops_serve_before_it_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(LoopError, match="unknown event loop 'trio'"):
+        loop_name("trio")
+    monkeypatch.setitem(sys.modules, "uvloop", None)
+    result = CliRunner().invoke(cli(), ["serve", "--port", "0", "--loop", "uvloop"])
+    assert result.exit_code == 2
+    assert "--loop: uvloop is not installed" in result.stderr
+    assert "--loop asyncio" in result.stderr
+
+
+@pytest.mark.parametrize("loop", SERVER_LOOPS)
+def test_worker_processes_run_on_hypercorns_loop_of_the_same_kind(loop: str) -> None:
+    with contextlib.closing(bind("127.0.0.1", 0)) as sock:
+        hyper = hypercorn_config(ServerConfig(loop=loop, workers=2), sock)
+        os.close(int(hyper.bind[0].removeprefix("fd://")))
+    assert hyper.worker_class == loop
 
 
 def test_a_server_process_collects_garbage_in_short_pauses() -> None:
@@ -117,6 +172,7 @@ def test_serve_has_help_for_every_option() -> None:
         "--jwt-secret",
         "--cors-origin",
         "--workers",
+        "--loop",
         "--no-watch",
     ):
         assert option in result.stdout
@@ -139,18 +195,21 @@ def read_until(stream: int, marker: bytes, timeout: float = 20.0) -> bytes:
     return seen
 
 
+@pytest.mark.parametrize("loop", SERVER_LOOPS)
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serve_prints_its_urls_serves_and_stops_cleanly_on_ctrl_c(
-    tmp_path: Path, workers: int
+    tmp_path: Path, workers: int, loop: str
 ) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "GOOSE_SERVER__SECRET_KEY": "from-env"}
-    command = [sys.executable, "-m", "streamctl", "serve", "--port", "0", "--workers", str(workers)]
+    command = [sys.executable, "-m", "streamctl", "serve", "--port", "0", "--loop", loop]
+    command += ["--workers", str(workers)]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
     assert process.stderr is not None
     try:
         head = read_until(process.stderr.fileno(), b"/_streamctl\n").decode()
         base = head.split("mock server on ")[1].split()[0]
         assert f"ws://{base.removeprefix('http://')}/chat/ws" in head
+        assert f", {loop}; Ctrl-C to stop" in head
         status = httpx.get(f"{base}/status", timeout=10)
         assert status.json() == {"status": "ok"}
         refused = httpx.post(f"{base}/reply", json={}, headers={"X-Secret-Key": "test"})
@@ -242,11 +301,12 @@ def test_a_watching_app_starts_and_stops_its_watcher(tmp_path: Path) -> None:
         assert [s.name for s in server.server.scenarios.scenarios] == ["late"]
 
 
-def test_clients_leaving_during_a_burst_do_not_flood_the_log() -> None:
+@pytest.mark.parametrize("loop", SERVER_LOOPS)
+def test_clients_leaving_during_a_burst_do_not_flood_the_log(loop: str) -> None:
     # Each client reads the response head and closes before the reply's burst of writes: the
     # rest of the burst goes to a closed socket, which asyncio would report once per write.
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "streamctl", "serve", "--port", "0"]
+    command = [sys.executable, "-m", "streamctl", "serve", "--port", "0", "--loop", loop]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, env=env)
     assert process.stderr is not None
     try:

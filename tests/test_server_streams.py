@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +49,31 @@ def test_the_bundle_has_scripts_for_every_protocol_and_a_recording_of_each() -> 
 def test_every_bundled_scenario_passes_the_checker_on_every_protocol(
     live_server: LiveServer, protocol: str, scenario: str
 ) -> None:
+    assert_streams_conforming(live_server, protocol, scenario)
+
+
+@pytest.fixture(scope="module")
+def on_asyncio() -> Iterator[LiveServer]:
+    """A server on asyncio's own loop (the session's runs on uvloop where it is installed)."""
+    with LiveServer(ServerConfig(watch=False, speed=0, loop="asyncio")) as server:
+        yield server
+
+
+@pytest.mark.parametrize(("protocol", "scenario"), PAIRS)
+def test_every_bundled_scenario_passes_the_checker_on_asyncios_own_loop_too(
+    on_asyncio: LiveServer, protocol: str, scenario: str
+) -> None:
+    httpx.post(on_asyncio.url("/_streamctl/reset")).raise_for_status()
+    assert_streams_conforming(on_asyncio, protocol, scenario)
+
+
+def assert_streams_conforming(server: LiveServer, protocol: str, scenario: str) -> None:
+    """A conversation with ``scenario`` on ``protocol`` passes the checker and says its text."""
     turns = ["Hello there", "Tell me more", "Thanks", "One more"]
     if BUNDLED[scenario].kind == "recorded":
         # A recording is one exchange, replayed as it was: the bundled ones answer "Hello".
         turns = ["Hello"]
-    for i, exchange in enumerate(converse(live_server, protocol, turns, scenario=scenario)):
+    for i, exchange in enumerate(converse(server, protocol, turns, scenario=scenario)):
         assert exchange.status in (200, 101)
         assert musts(exchange.transcript) == []
         script = BUNDLED[scenario].script(i if scenario == "conversation" else 0)

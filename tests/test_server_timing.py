@@ -36,6 +36,7 @@ from streamctl.core.transcript import (
 )
 from streamctl.engine.clock import FakeClock
 from tests.live import Exchange, Talk, after_first_text, converse
+from tests.loops import SERVER_LOOPS
 
 #: One token, a 20 s pause, then the rest.
 PAUSE = {"tokens": [{"text": "a", "delay_ms": 0}, {"text": " b", "delay_ms": 20000}, " c"]}
@@ -43,8 +44,11 @@ PAUSE = {"tokens": [{"text": "a", "delay_ms": 0}, {"text": " b", "delay_ms": 200
 STEPS = {"tokens": ["one", {"text": " two", "delay_ms": 1200}, {"text": " three", "delay_ms": 0}]}
 
 
-@pytest.fixture(scope="module")
-def fake_time(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+@pytest.fixture(scope="module", params=SERVER_LOOPS)
+def fake_time(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A server on each kind of event loop: disconnects and timers are where loops differ."""
     directory = tmp_path_factory.mktemp("scenarios")
     (directory / "pause.json").write_text(json.dumps(PAUSE))
     (directory / "steps.json").write_text(json.dumps(STEPS))
@@ -63,7 +67,12 @@ def fake_time(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     )
     (directory / "replayed.jsonl").write_text(dump(recording))
     config = ServerConfig(
-        watch=False, bundled=False, scenario_dirs=(directory,), speed=2.0, clock=FakeClock()
+        watch=False,
+        bundled=False,
+        scenario_dirs=(directory,),
+        speed=2.0,
+        clock=FakeClock(),
+        loop=request.param,
     )
     with LiveServer(config) as server:
         yield server

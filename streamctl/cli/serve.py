@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +13,14 @@ __all__ = ["serve_command"]
 
 # Kept in step with mockserver.config.DEFAULT_JWT_SECRET without importing the server stack.
 DEV_JWT_SECRET = "streamctl-dev-secret"
+
+
+class Loop(enum.StrEnum):
+    """``--loop`` (kept in step with mockserver.loops.LOOPS without importing the server)."""
+
+    auto = "auto"
+    uvloop = "uvloop"
+    asyncio = "asyncio"
 
 
 def _log_to_stderr(logger: Any) -> None:
@@ -93,6 +102,13 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
             help="Worker processes (each keeps its own chats, queues and journal).",
         ),
     ] = 1,
+    loop: Annotated[
+        Loop,
+        typer.Option(
+            help="Event loop: auto is uvloop where it is installed (not on Windows), "
+            "else asyncio's own.",
+        ),
+    ] = Loop.auto,
     no_watch: Annotated[
         bool,
         typer.Option("--no-watch", help="Do not reload scenario files when they change."),
@@ -127,6 +143,7 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
     import logging  # noqa: PLC0415 (the server stack loads only when serving)
 
     from mockserver.config import ServerConfig  # noqa: PLC0415
+    from mockserver.loops import LoopError, loop_name  # noqa: PLC0415
     from mockserver.run import banner, bind, serve  # noqa: PLC0415
     from streamctl.core.protocols import REGISTRY  # noqa: PLC0415
     from streamctl.engine.faults import FaultError, parse_many  # noqa: PLC0415
@@ -143,6 +160,7 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
         jwt_secret=jwt_secret,
         cors_origins=tuple(cors_origin or ()),
         workers=workers,
+        loop=loop.value,
         watch=not no_watch,
         faults=tuple(fault or ()),
         fault_rate=fault_rate,
@@ -159,6 +177,11 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
     if unknown:
         typer.echo(f"error: --sse-ids: {unknown[0]!r} is not one of {', '.join(sse)}", err=True)
         raise typer.Exit(ExitCode.USAGE)
+    try:
+        loop_name(config.loop)
+    except LoopError as exc:
+        typer.echo(f"error: --loop: {exc}", err=True)
+        raise typer.Exit(ExitCode.USAGE) from None
     try:
         loaded = load_dirs(config.scenario_sources())
     except ScenarioError as exc:
