@@ -1,4 +1,7 @@
-"""The real clock: sleeps end on time, in batches, never early, on any loop."""
+"""The real clock: sleeps end on time, in batches, never early, on any loop.
+
+Each test runs on asyncio's own loop and on uvloop's (the server's loop where it is installed).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,40 @@ import asyncio
 import math
 import threading
 import time
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import pytest
 
+from mockserver.loops import loop_factory
 from streamctl.engine.clock import RESOLUTION_S, RealClock, running_loop
+from tests.loops import SERVER_LOOPS
+
+T = TypeVar("T")
+Factory = Callable[[], asyncio.AbstractEventLoop]
+Run = Callable[[Coroutine[Any, Any, T]], T]
 
 
-def test_a_sleep_never_ends_before_its_deadline_and_sleepers_due_together_wake_together() -> None:
+@pytest.fixture(params=SERVER_LOOPS)
+def factory(request: pytest.FixtureRequest) -> Factory:
+    """What makes a new loop of each kind a server can run on."""
+    return loop_factory(request.param)
+
+
+@pytest.fixture
+def run(factory: Factory) -> Run[Any]:
+    """``asyncio.run`` on a new loop of each kind."""
+
+    def run(coro: Coroutine[Any, Any, T]) -> T:
+        with asyncio.Runner(loop_factory=factory) as runner:
+            return runner.run(coro)
+
+    return run
+
+
+def test_a_sleep_never_ends_before_its_deadline_and_sleepers_due_together_wake_together(
+    run: Run[int],
+) -> None:
     clock = RealClock()
     woke: list[tuple[float, float]] = []
     # One deadline for everyone, mid-millisecond: the same batch however long set-up takes.
@@ -24,20 +54,25 @@ def test_a_sleep_never_ends_before_its_deadline_and_sleepers_due_together_wake_t
 
     async def scenario() -> int:
         loop = asyncio.get_running_loop()
-        before = len(loop._scheduled)  # type: ignore[attr-defined]
-        tasks = [asyncio.create_task(sleeper()) for _ in range(200)]
-        await asyncio.sleep(0)  # every sleeper is now waiting
-        timers = len(loop._scheduled) - before  # type: ignore[attr-defined]
-        await asyncio.gather(*tasks)
-        return timers
+        timers: list[float] = []
+        call_at = loop.call_at
 
-    timers = asyncio.run(scenario())
+        def counted(when: float, *args: Any) -> asyncio.TimerHandle:
+            timers.append(when)
+            return call_at(when, *args)
+
+        loop.call_at = counted  # type: ignore[method-assign]
+        tasks = [asyncio.create_task(sleeper()) for _ in range(200)]
+        await asyncio.gather(*tasks)
+        return len(timers)
+
+    timers = run(scenario())
     assert len(woke) == 200
     assert all(now >= deadline for deadline, now in woke)
     assert timers == 1
 
 
-def test_a_cancelled_sleep_leaves_the_others_in_its_batch_alone() -> None:
+def test_a_cancelled_sleep_leaves_the_others_in_its_batch_alone(run: Run[None]) -> None:
     clock = RealClock()
 
     async def scenario() -> None:
@@ -48,10 +83,10 @@ def test_a_cancelled_sleep_leaves_the_others_in_its_batch_alone() -> None:
         await asyncio.wait_for(kept, 10)
         assert cancelled.cancelled()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
-def test_zero_and_negative_sleeps_only_yield() -> None:
+def test_zero_and_negative_sleeps_only_yield(run: Run[None]) -> None:
     clock = RealClock()
 
     async def scenario() -> None:
@@ -60,22 +95,24 @@ def test_zero_and_negative_sleeps_only_yield() -> None:
         await clock.sleep(-1)
         assert time.monotonic() - started < 1  # no timer was waited for
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
-def test_one_clock_serves_loops_in_several_threads_and_loops_one_after_another() -> None:
+def test_one_clock_serves_loops_in_several_threads_and_loops_one_after_another(
+    run: Run[None],
+) -> None:
     clock = RealClock()
     done: list[str] = []
 
-    def run(name: str) -> None:
+    def naps(name: str) -> None:
         async def nap() -> None:
             await clock.sleep(RESOLUTION_S * 3)
 
-        asyncio.run(nap())
-        asyncio.run(nap())  # a new loop in the same thread: new batches
+        run(nap())
+        run(nap())  # a new loop in the same thread: new batches
         done.append(name)
 
-    threads = [threading.Thread(target=run, args=(str(i),)) for i in range(4)]
+    threads = [threading.Thread(target=naps, args=(str(i),)) for i in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -83,7 +120,9 @@ def test_one_clock_serves_loops_in_several_threads_and_loops_one_after_another()
     assert sorted(done) == ["0", "1", "2", "3"]
 
 
-def test_a_sleep_looks_the_running_loop_up_once_per_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_sleep_looks_the_running_loop_up_once_per_loop(
+    monkeypatch: pytest.MonkeyPatch, run: Run[None]
+) -> None:
     # asyncio.get_running_loop() is a system call (getpid) on Python 3.11: not one per token.
     clock = RealClock()
     lookups: list[object] = []
@@ -99,15 +138,17 @@ def test_a_sleep_looks_the_running_loop_up_once_per_loop(monkeypatch: pytest.Mon
         for _ in range(5):
             await clock.sleep(RESOLUTION_S)
 
-    asyncio.run(naps())
+    run(naps())
     assert len(lookups) == 1
-    asyncio.run(naps())  # another loop: looked up again, once
+    run(naps())  # another loop: looked up again, once
     assert len(lookups) == 2
 
 
-def test_a_loop_that_moved_to_another_thread_is_not_slept_on_from_this_one() -> None:
+def test_a_loop_that_moved_to_another_thread_is_not_slept_on_from_this_one(
+    factory: Factory, run: Run[asyncio.AbstractEventLoop]
+) -> None:
     clock = RealClock()
-    moved = asyncio.new_event_loop()
+    moved = factory()
     try:
         moved.run_until_complete(clock.sleep(RESOLUTION_S))  # this thread last slept on it
         elsewhere = threading.Thread(target=moved.run_forever)
@@ -118,7 +159,7 @@ def test_a_loop_that_moved_to_another_thread_is_not_slept_on_from_this_one() -> 
                 await clock.sleep(RESOLUTION_S * 3)
                 return asyncio.get_running_loop()
 
-            assert asyncio.run(nap()) is not moved  # and the sleep ended on this loop
+            assert run(nap()) is not moved  # and the sleep ended on this loop
         finally:
             moved.call_soon_threadsafe(moved.stop)
             elsewhere.join(30)
@@ -126,14 +167,16 @@ def test_a_loop_that_moved_to_another_thread_is_not_slept_on_from_this_one() -> 
         moved.close()
 
 
-def test_running_loop_is_the_running_loop_and_there_is_none_outside_one() -> None:
+def test_running_loop_is_the_running_loop_and_there_is_none_outside_one(
+    factory: Factory,
+) -> None:
     async def which() -> asyncio.AbstractEventLoop:
         assert running_loop() is running_loop()
         return running_loop()
 
     loops = []
     for _ in range(2):
-        loop = asyncio.new_event_loop()
+        loop = factory()
         try:
             loops.append((loop.run_until_complete(which()), loop))
         finally:
