@@ -2,7 +2,8 @@
 """Benchmark the mock server against bare ASGI apps on Hypercorn, over loopback.
 
 Every server runs in its own process (the mock server exactly as ``streamctl serve`` runs it,
-and reference apps that write the very same bytes with nothing in between); this process is
+and reference apps that write the very same bytes with nothing in between), all on the event
+loop ``streamctl serve`` picks (``--loop`` names another); this process is
 the load generator, with minimal raw-socket clients so that the servers, not the clients, are
 what is measured. Everything is bounded (clients, rounds, timeouts) and stops by itself.
 
@@ -27,7 +28,7 @@ printed, since it skews every figure.
 
 Usage: python scripts/bench_server.py [--clients 100] [--tokens 100] [--rounds 30]
        [--repeats 5] [--paced 1000] [--paced-tokens 50] [--paced-ramp 2] [--ttfe 300] [--quick]
-       [--only throughput paced breakdown] [--no-pin]
+       [--only throughput paced breakdown] [--no-pin] [--loop auto|uvloop|asyncio]
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from quart import Quart, websocket  # noqa: E402
 
 from mockserver.app import create_app  # noqa: E402
 from mockserver.config import ServerConfig  # noqa: E402
+from mockserver.loops import LOOPS, LoopError, loop_factory, loop_name  # noqa: E402
 from mockserver.run import bind, hypercorn_config, tune_runtime  # noqa: E402
 from streamctl.core.protocols import get  # noqa: E402
 from streamctl.core.protocols.base import (  # noqa: E402
@@ -221,11 +223,11 @@ class LoopLag:
         return lag
 
 
-def serve(kind: str, directory: Path) -> None:
-    """Run one server until stdin closes; print its port first."""
+def serve(kind: str, directory: Path, loop: str) -> None:
+    """Run one server on a ``loop`` event loop until stdin closes; print its port first."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    config = ServerConfig(port=0, scenario_dirs=(directory / "scenarios",))
+    config = ServerConfig(port=0, scenario_dirs=(directory / "scenarios",), loop=loop)
     sock = bind(HOST, 0)
     print(sock.getsockname()[1], flush=True)
     if kind == "mock":
@@ -251,7 +253,8 @@ def serve(kind: str, directory: Path) -> None:
             watching.cancel()
             (directory / f"lag-{os.getpid()}.json").write_text(lag.dump())
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:  # as `streamctl serve`
+        runner.run(main())
 
 
 @dataclass
@@ -294,6 +297,8 @@ class Server:
 #: 1,000 clients time every token, and on one core of their own they would be what is late.
 #: ``--no-pin`` turns pinning off.
 PIN = {"server": set[int](), "client": set[int](), "all": set[int]()}
+#: The event loop every server runs on (``--loop``; the load generator keeps asyncio's).
+SERVER_LOOP = ["auto"]
 
 
 def plan_pinning(enabled: bool) -> str:
@@ -321,6 +326,7 @@ def pinned() -> Iterator[None]:
 
 def start(kind: str, directory: Path) -> Server:
     command = [sys.executable, __file__, "--serve", kind, "--dir", str(directory)]
+    command += ["--loop", SERVER_LOOP[0]]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     if PIN["all"] and os.sched_getaffinity(0) == PIN["client"]:
         os.sched_setaffinity(process.pid, PIN["server"])
@@ -937,12 +943,22 @@ def main() -> int:
     parser.add_argument(
         "--no-pin", action="store_true", help="do not give the servers a CPU of their own"
     )
+    parser.add_argument(
+        "--loop",
+        choices=LOOPS,
+        default="auto",
+        help="the servers' event loop, as `streamctl serve --loop` (default: auto)",
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, Path(args.dir))
+        serve(args.serve, Path(args.dir), args.loop)
         return 0
+    try:
+        SERVER_LOOP[0] = loop_name(args.loop)
+    except LoopError as exc:
+        parser.error(str(exc))
     if args.quick:
         args.clients, args.rounds, args.paced, args.paced_tokens, args.ttfe = 5, 1, 20, 3, 10
         args.paced_ramp = 0.1
@@ -957,7 +973,8 @@ def main() -> int:
         pinning = plan_pinning(not args.no_pin)
         print(
             f"bench_server: {args.clients} clients x {args.rounds} replies x {args.tokens} tokens; "
-            f"{args.paced} paced streams; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs "
+            f"{args.paced} paced streams; servers on {SERVER_LOOP[0]}; "
+            f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs "
             f"({pinning})",
             flush=True,
         )
