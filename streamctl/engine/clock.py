@@ -30,8 +30,9 @@ def running_loop() -> asyncio.AbstractEventLoop:
 
     On Python 3.11 ``asyncio.get_running_loop()`` asks the OS for the process id on every call
     (to notice a fork); once per token or per request that is a few percent of a server's CPU.
-    The loop last found in this thread is taken again while asyncio says it runs in this thread
-    (``BaseEventLoop._thread_id``); a loop without that record is looked up every time. Raises
+    The loop last found in this thread is taken again while the loop says it runs in this
+    thread (``_thread_id``: asyncio's own loops keep it, and so does the mock server's uvloop
+    loop, ``mockserver.loops``); a loop without that record is looked up every time. Raises
     RuntimeError outside a running loop.
     """
     loop = getattr(_here, "loop", None)
