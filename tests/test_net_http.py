@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 import io
 import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +32,7 @@ from streamctl.net.http import MAX_REFUSAL_BODY, accepted_types, refusal
 from streamctl.net.urls import join
 from tests.broken_servers import http_server
 
+ROOT = Path(__file__).resolve().parent.parent
 DELTA = b'event: message\r\ndata: {"delta": "Hi"}\r\n\r\n'
 DONE = b'event: message\r\ndata: {"done": true}\r\n\r\n'
 
@@ -287,3 +292,41 @@ def test_a_huge_refusal_body_is_cut_short() -> None:
     assert isinstance(result.error, HttpStatusError)
     kept = b"".join(f.payload for _, f in transcript.frames())  # type: ignore[misc]
     assert MAX_REFUSAL_BODY <= len(kept) < len(body)
+
+
+def test_an_exchanges_clock_starts_after_what_httpx_loads_on_its_first_connection(
+    live_server: LiveServer,
+) -> None:
+    # httpcore imports anyio's backend when it first connects (about 40 ms): counted inside
+    # the exchange, it would be the server's time to first byte in a recording and in `send`.
+    # This process has loaded it long ago, so a fresh interpreter makes the first exchange.
+    script = textwrap.dedent(
+        """
+        import sys
+        from streamctl.cli.app import main
+        from streamctl.engine.recorder import Recorder
+
+        loaded = []
+        start = Recorder.start
+
+        def started(self, request):
+            loaded.append("anyio._backends._asyncio" in sys.modules)
+            return start(self, request)
+
+        Recorder.start = started
+        sys.argv = ["streamctl", "send", "sse-delta-done", sys.argv[1], "hi"]
+        try:
+            main()
+        except SystemExit as exit:
+            print(exit.code, loaded)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, live_server.base_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.stdout.splitlines()[-1] == "0 [True]", done.stdout + done.stderr

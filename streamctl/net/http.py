@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import anyio
 import httpx
 
 from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
@@ -43,6 +44,17 @@ __all__ = ["HttpConversation", "exchange"]
 #: How much of a refusal's body is kept (an error page, a JSON error); the rest is not read.
 MAX_REFUSAL_BODY = 64 * 1024
 EVENT_STREAM = "text/event-stream"
+
+
+async def _load_transport() -> None:
+    """Load now what httpx would load on its first connection, before the exchange's clock
+    starts.
+
+    httpcore imports anyio's backend for the running loop when it first connects: about 40 ms
+    here, which a transcript would otherwise count as the server's time to its first byte (and
+    ``send`` as time to first token, and a replay of the recording would wait it out again).
+    """
+    await anyio.sleep(0)
 
 
 def media_type(value: str | None) -> str:
@@ -111,6 +123,7 @@ class _Exchange:
         # the CA bundle (about 100 ms) before its first byte.
         https = self.url.lower().startswith("https:")
         client = httpx.AsyncClient(timeout=None, follow_redirects=False, verify=https)
+        await _load_transport()
         self.recorder.start(self.request)
         try:
             async with client:
