@@ -2,10 +2,11 @@
 
 With a thousand paced streams the server's loop is busy most of the time. On asyncio's own loop
 a burst of socket events (new connections, say) holds back the tokens due meanwhile; uvloop
-keeps them on time, for a little less CPU per token. ``scripts/bench_server.py --only paced``,
-same machine, same hour, runs alternated: token lateness p99 6.0, 6.5, 16.3, 12.2 ms on uvloop,
-9.9, 28.6, 52.7, 21.6 ms on asyncio's loop. Neither changes what goes on the wire, and the
-server's tests of streaming, timing and disconnects run on both (``streamctl serve --loop``).
+keeps them on time, for a little less CPU per token. ``scripts/bench_server.py --only paced
+--loop …``, seven runs of each alternated on a 2-CPU VM: token lateness p99 on uvloop 6.0, 6.5,
+16.3, 12.2, 7.2, 8.6 and 91.3 ms (one busy spell of the machine); on asyncio's loop 9.9, 28.6,
+52.7, 21.6, 54.9, 44.2 and 74.8 ms. Neither changes what goes on the wire, and the server's
+tests of streaming, timing and disconnects run on both (``streamctl serve --loop``).
 """
 
 from __future__ import annotations

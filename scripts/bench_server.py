@@ -173,9 +173,10 @@ def quart_ws_app(data: dict[str, Any]) -> Any:
 class LoopLag:
     """How late a process's event loop wakes up: a task that sleeps ``tick_s`` over and over.
 
-    Each sample is (when it woke, how late, CPU time the process used meanwhile): a late
-    wake-up is a stall of the whole process, busy (a long callback, a garbage collection: CPU
-    time about the stall's length) or not run by the OS (little CPU time). Timestamps are
+    Each sample is (when it woke, how late, CPU time the process used meanwhile, how much of
+    that in the kernel, page faults meanwhile): a late wake-up is a stall of the whole process,
+    busy (a long callback, a garbage collection, the kernel's work on its sockets or memory:
+    CPU time about the stall's length) or not run by the OS (little CPU time). Timestamps are
     ``time.perf_counter()``, the system-wide monotonic clock on Linux, so the server's stalls
     and the load generator's can be set against the moment a token arrived. Garbage
     collections are noted too, as (start, end, generation).
@@ -183,7 +184,7 @@ class LoopLag:
 
     def __init__(self, tick_s: float = 0.005) -> None:
         self.tick_s = tick_s
-        self.samples: list[tuple[float, float, float]] = []
+        self.samples: list[tuple[float, float, float, float, int]] = []
         self.collections: list[tuple[float, float, int]] = []
         self._collecting = 0.0
 
@@ -191,11 +192,13 @@ class LoopLag:
         gc.callbacks.append(self._on_gc)
         try:
             while True:
-                before, cpu = time.perf_counter(), time.process_time()
+                before, used = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
                 await asyncio.sleep(self.tick_s)
-                now = time.perf_counter()
+                now, spent = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
                 late = now - before - self.tick_s
-                self.samples.append((now, late, time.process_time() - cpu))
+                kernel = spent.ru_stime - used.ru_stime
+                cpu = spent.ru_utime - used.ru_utime + kernel
+                self.samples.append((now, late, cpu, kernel, spent.ru_minflt - used.ru_minflt))
         finally:
             gc.callbacks.remove(self._on_gc)
 
@@ -205,10 +208,13 @@ class LoopLag:
         else:
             self.collections.append((self._collecting, time.perf_counter(), info["generation"]))
 
-    def stalls(self, over_s: float) -> list[tuple[float, float, float]]:
-        """(start, end, CPU seconds) of every wake-up later than ``over_s``."""
+    def stalls(self, over_s: float) -> list[tuple[float, float, float, float, int]]:
+        """(start, end, CPU seconds, of them in the kernel, page faults) of every wake-up later
+        than ``over_s``."""
         return [
-            (at - late - self.tick_s, at, cpu) for at, late, cpu in self.samples if late > over_s
+            (at - late - self.tick_s, at, cpu, kernel, faults)
+            for at, late, cpu, kernel, faults in self.samples
+            if late > over_s
         ]
 
     def dump(self) -> str:
@@ -218,7 +224,7 @@ class LoopLag:
     def load(cls, text: str) -> LoopLag:
         data = json.loads(text)
         lag = cls()
-        lag.samples = [(a, b, c) for a, b, c in data["samples"]]
+        lag.samples = [(a, b, c, k, int(f)) for a, b, c, k, f in data["samples"]]
         lag.collections = [(a, b, g) for a, b, g in data["collections"]]
         return lag
 
@@ -760,18 +766,24 @@ def stall_rows(
     rows: list[Row] = []
     for name, lag in (("server", server), ("load generator", client)):
         stalls = [s for s in lag.stalls(over) if since <= s[1] <= until]
-        busy = sum(1 for a, b, cpu in stalls if cpu > (b - a) / 2)
-        longest = max((b - a for a, b, _ in stalls), default=0.0) * 1000
+        busy = sum(1 for a, b, cpu, _, _ in stalls if cpu > (b - a) / 2)
+        worst = max(stalls, key=lambda stall: stall[1] - stall[0], default=None)
         collected = [(a, b) for a, b, _ in lag.collections if since <= b <= until]
         in_gc = sum(
             1
-            for a, b, _ in stalls
+            for a, b, *_ in stalls
             if any(ga < b and gb > a and gb - ga > over for ga, gb in collected)
         )
         result = (
             f"{len(stalls)} over {over * 1000:.0f} ms ({busy} busy, {len(stalls) - busy} not run; "
-            f"{in_gc} with a collection over {over * 1000:.0f} ms), longest {longest:.0f} ms"
+            f"{in_gc} with a collection over {over * 1000:.0f} ms)"
         )
+        if worst is not None:
+            start, end, cpu, kernel, faults = worst
+            result += (
+                f", longest {(end - start) * 1000:.0f} ms (CPU {cpu * 1000:.0f} ms, "
+                f"{kernel * 1000:.0f} in the kernel; {faults} page faults)"
+            )
         rows.append((f"  {name} loop stalls during the streams", result, "", ""))
     if server.collections:
         pauses = sorted(b - a for a, b, _ in server.collections if since <= b <= until)
@@ -789,7 +801,7 @@ def stall_rows(
     ]
     for at in late_tokens:
         culprit = next(
-            (who for who, spans in windows.items() for a, b, _ in spans if a <= at <= b + 0.005),
+            (who for who, spans in windows.items() for a, b, *_ in spans if a <= at <= b + 0.005),
             "neither",
         )
         blamed[culprit] += 1
