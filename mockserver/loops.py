@@ -17,7 +17,7 @@ import importlib.util
 import threading
 from collections.abc import Callable
 
-__all__ = ["LOOPS", "LoopError", "loop_name", "new_loop"]
+__all__ = ["LOOPS", "LoopError", "loop_factory", "loop_name", "new_loop"]
 
 #: What ``streamctl serve --loop`` accepts; ``auto`` is uvloop where it is installed.
 LOOPS = ("auto", "uvloop", "asyncio")
