@@ -127,21 +127,38 @@ def test_an_unreachable_server_exits_3(protocol: str) -> None:
 def test_a_refused_websocket_upgrade_exits_4(live_server: LiveServer, protocol: str) -> None:
     result = cli("send", protocol, live_server.base_url + "?scenario=nope", "hi")
     assert result.exit_code == ExitCode.UPGRADE_REFUSED
-    assert result.stderr.startswith("streamctl: WebSocket upgrade refused: HTTP 404")
+    url = live_server.base_url.replace("http:", "ws:") + get(protocol).stream_endpoint.path
+    refused = f"streamctl: WebSocket upgrade to {url}?scenario=nope refused: HTTP 404"
+    assert result.stderr.startswith(refused)
 
 
 @pytest.mark.parametrize("protocol", SSE_NAMES)
 def test_an_http_error_status_exits_5(live_server: LiveServer, protocol: str) -> None:
     result = cli("send", protocol, live_server.base_url + "?scenario=nope", "hi")
     assert result.exit_code == ExitCode.HTTP_STATUS
-    assert result.stderr.startswith("streamctl: server refused the request: HTTP 404: ")
+    assert result.stderr.startswith("streamctl: server refused the request: HTTP 404 from ")
+    assert "scenario=nope: " in result.stderr
     assert "unknown scenario" in result.stderr
+
+
+def test_a_full_endpoint_url_without_a_scheme_is_the_chat_it_names(
+    live_server: LiveServer,
+) -> None:
+    """docs/cli.md: a full endpoint URL works; like curl, ``host:port`` means http://."""
+    url = live_server.base_url.removeprefix("http://") + "/api/web/v1/chats/3/messages/stream"
+    result = cli("send", "message-stream", url, "hi there", "--debug")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == reply("hi there")
+    assert "> POST /api/web/v1/chats/3/messages/stream\n" in result.stderr
+    (entry,) = live_server.server.journal.entries()
+    assert entry["path"] == "/api/web/v1/chats/3/messages/stream"
 
 
 def test_a_wrong_goose_secret_exits_5(live_server: LiveServer) -> None:
     result = cli("send", "goose", live_server.base_url, "hi", "--secret-key", "wrong")
     assert result.exit_code == ExitCode.HTTP_STATUS
-    assert result.stderr == "streamctl: server refused the request: HTTP 401\n"
+    url = f"{live_server.base_url}/reply"
+    assert result.stderr == f"streamctl: server refused the request: HTTP 401 from POST {url}\n"
 
 
 def test_json_instead_of_a_stream_exits_6() -> None:

@@ -32,6 +32,14 @@ def cli(*args: str, input: str | bytes | None = None, env: dict[str, str] | None
 # --- help, completion, entry points -------------------------------------------------------
 
 
+def test_version_prints_the_packages_version() -> None:
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    result = cli("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"streamctl {version}\n"
+    assert streamctl.__version__ == version
+
+
 def test_help_lists_every_command() -> None:
     result = cli("--help")
     assert result.exit_code == 0

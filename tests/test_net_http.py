@@ -29,7 +29,7 @@ from streamctl.errors import (
 )
 from streamctl.net import Limits, Result, WireEvent, open_conversation
 from streamctl.net.http import MAX_REFUSAL_BODY, accepted_types, refusal
-from streamctl.net.urls import join
+from streamctl.net.urls import endpoint_base, join
 from tests.broken_servers import http_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,6 +104,10 @@ def closed_port_url() -> str:
         ("https://h", "/chat/ws", True, "wss://h/chat/ws"),
         ("ws://h:2", "/reply", False, "http://h:2/reply"),
         ("WSS://h:2", "/ws", True, "wss://h:2/ws"),
+        ("h:8000", "/reply", False, "http://h:8000/reply"),
+        ("127.0.0.1:8000/p", "/ws", True, "ws://127.0.0.1:8000/p/ws"),
+        (":8000", "/reply", False, "http://localhost:8000/reply"),
+        ("http://h/api", "/api2/x", False, "http://h/api/api2/x"),
     ],
 )
 def test_the_protocols_target_is_joined_to_the_base_url(
@@ -112,10 +116,29 @@ def test_the_protocols_target_is_joined_to_the_base_url(
     assert join(base, target, websocket=ws) == url
 
 
-@pytest.mark.parametrize("base", ["ftp://h/", "h:8000", "http://", "/just/a/path"])
+@pytest.mark.parametrize("base", ["ftp://h/", "http://", "/just/a/path", "http://:80"])
 def test_a_url_that_is_not_http_or_ws_is_a_usage_error(base: str) -> None:
     with pytest.raises(UsageError, match="not an http"):
         join(base, "/x")
+
+
+MS_PATHS = ("/api/web/v1/chats/{chat_id}/messages/stream", "/api/web/v1/chats/{chat_id}/messages")
+
+
+@pytest.mark.parametrize(
+    ("url", "base", "values"),
+    [
+        ("http://h/api/web/v1/chats/3/messages/stream", "http://h", {"chat_id": "3"}),
+        ("http://h/p/api/web/v1/chats/a%20b/messages/", "http://h/p", {"chat_id": "a b"}),
+        ("h:1/api/web/v1/chats/3/messages/stream?x=1", "http://h:1?x=1", {"chat_id": "3"}),
+        ("http://h/api/web/v1/chats/3/other", "http://h/api/web/v1/chats/3/other", {}),
+        ("http://h", "http://h", {}),
+    ],
+)
+def test_a_full_endpoint_url_gives_the_server_url_and_the_placeholders(
+    url: str, base: str, values: dict[str, str]
+) -> None:
+    assert endpoint_base(url, MS_PATHS) == (base, values)
 
 
 # --- live mock server ---------------------------------------------------------------------
@@ -165,7 +188,7 @@ def test_an_http_error_status_is_a_refusal_with_its_body_recorded(
 def test_a_wrong_secret_is_refused_by_goose(live_server: LiveServer) -> None:
     result, _, _ = exchange("goose", live_server.base_url, secret_key="wrong")
     assert isinstance(result.error, HttpStatusError)
-    assert str(result.error) == "HTTP 401"
+    assert str(result.error) == f"HTTP 401 from POST {live_server.base_url}/reply"
 
 
 def test_an_error_event_in_the_stream_is_reported(live_server: LiveServer) -> None:

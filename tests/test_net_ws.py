@@ -103,8 +103,9 @@ def test_an_unknown_scenario_refuses_the_upgrade(live_server: LiveServer) -> Non
 def test_a_refused_upgrade_keeps_the_status_and_body() -> None:
     with ws_server([], refuse=403) as server:
         results, transcript, _ = converse("chunk-complete", server.url, ["hi"])
+        url = server.url.replace("http:", "ws:") + "/chat/ws"
     assert isinstance(results[0].error, UpgradeRefused)
-    assert str(results[0].error) == "WebSocket upgrade refused: HTTP 403 refused"
+    assert str(results[0].error) == f"WebSocket upgrade to {url} refused: HTTP 403 refused"
     assert [f.payload for _, f in transcript.frames()] == [b"refused\n"]
 
 

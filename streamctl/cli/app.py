@@ -8,6 +8,8 @@ imported inside the commands that use them.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from streamctl.cli.chat import chat_command
@@ -30,6 +32,27 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+def _version(value: bool) -> None:
+    if value:
+        from streamctl import __version__  # noqa: PLC0415
+
+        typer.echo(f"streamctl {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Send, record, inspect and conformance-check chat-streaming protocols (SSE and
+    WebSocket), and serve them from a mock server."""
+
 
 app.command("send")(send_command)
 app.command("chat")(chat_command)

@@ -10,6 +10,7 @@ so naming these types costs nothing at start-up. Every wire record goes to a
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from streamctl.core.protocols.base import ClientOptions
@@ -18,6 +19,7 @@ from streamctl.core.transcript import Transcript
 from streamctl.engine.recorder import NullSink, Recorder
 from streamctl.errors import Unreachable
 from streamctl.net.base import Limits, NullObserver, Observer, Result, WireEvent
+from streamctl.net.urls import endpoint_base
 
 __all__ = [
     "Conversation",
@@ -57,6 +59,7 @@ def open_conversation(
     """
     observer = observer or NullObserver()
     limits = limits or Limits()
+    base_url, options = _endpoint_url(protocol, options, base_url)
     # Imported here so a WebSocket conversation never pays for httpx, nor HTTP for websockets.
     if protocol.transport == "ws":
         from streamctl.net.ws import WSConversation  # noqa: PLC0415
@@ -68,6 +71,20 @@ def open_conversation(
 
     return HttpConversation(
         protocol, options, base_url, recorders=recorders, observer=observer, limits=limits
+    )
+
+
+def _endpoint_url(
+    protocol: ChatProtocol, options: ClientOptions, url: str
+) -> tuple[str, ClientOptions]:
+    """A full endpoint URL is the server's URL plus the endpoint: keep the server's, and let
+    the placeholders it filled in (``/chats/3/…``) choose the chat or session the options do
+    not name."""
+    base, values = endpoint_base(url, (e.path for e in protocol.endpoints))
+    return base, replace(
+        options,
+        chat=options.chat or values.get("chat_id"),
+        session=options.session or values.get("session_id"),
     )
 
 

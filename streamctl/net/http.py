@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
 
 from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
 from streamctl.core.protocols.base import Protocol as ChatProtocol
+from streamctl.core.redact import redact_target
 from streamctl.core.sse import SSEDecoder, SSEEvent
 from streamctl.core.transcript import Request, Response, header_value
 from streamctl.engine.recorder import Recorder, outcome_of
@@ -79,11 +82,14 @@ def _excerpt(body: bytes, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def refusal(request: Request, response: Response, body: bytes = b"") -> StreamctlError | None:
+def refusal(
+    request: Request, response: Response, body: bytes = b"", url: str = ""
+) -> StreamctlError | None:
     """Why ``response`` is not the stream ``request`` asked for, or ``None`` when it is."""
     if response.status != 200:
         tail = f": {_excerpt(body)}" if body.strip() else ""
-        return HttpStatusError(f"HTTP {response.status}{tail}")
+        where = f" from {request.method} {redact_target(url)}" if url else ""
+        return HttpStatusError(f"HTTP {response.status}{where}{tail}")
     ctype = media_type(response.header("content-type"))
     wanted = accepted_types(request)
     if _acceptable(ctype, wanted):
@@ -177,10 +183,10 @@ class _Exchange:
         self.response = Response(raw.status_code, tuple(raw.headers.multi_items()))
         self.recorder.head(self.response)
         self.observer.on_head(self.recorder.request or self.request, self.response)
-        self.refused = refusal(self.request, self.response)
+        self.refused = refusal(self.request, self.response, url=self.url)
         if self.refused is not None:
             body = await self._drain(raw)
-            self.refused = refusal(self.request, self.response, body) or self.refused
+            self.refused = refusal(self.request, self.response, body, self.url) or self.refused
             return self.pump.failed(self.response, "complete", self.refused)
         return await self._stream(raw)
 
@@ -251,6 +257,9 @@ async def exchange(
     """Send ``session``'s request to ``base_url`` and stream the response through it."""
     request = _request(session, headers)
     url = urls.join(base_url, request.target)
+    # What goes on the wire (and into --debug and the transcript) is the joined URL's target.
+    parts = urlsplit(url)
+    request = replace(request, target=parts.path + (f"?{parts.query}" if parts.query else ""))
     run = _Exchange(session, url, request, recorder=recorder, observer=observer, limits=limits)
     return await run.run()
 

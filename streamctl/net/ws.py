@@ -22,6 +22,7 @@ from websockets.exceptions import (
 
 from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
 from streamctl.core.protocols.base import Protocol as ChatProtocol
+from streamctl.core.redact import redact_target
 from streamctl.core.transcript import Request, Response
 from streamctl.engine.recorder import Recorder, outcome_of
 from streamctl.errors import (
@@ -173,7 +174,10 @@ class WSConversation:
         if body:
             self.observer.on_frame(self.recorder.frame("server", body))
         text = body.decode("utf-8", "replace").strip()[:200]
-        return UpgradeRefused(f"WebSocket upgrade refused: HTTP {raw.status_code} {text}".strip())
+        where = redact_target(self.url)
+        return UpgradeRefused(
+            f"WebSocket upgrade to {where} refused: HTTP {raw.status_code} {text}".strip()
+        )
 
 
 class _Turn:
