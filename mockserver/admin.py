@@ -20,6 +20,22 @@ from streamctl.engine.scenarios import ScenarioError, UnknownScenarioError, pars
 __all__ = ["PREFIX", "admin_blueprint"]
 
 PREFIX = "/_streamctl"
+#: What ``GET /_streamctl`` lists: every admin endpoint and what it is for (docs/scenarios.md).
+INDEX = (
+    ("GET", "/health", "status, protocols, scenario count, open streams, uptime"),
+    ("GET", "/faults", "every fault the server can inject"),
+    ("GET", "/scenarios", "the scenarios (?protocol= only those that apply)"),
+    ("POST", "/scenarios", "add a scenario (?name=, ?protocol= and ?count= also queue it)"),
+    ("POST", "/reload", "reload the scenario files"),
+    ("GET", "/queue", "the scenarios queued for the next requests"),
+    ("POST", "/queue", 'queue one: {"protocol", "scenario", "count"}'),
+    ("GET", "/journal", "what every client sent (?protocol=… and other fields filter)"),
+    ("GET", "/transcripts", "what each client was sent, while recording"),
+    ("POST", "/recording", 'record transcripts: {"on": true} or {"on": false}'),
+    ("POST", "/reset", "forget chats, queues, the journal and added scenarios"),
+    ("POST", "/check", "check a transcript (JSON Lines), as `streamctl check` does"),
+    ("GET", "/token", "a development JWT for ws-events (?user=)"),
+)
 
 
 def _error(status: int, detail: str, **more: Any) -> tuple[Response, int]:
@@ -29,6 +45,11 @@ def _error(status: int, detail: str, **more: Any) -> tuple[Response, int]:
 def admin_blueprint(server: ServerState) -> Blueprint:
     """The admin routes bound to ``server``."""
     admin = Blueprint("streamctl_admin", __name__, url_prefix=PREFIX)
+
+    @admin.get("", strict_slashes=False)
+    async def index() -> Response:
+        endpoints = [{"method": m, "path": PREFIX + p, "description": d} for m, p, d in INDEX]
+        return jsonify({"admin": endpoints, "playground": "/", "docs": "docs/scenarios.md"})
 
     @admin.get("/health")
     async def health() -> Response:

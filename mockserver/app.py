@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from functools import partial
 
 from quart import Quart
 
 from mockserver.admin import admin_blueprint
-from mockserver.asgi import Receive, Scope, Send
+from mockserver.asgi import ASGIApp, Receive, Scope, Send
 from mockserver.config import ServerConfig
 from mockserver.front import Front
 from mockserver.playground import playground_blueprint
+from mockserver.requestlog import RequestLog, logged
 from mockserver.routes import register_routes
 from mockserver.state import ServerState
 
@@ -34,10 +36,12 @@ class MockApp(Quart):
         super().__init__("mockserver")
         self.server = server
         self.front = Front(server, partial(Quart.asgi_app, self))
+        #: What Hypercorn's calls reach: the front, or the request log in front of it.
+        self.entry: ASGIApp = self.front
         self._watcher: asyncio.Task[None] | None = None
 
     async def asgi_app(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
-        await self.front(scope, receive, send)
+        await self.entry(scope, receive, send)
 
 
 def create_app(config: ServerConfig | None = None) -> MockApp:
@@ -48,10 +52,23 @@ def create_app(config: ServerConfig | None = None) -> MockApp:
     app.register_blueprint(admin_blueprint(app.server))
     app.register_blueprint(playground_blueprint(app.server))
     register_routes(app, app.server)
+    if config.log_requests or config.log_events:
+        log = RequestLog(
+            _write_stderr,
+            requests=config.log_requests,
+            events=config.log_events,
+            as_json=config.log_format == "json",
+        )
+        app.entry = logged(app.front, log, app.server.journal)
     if config.watch:
         app.before_serving(partial(_start_watching, app))
         app.after_serving(partial(_stop_watching, app))
     return app
+
+
+def _write_stderr(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 async def _start_watching(app: MockApp) -> None:

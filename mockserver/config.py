@@ -55,6 +55,11 @@ class ServerConfig:
     seed: int | None = None
     #: SSE protocols whose events carry ``id:`` lines (and honour ``Last-Event-ID``).
     sse_ids: tuple[str, ...] = ()
+    #: Log each request on stderr when it is over (``streamctl serve`` does unless ``-q``),
+    #: with ``log_events`` every event sent and received too; ``log_format``: text or json.
+    log_requests: bool = False
+    log_events: bool = False
+    log_format: str = "text"
     #: Pacing clock (monotonic); tests inject a fake one.
     clock: Clock = field(default_factory=RealClock, compare=False)
     #: Wall clock for timestamps in messages and the journal.

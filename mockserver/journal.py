@@ -104,6 +104,8 @@ class Journal:
         self._open: dict[int, Entry] = {}
         self._sealed = _Ring()
         self._ids = itertools.count(1)
+        #: Called with each new entry, in the request's own task (the request log's hook).
+        self.on_open: Callable[[Entry], None] | None = None
 
     def open(
         self,
@@ -128,6 +130,8 @@ class Journal:
             body=None if body is None else body[:MAX_BODY],
         )
         self._open[entry.id] = entry
+        if self.on_open is not None:
+            self.on_open(entry)
         while len(self._open) + len(self._sealed) > self._limit:
             if self._sealed:
                 self._sealed.pop_oldest()

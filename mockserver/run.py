@@ -74,7 +74,12 @@ def banner(config: ServerConfig, port: int, scenarios: int) -> str:
             base = ws if endpoint.method == "WS" else http
             label = proto.name if i == 0 else ""
             lines.append(f"  {label:<16} {endpoint.method:<6} {base}{endpoint.path}")
+    lines.append(f"  {'playground':<16} {'':<6} {http}/")
     lines.append(f"  {'admin':<16} {'':<6} {http}{PREFIX}")
+    if config.faults:
+        share = "every stream" if config.fault_rate >= 1 else f"{config.fault_rate:.0%} of streams"
+        seed = "" if config.seed is None else f", seed {config.seed}"
+        lines.append(f"  faults on {share}{seed}: {' '.join(config.faults)}")
     return "\n".join(lines)
 
 
@@ -127,6 +132,23 @@ def quiet_lost_writes() -> None:
         asyncio_log.addFilter(QuietLostWrites())
 
 
+def _quiet_cancellation(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The loop's exception handler: a connection's task cancelled at shutdown is not an error.
+
+    Ctrl-C with streams open cancels their connections' tasks; Python 3.11's ``asyncio.streams``
+    then asks each cancelled task for its exception in a callback, which raises
+    ``CancelledError`` and printed some 30 lines of traceback per stream (uvloop and asyncio).
+    """
+    if isinstance(context.get("exception"), asyncio.CancelledError):
+        return
+    loop.default_exception_handler(context)
+
+
+async def quiet_shutdown() -> None:
+    """Install :func:`_quiet_cancellation` on the running loop (a before-serving hook)."""
+    asyncio.get_running_loop().set_exception_handler(_quiet_cancellation)
+
+
 def serve(
     config: ServerConfig, *, sock: socket.socket | None = None, app: MockApp | None = None
 ) -> None:
@@ -140,6 +162,7 @@ def serve(
         quiet_lost_writes()
         if config.workers <= 1:
             served = app if app is not None else create_app(config)
+            served.before_serving(quiet_shutdown)
             tune_runtime()
             with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
                 runner.run(hypercorn_serve(served, hyper))
@@ -174,6 +197,7 @@ def worker_app() -> MockApp:
     """The app in a worker process (``hypercorn`` loads ``mockserver.run:worker_app()``)."""
     text = os.environ.get(CONFIG_ENV)
     app = create_app(load_config(text) if text else ServerConfig())
+    app.before_serving(quiet_shutdown)
     tune_runtime()
     quiet_lost_writes()
     return app

@@ -15,6 +15,13 @@ __all__ = ["serve_command"]
 DEV_JWT_SECRET = "streamctl-dev-secret"
 
 
+class LogFormat(enum.StrEnum):
+    """``--log-format``: lines for people, or JSON lines for machines (CI artefacts)."""
+
+    text = "text"
+    json = "json"
+
+
 class Loop(enum.StrEnum):
     """``--loop`` (kept in step with mockserver.loops.LOOPS without importing the server)."""
 
@@ -138,6 +145,23 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
             help="SSE protocols whose events carry id: lines and honour Last-Event-ID.",
         ),
     ] = "",
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="Do not log each request (time, protocol, path, status, outcome, scenario, "
+            "tokens, duration) on stderr.",
+        ),
+    ] = False,
+    log_events: Annotated[
+        bool,
+        typer.Option("--log-events", help="Also log every event sent and received."),
+    ] = False,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(help="How log lines are written: text, or one JSON object a line."),
+    ] = LogFormat.text,
 ) -> None:
     """Run the mock server: every protocol at once, on its documented paths."""
     import logging  # noqa: PLC0415 (the server stack loads only when serving)
@@ -166,6 +190,9 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
         fault_rate=fault_rate,
         seed=seed,
         sse_ids=tuple(p.strip() for p in sse_ids.split(",") if p.strip()),
+        log_requests=not quiet,
+        log_events=log_events,
+        log_format=log_format.value,
     )
     try:
         parse_many(config.faults)
