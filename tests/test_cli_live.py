@@ -224,6 +224,19 @@ def test_a_stream_closed_before_its_terminator_exits_9() -> None:
     assert result.stderr.splitlines()[-1] == (
         "streamctl: the server ended the stream before the protocol's terminator"
     )
+    assert result.stderr.splitlines()[-2].endswith(
+        "| ended: cut short (the server ended the stream before the protocol's terminator)"
+    )
+
+
+def test_a_reply_ended_by_an_error_event_is_not_called_complete(
+    live_server: LiveServer,
+) -> None:
+    url = live_server.base_url + "?scenario=error-mid-stream"
+    result = cli("send", "sse-delta-done", url, "hi")
+    assert result.exit_code != 0
+    assert "| ended: error event (the server reported: " in result.stderr
+    assert "ended: complete" not in result.stderr
 
 
 # --- record -------------------------------------------------------------------------------

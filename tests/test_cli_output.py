@@ -10,6 +10,7 @@ import pytest
 from streamctl.cli.live import Stats
 from streamctl.cli.output import Console, escape, json_line
 from streamctl.core.protocols.base import Update
+from streamctl.errors import ConnectionLost, ProtocolErrorEvent
 from streamctl.net.base import Result, WireEvent
 
 HOSTILE = "ok\x1b[2J\rgone\x07\u202eevil\x9b31m\tend\n"
@@ -94,6 +95,26 @@ def test_the_summary_reports_ttft_rate_total_and_ending() -> None:
         "ttft 40 ms | 4 tokens | 20.0 tokens/s | total 240 ms | "
         "ended: complete (the protocol's terminator arrived)"
     )
+
+
+@pytest.mark.parametrize(
+    ("result", "ended"),
+    [
+        (
+            Result(
+                None, "complete", "x", ProtocolErrorEvent("overloaded"), True, 3, ("overloaded",)
+            ),
+            "error event (the server reported: overloaded)",
+        ),
+        (
+            Result(None, "complete", "the server ended the stream", ConnectionLost("the server")),
+            "cut short (the server ended the stream)",
+        ),
+        (Result(None, "timeout", "no event for 30 s"), "timeout (no event for 30 s)"),
+    ],
+)
+def test_only_a_stream_that_reached_its_terminator_is_complete(result: Result, ended: str) -> None:
+    assert Stats().summary(result, 12.0).endswith(f" | ended: {ended}")
 
 
 @pytest.mark.parametrize("outcome", ["timeout", "max-events", "interrupted"])

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from streamctl.cli.output import Console, json_line
 from streamctl.core.transcript import Frame, Request, Response
+from streamctl.errors import ConnectionLost
 from streamctl.net.base import Observer, Result, WireEvent
 
 __all__ = ["JsonView", "RawView", "Stats", "Tee", "TextView", "make_view"]
@@ -123,11 +124,22 @@ class Stats:
         ttft = "-" if self.first is None else f"{self.first:.0f} ms"
         span = (total_ms - self.first) / 1000.0 if self.first is not None else 0.0
         rate = f"{self.tokens / span:.1f}" if span > 0 else "-"
-        ended = result.outcome if not result.detail else f"{result.outcome} ({result.detail})"
+        ended = ending(result)
         return (
             f"ttft {ttft} | {self.tokens} tokens | {rate} tokens/s | "
             f"total {total_ms:.0f} ms | ended: {ended}"
         )
+
+
+def ending(result: Result) -> str:
+    """How the stream ended, in words: ``complete`` only when the protocol's terminator came
+    and no error event did (a transcript's ``complete`` means the recording saw the end)."""
+    outcome, detail = result.outcome, result.detail
+    if outcome == "complete" and result.errors:
+        outcome, detail = "error event", f"the server reported: {result.errors[0]}"
+    elif outcome == "complete" and not result.done and isinstance(result.error, ConnectionLost):
+        outcome = "cut short"
+    return f"{outcome} ({detail})" if detail else outcome
 
 
 class Tee:

@@ -126,7 +126,9 @@ class Pump:
         """The result when the stream stopped by itself or by a bound (not by an error)."""
         error = ProtocolErrorEvent(self.errors[0]) if self.errors else None
         if self.done:
-            detail = "ended by an error event" if error else "the protocol's terminator arrived"
+            detail = (
+                "the server reported an error" if error else "the protocol's terminator arrived"
+            )
             return self._result(response, "complete", detail, error)
         if self.full:
             return self._result(response, "max-events", f"stopped after {self.events} events")
