@@ -141,6 +141,17 @@ def test_an_http_error_status_exits_5(live_server: LiveServer, protocol: str) ->
     assert "unknown scenario" in result.stderr
 
 
+@pytest.mark.parametrize("protocol", ["sse-delta-done", "chunk-complete"])
+def test_an_unknown_fault_lists_every_known_fault(live_server: LiveServer, protocol: str) -> None:
+    from streamctl.engine.faults import FAULTS
+
+    result = cli("send", protocol, live_server.base_url + "?fault=nope", "hi")
+    assert result.exit_code != 0
+    assert "unknown fault 'nope' (known: " in result.stderr
+    assert all(kind.name in result.stderr for kind in FAULTS)
+    assert "…" not in result.stderr
+
+
 def test_a_full_endpoint_url_without_a_scheme_is_the_chat_it_names(
     live_server: LiveServer,
 ) -> None:

@@ -6,6 +6,7 @@ httpx or websockets at import time.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -157,6 +158,29 @@ def next_session(
     the same options."""
     session = previous.follow_up(message) if previous is not None else None
     return session or protocol.client(replace(options, message=message))
+
+
+#: Characters of an error response's body a message shows (a fault list fits whole).
+EXCERPT = 1000
+
+
+def excerpt(body: bytes, limit: int = EXCERPT, *, as_is: bool = False) -> str:
+    """An error response's body for a message: one line, the ``detail`` of a
+    ``{"detail": …}`` body (every server of ours, FastAPI's too) unless ``as_is``, cut only past
+    ``limit``."""
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        obj = None if as_is else json.loads(text)
+    except ValueError:
+        obj = None
+    if isinstance(obj, dict) and isinstance(obj.get("detail"), str):
+        text = obj["detail"] + "".join(
+            f"; {k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+            for k, v in obj.items()
+            if k != "detail"
+        )
+    text = text.replace("\r", " ").replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def merge_headers(

@@ -38,6 +38,7 @@ from streamctl.net.base import (
     Pump,
     Result,
     WireEvent,
+    excerpt,
     merge_headers,
     next_session,
 )
@@ -77,24 +78,19 @@ def _acceptable(ctype: str, wanted: list[str]) -> bool:
     )
 
 
-def _excerpt(body: bytes, limit: int = 200) -> str:
-    text = body.decode("utf-8", "replace").strip().replace("\r", " ").replace("\n", " ")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def refusal(
     request: Request, response: Response, body: bytes = b"", url: str = ""
 ) -> StreamctlError | None:
     """Why ``response`` is not the stream ``request`` asked for, or ``None`` when it is."""
     if response.status != 200:
-        tail = f": {_excerpt(body)}" if body.strip() else ""
+        tail = f": {excerpt(body)}" if body.strip() else ""
         where = f" from {request.method} {redact_target(url)}" if url else ""
         return HttpStatusError(f"HTTP {response.status}{where}{tail}")
     ctype = media_type(response.header("content-type"))
     wanted = accepted_types(request)
     if _acceptable(ctype, wanted):
         return None
-    tail = f": {_excerpt(body)}" if body.strip() else ""
+    tail = f": {excerpt(body, as_is=True)}" if body.strip() else ""
     got = ctype or "no Content-Type"
     return WrongContentType(f"expected {' or '.join(wanted)}, got {got}{tail}")
 

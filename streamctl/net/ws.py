@@ -34,7 +34,15 @@ from streamctl.errors import (
     UsageError,
 )
 from streamctl.net import urls
-from streamctl.net.base import Limits, Observer, Pump, Result, WireEvent, next_session
+from streamctl.net.base import (
+    Limits,
+    Observer,
+    Pump,
+    Result,
+    WireEvent,
+    excerpt,
+    next_session,
+)
 
 __all__ = ["WSConversation"]
 
@@ -173,7 +181,7 @@ class WSConversation:
         body = bytes(raw.body or b"")
         if body:
             self.observer.on_frame(self.recorder.frame("server", body))
-        text = body.decode("utf-8", "replace").strip()[:200]
+        text = excerpt(body)
         where = redact_target(self.url)
         return UpgradeRefused(
             f"WebSocket upgrade to {where} refused: HTTP {raw.status_code} {text}".strip()
