@@ -1220,3 +1220,23 @@ def msg_data(content: Any, role: str = "assistant") -> str:
 )
 def test_the_client_turns_each_event_into_an_update(data: str, expected: tuple[Any, ...]) -> None:
     assert on(data) == expected
+
+
+def test_tool_output_streamed_while_the_tool_ran_is_not_shown_again_as_its_result() -> None:
+    client = GooseClient(ClientOptions("hi"))
+    result = [{"type": "text", "text": "x\nx\n"}]
+    response = {"type": "toolResponse", "id": "call_1", "toolResult": {"value": result}}
+    other = {**response, "id": "call_2"}
+    infos = [
+        client.on_event(SSEEvent(data=data)).info
+        for data in (
+            notification("call_1").decode()[6:-2],
+            notification("call_1").decode()[6:-2],
+            msg_data([response, other], "user"),
+        )
+    ]
+    assert infos == [
+        "tool call_1: x\n",
+        "tool call_1: x\n",
+        "tool result call_1: the output above; tool result call_2: x\nx\n",
+    ]

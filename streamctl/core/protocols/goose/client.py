@@ -34,6 +34,8 @@ class GooseClient(ClientSession):
         self.history = history
         self.created = int(clock())
         self.reply = ""
+        #: Tool output already shown live (``Notification`` events), by tool call id.
+        self.streamed: dict[str, str] = {}
 
     def _user_message(self) -> dict[str, Any]:
         text = {"type": "text", "text": self.options.message}
@@ -69,7 +71,7 @@ class GooseClient(ClientSession):
             return Update(info=f"ignored a non-object event: {event.data[:80]!r}")
         kind = obj.get("type")
         if kind == "Message" and isinstance(obj.get("message"), dict):
-            update = _message(obj["message"])
+            update = _message(obj["message"], self.streamed)
             self.reply += update.text
             return update
         if kind == "Error":
@@ -78,7 +80,20 @@ class GooseClient(ClientSession):
             return Update(done=True)
         if kind == "Ping":
             return Update()
+        if kind == "Notification":
+            return Update(info=self._notification(obj))
         return Update(info=_other(kind, obj))
+
+    def _notification(self, obj: Mapping[str, Any]) -> str:
+        message = obj.get("message")
+        params = message.get("params") if isinstance(message, dict) else None
+        data = params.get("data") if isinstance(params, dict) else None
+        shown = data.get("output") if isinstance(data, dict) else None
+        call = str(obj.get("request_id"))
+        if isinstance(shown, str):
+            self.streamed[call] = self.streamed.get(call, "") + shown
+            return f"tool {call}: {shown}"
+        return f"tool {call}: {_compact(params)}"
 
     def follow_up(self, message: str) -> ClientSession:
         """The next message of the same session, with the conversation so far resent."""
@@ -97,7 +112,7 @@ def _items(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [item for item in items if isinstance(item, dict)]
 
 
-def _message(message: Mapping[str, Any]) -> Update:
+def _message(message: Mapping[str, Any], streamed: Mapping[str, str]) -> Update:
     text, notes = "", []
     for item in _items(message):
         kind = item.get("type")
@@ -106,7 +121,11 @@ def _message(message: Mapping[str, Any]) -> Update:
         elif kind == "toolRequest":
             notes.append(_tool_call(item.get("toolCall")))
         elif kind == "toolResponse":
-            notes.append(f"tool result {item.get('id')}: {_tool_result(item.get('toolResult'))}")
+            call, result = str(item.get("id")), _tool_result(item.get("toolResult"))
+            # The output streamed while the tool ran is the result again: shown once.
+            if result.strip() and result.strip() == streamed.get(call, "").strip():
+                result = "the output above"
+            notes.append(f"tool result {call}: {result}")
     return Update(text=text, info="; ".join(notes) or None)
 
 
@@ -127,13 +146,6 @@ def _tool_result(result: Any) -> str:
 
 
 def _other(kind: Any, obj: Mapping[str, Any]) -> str:
-    if kind == "Notification":
-        message = obj.get("message")
-        params = message.get("params") if isinstance(message, dict) else None
-        data = params.get("data") if isinstance(params, dict) else None
-        shown = data.get("output") if isinstance(data, dict) else None
-        detail = shown if isinstance(shown, str) else _compact(params)
-        return f"tool {obj.get('request_id')}: {detail}"
     if kind == "ModelChange":
         return f"model: {obj.get('model')} ({obj.get('mode')})"
     if kind == "UpdateConversation":
