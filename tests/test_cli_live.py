@@ -355,6 +355,28 @@ def test_ctrl_c_during_record_leaves_a_transcript_marked_interrupted(
     assert transcript.end.outcome == "interrupted"
 
 
+@pytest.mark.parametrize("protocol", ["sse-delta-done", "chunk-complete"])
+def test_ctrl_c_during_send_still_prints_the_summary(protocol: str) -> None:
+    chunk = json.dumps({"type": "chunk", "message_id": "bot_1", "text": "Hi"})
+    server = http_server([DELTA], end="hang") if protocol == "sse-delta-done" else None
+    with server or ws_server([chunk], end="hang") as running:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamctl", "send", protocol, running.url, "hi"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert proc.stdout is not None
+        assert proc.stdout.read(2) == b"Hi"
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == ExitCode.INTERRUPTED
+    summary, last = stderr.decode().splitlines()[-2:]
+    assert re.match(r"^ttft \d+ ms \| 1 tokens \| .* \| ended: interrupted$", summary), summary
+    assert last == "streamctl: interrupted"
+
+
 # --- chat ---------------------------------------------------------------------------------
 
 

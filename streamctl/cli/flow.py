@@ -8,11 +8,12 @@ from streamctl.cli.common import run
 from streamctl.cli.live import Stats, Tee
 from streamctl.cli.output import Console
 from streamctl.errors import RefusedError
+from streamctl.net.base import Result
 
 if TYPE_CHECKING:
     from streamctl.core.protocols.base import ClientOptions, Protocol
     from streamctl.engine.recorder import Recorder
-    from streamctl.net import Conversation, Limits, Observer, Result
+    from streamctl.net import Conversation, Limits, Observer
 
 __all__ = ["raise_for", "stream_once"]
 
@@ -49,7 +50,13 @@ def stream_once(
     conv = open_one(protocol, options, url, recorder=recorder, observer=observer, limits=limits)
     from streamctl.net import converse  # noqa: PLC0415
 
-    (result,) = run(converse(conv, [options.message]))
+    try:
+        (result,) = run(converse(conv, [options.message]))
+    except KeyboardInterrupt:
+        # Ctrl-C: what streamed so far is still worth its summary line.
+        console.end_text()
+        console.note(stats.summary(Result(None, "interrupted"), recorder.offset()))
+        raise
     console.end_text()
     # A refusal or a failed connection has no stream to sum up: the error line says it all.
     if result.response is not None and not isinstance(result.error, RefusedError):
