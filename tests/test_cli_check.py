@@ -169,6 +169,16 @@ def test_an_unreadable_transcript_is_a_usage_error(
     assert message in result.stderr
 
 
+def test_one_unreadable_file_in_a_directory_is_reported_and_the_others_checked(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a.jsonl").write_bytes(b"\xff\xfe not text")
+    (tmp_path / "b.jsonl").write_text(dump(sse_transcript("sse-delta-done", [DELTA, DONE])))
+    result = cli("check", "sse-delta-done", str(tmp_path))
+    assert f"cannot read transcript {tmp_path / 'a.jsonl'}: " in result.stderr
+    assert "1 checked, 0 failed" in result.stdout
+
+
 def test_an_empty_directory_is_a_usage_error(tmp_path: Path) -> None:
     result = cli("check", "goose", str(tmp_path))
     assert result.exit_code == ExitCode.USAGE

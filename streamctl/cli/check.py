@@ -145,7 +145,12 @@ def check_files(proto: Protocol, target: Path, console: Console) -> list[Checked
         try:
             transcript = load(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, TranscriptError) as exc:
-            raise UsageError(f"cannot read transcript {path}: {exc}") from exc
+            if len(files) == 1:
+                raise UsageError(f"cannot read transcript {path}: {exc}") from exc
+            console.note(
+                f"streamctl: cannot read transcript {path}: {exc} (the others are checked)"
+            )
+            continue
         if transcript.protocol != proto.name:
             message = f"{path} is a {transcript.protocol} transcript, not {proto.name}"
             if len(files) == 1:
