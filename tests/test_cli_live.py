@@ -398,6 +398,68 @@ def test_chat_keeps_the_conversation(live_server: LiveServer, protocol: str) -> 
     assert result.stdout == f"{turns[0]['reply']}\n{second['reply']}\n"
 
 
+@pytest.mark.parametrize("protocol", ["goose", "message-stream", "ws-events"])
+def test_each_chat_run_starts_a_conversation_of_its_own(
+    live_server: LiveServer, protocol: str
+) -> None:
+    turns = json.loads((ROOT / "fixtures/scenarios/conversation.json").read_text())["turns"]
+    url = live_server.base_url + "?scenario=conversation"
+    for _ in range(2):
+        result = cli("chat", protocol, url, *auth(live_server, protocol), input="hello\n")
+        assert result.stdout == f"{turns[0]['reply']}\n", result.stderr
+    named = ("--chat", "42") if protocol == "message-stream" else ("--session", "s1")
+    if protocol != "ws-events":  # (its chats are created by the server)
+        outputs = [
+            cli("chat", protocol, url, *auth(live_server, protocol), *named, input="hi\n").stdout
+            for _ in range(2)
+        ]
+        assert outputs == [f"{turns[0]['reply']}\n", f"{turns[1]['reply']}\n"]
+
+
+@pytest.mark.parametrize("protocol", ["sse-delta-done", "chunk-complete"])
+def test_ctrl_c_in_chat_cancels_the_reply_and_a_second_leaves(
+    live_server: LiveServer, protocol: str
+) -> None:
+    with live_server.with_config(speed=1.0) as paced:  # the slow reply, slow
+        _cancel_twice(paced.base_url + "?scenario=slow", protocol)
+
+
+def _cancel_twice(url: str, protocol: str) -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamctl",
+            "chat",
+            protocol,
+            url,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdin.write(b"one\n")
+    proc.stdin.flush()
+    assert proc.stdout.read(4) == b"This"  # the slow reply is streaming
+    proc.send_signal(signal.SIGINT)
+    line = proc.stderr.readline()
+    assert line == b"[reply cancelled: Ctrl-C or Ctrl-D to leave]\n", line + proc.stderr.read()
+    proc.stdin.write(b"two\n")
+    proc.stdin.flush()
+    assert proc.stdout.read(5) == b"\nThis"  # the next turn is answered, from its start
+    proc.send_signal(signal.SIGINT)  # cancels the second reply
+    assert proc.stderr.readline() == b"[reply cancelled: Ctrl-C or Ctrl-D to leave]\n"
+    proc.send_signal(signal.SIGINT)  # at the prompt: leave
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert b"Traceback" not in stderr
+
+
 def test_chat_ends_at_end_of_input(live_server: LiveServer) -> None:
     result = cli("chat", "chunk-complete", live_server.base_url, input="one\ntwo")
     assert result.exit_code == 0

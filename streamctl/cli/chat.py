@@ -1,14 +1,16 @@
 """``streamctl chat``: an interactive conversation, kept the way the protocol keeps it.
 
 WebSocket protocols hold one connection for the whole conversation; HTTP protocols send one
-request per message with the same session or chat. Lines come from stdin (a terminal or a
-pipe); ``/quit`` or end of input ends the conversation.
+request per message with the same session or chat, a fresh one for each run unless
+``--session`` / ``--chat`` name one. Lines come from stdin (a terminal or a pipe); ``/quit``, end
+of input (Ctrl-D) or Ctrl-C at the prompt ends the conversation; Ctrl-C while a reply streams
+cancels that reply.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING
 
 from streamctl.cli.common import (
@@ -31,12 +33,17 @@ from streamctl.cli.output import Console
 from streamctl.cli.send import UrlArg
 
 if TYPE_CHECKING:
+    from streamctl.core.protocols.base import ClientOptions, Protocol
     from streamctl.net import Conversation
 
 __all__ = ["chat_command"]
 
 QUIT = frozenset({"/quit", "/exit", "/q"})
-HELP = "Type a message and press Enter. /quit (or end of input, Ctrl-D) ends the chat."
+HELP = (
+    "Type a message and press Enter. Ctrl-C cancels a reply; /quit, Ctrl-D or Ctrl-C at the "
+    "prompt ends the chat."
+)
+CANCELLED = "[reply cancelled: Ctrl-C or Ctrl-D to leave]"
 
 
 def read_messages(stdin: IO[str], console: Console, *, interactive: bool) -> Iterator[str]:
@@ -44,7 +51,10 @@ def read_messages(stdin: IO[str], console: Console, *, interactive: bool) -> Ite
     while True:
         if interactive:
             console.prompt("you> ")
-        line = stdin.readline()
+        try:
+            line = stdin.readline()
+        except KeyboardInterrupt:  # Ctrl-C at the prompt: leave
+            line = ""
         if not line:
             if interactive:
                 console.note("")
@@ -80,7 +90,6 @@ def chat_command(
     from streamctl.cli.live import TextView  # noqa: PLC0415
     from streamctl.engine.recorder import NullSink, Recorder  # noqa: PLC0415
     from streamctl.net import open_conversation  # noqa: PLC0415
-    from streamctl.net.urls import validate  # noqa: PLC0415
 
     console = Console()
     with guard(console, debug=debug):
@@ -94,35 +103,76 @@ def chat_command(
             chat=chat,
             ndjson=ndjson,
         )
-        validate(url)
-        conv = open_conversation(
-            proto,
-            options,
-            url,
-            recorders=lambda: Recorder(NullSink(), proto.name, proto.transport, keep=False),
-            observer=TextView(console, debug=debug),
-            limits=limits(timeout, max_events),
-        )
+        options = fresh(proto, options, url)
+
+        def conversation() -> Conversation:
+            return open_conversation(
+                proto,
+                options,
+                url,
+                recorders=lambda: Recorder(NullSink(), proto.name, proto.transport, keep=False),
+                observer=TextView(console, debug=debug),
+                limits=limits(timeout, max_events),
+            )
+
         interactive = _isatty(sys.stdin)
         if interactive:
             console.note(f"streamctl chat: {proto.name} at {url}. {HELP}")
-        _loop(conv, read_messages(sys.stdin, console, interactive=interactive), console)
+        messages = read_messages(sys.stdin, console, interactive=interactive)
+        _loop(conversation, messages, console, reconnect=proto.transport == "ws")
 
 
-def _loop(conv: Conversation, messages: Iterator[str], console: Console) -> None:
+def fresh(proto: Protocol, options: ClientOptions, url: str) -> ClientOptions:
+    """``options`` with a session and chat of this run's own, where the user named none (the
+    URL of a chat's endpoint names one): a used server does not open mid-conversation."""
+    import secrets  # noqa: PLC0415
+    from dataclasses import replace  # noqa: PLC0415
+
+    from streamctl.net.urls import endpoint_base  # noqa: PLC0415
+
+    _, named = endpoint_base(url, (e.path for e in proto.endpoints))
+    chat = options.chat
+    if chat is None and "chat_id" not in named and _has_chat_ids(proto):
+        chat = str(10**8 + secrets.randbelow(9 * 10**8))
+    session = options.session or f"streamctl-{secrets.token_hex(4)}"
+    return replace(options, session=session, chat=chat)
+
+
+def _has_chat_ids(proto: Protocol) -> bool:
+    return any("{chat_id}" in e.path for e in proto.endpoints)
+
+
+def _loop(
+    conversation: Callable[[], Conversation],
+    messages: Iterator[str],
+    console: Console,
+    *,
+    reconnect: bool,
+) -> None:
     import asyncio  # noqa: PLC0415
 
     from streamctl.errors import ProtocolErrorEvent  # noqa: PLC0415
 
     # One event loop for the whole chat, so a WebSocket connection outlives each turn; the
-    # prompt is read between turns, outside the loop, so Ctrl-C there is a plain interrupt.
+    # prompt is read between turns, outside the loop, so Ctrl-C there leaves.
+    conv = conversation()
     with asyncio.Runner() as runner:
         try:
             for message in messages:
-                result = runner.run(conv.turn(message))
+                try:
+                    result = runner.run(conv.turn(message))
+                except KeyboardInterrupt:  # the runner cancelled the turn
+                    console.end_text()
+                    console.note(CANCELLED)
+                    if reconnect:  # the rest of that reply would come first on this connection
+                        runner.run(conv.aclose())
+                        conv = conversation()
+                    continue
                 console.end_text()
                 if result.error is not None and not isinstance(result.error, ProtocolErrorEvent):
                     raise result.error
+        except KeyboardInterrupt:  # a second Ctrl-C, while no reply was streaming: leave
+            console.end_text()
         finally:
             runner.run(conv.aclose())
 
