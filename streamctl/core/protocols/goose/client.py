@@ -9,15 +9,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from streamctl.core.jsontext import dumps_compact
 from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
 from streamctl.core.sse import SSEEvent
 from streamctl.core.transcript import Request
 
 __all__ = ["GooseClient"]
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 class GooseClient(ClientSession):
@@ -113,8 +110,8 @@ def _message(message: Mapping[str, Any]) -> Update:
 def _tool_call(call: Any) -> str:
     value = call.get("value") if isinstance(call, dict) else None
     if not isinstance(value, dict):
-        return f"tool call failed: {_compact(call)}"
-    return f"tool call: {value.get('name')}({_compact(value.get('arguments', {}))})"
+        return f"tool call failed: {dumps_compact(call)}"
+    return f"tool call: {value.get('name')}({dumps_compact(value.get('arguments', {}))})"
 
 
 def _tool_result(result: Any) -> str:
@@ -123,7 +120,7 @@ def _tool_result(result: Any) -> str:
         value = value.get("content")
     texts = [i.get("text") for i in value if isinstance(i, dict)] if isinstance(value, list) else []
     first = next((t for t in texts if isinstance(t, str)), None)
-    return _compact(result) if first is None else first
+    return dumps_compact(result) if first is None else first
 
 
 def _other(kind: Any, obj: Mapping[str, Any]) -> str:
@@ -132,7 +129,7 @@ def _other(kind: Any, obj: Mapping[str, Any]) -> str:
         params = message.get("params") if isinstance(message, dict) else None
         data = params.get("data") if isinstance(params, dict) else None
         shown = data.get("output") if isinstance(data, dict) else None
-        detail = shown if isinstance(shown, str) else _compact(params)
+        detail = shown if isinstance(shown, str) else dumps_compact(params)
         return f"tool {obj.get('request_id')}: {detail}"
     if kind == "ModelChange":
         return f"model: {obj.get('model')} ({obj.get('mode')})"
