@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
@@ -97,7 +97,7 @@ class Progress:
 
 
 @overload
-async def play(
+def play(
     outs: Sequence[Out],
     write: Write,
     clock: Clock,
@@ -107,11 +107,11 @@ async def play(
     heartbeat_ms: float = 0.0,
     progress: Progress | None = None,
     payloads: None = None,
-) -> Progress: ...
+) -> Coroutine[Any, Any, Progress]: ...
 
 
 @overload
-async def play(
+def play(
     outs: Sequence[Out],
     write: Callable[[W], Awaitable[None]],
     clock: Clock,
@@ -121,10 +121,10 @@ async def play(
     heartbeat_ms: float = 0.0,
     progress: Progress | None = None,
     payloads: Sequence[W],
-) -> Progress: ...
+) -> Coroutine[Any, Any, Progress]: ...
 
 
-async def play(
+def play(
     outs: Sequence[Out],
     write: Callable[[Any], Awaitable[None]],
     clock: Clock,
@@ -134,7 +134,7 @@ async def play(
     heartbeat_ms: float = 0.0,
     progress: Progress | None = None,
     payloads: Sequence[Any] | None = None,
-) -> Progress:
+) -> Coroutine[Any, Any, Progress]:
     """Write ``outs`` on schedule, with ``heartbeat`` every ``heartbeat_ms`` in between.
 
     ``speed`` multiplies every delay (1: as scripted or recorded; 0: as fast as possible).
@@ -142,6 +142,10 @@ async def play(
     Cancel the task to stop at once: ``progress`` then says what went out. ``write`` is given
     each out's ``payload``, or with ``payloads`` the item at the same place there (a writer's
     ready-made messages, with ``heartbeat`` in the same form).
+
+    Not a coroutine itself: it returns the one that writes, so a server's writes run one frame
+    shallower (each time a write waits for the socket, every frame between the task and the
+    write is suspended and resumed).
     """
     done = progress if progress is not None else Progress()
     scale = max(speed, 0.0) / 1000.0
@@ -150,10 +154,8 @@ async def play(
         raise ValueError(f"{len(payloads)} payloads for {len(outs)} outs")
     items: Sequence[Any] = [out.payload for out in outs] if payloads is None else payloads
     if scale == 0:  # nothing is ever due later, so no heartbeat is ever due in between
-        await _at_once(outs, items, write, done)
-    else:
-        await _paced(outs, items, write, clock, scale, _Beats(heartbeat, beat_s, clock.now()), done)
-    return done
+        return _at_once(outs, items, write, done)
+    return _paced(outs, items, write, clock, scale, _Beats(heartbeat, beat_s), done)
 
 
 async def _at_once(
@@ -161,7 +163,7 @@ async def _at_once(
     items: Sequence[Any],
     write: Callable[[Any], Awaitable[None]],
     done: Progress,
-) -> None:
+) -> Progress:
     # The loops are a server's per-token cost: they count writes in a local, and `done` learns
     # what went out once, when they end (cancelled or not).
     sent = 0
@@ -169,6 +171,7 @@ async def _at_once(
         for item in items:
             await write(item)
             sent += 1
+        return done
     finally:
         done.wrote(outs, sent)
 
@@ -178,10 +181,10 @@ class _Beats:
 
     __slots__ = ("interval", "next", "payload")
 
-    def __init__(self, payload: Any, interval: float, start: float) -> None:
+    def __init__(self, payload: Any, interval: float) -> None:
         self.payload = payload
         self.interval = interval
-        self.next = start + interval
+        self.next = math.inf  # set when the writes start
 
     async def until(
         self, due: float, clock: Clock, write: Callable[[Any], Awaitable[None]], done: Progress
@@ -202,10 +205,11 @@ async def _paced(  # noqa: PLR0917  (the hot loop's state, passed once per reply
     scale: float,
     beats: _Beats,
     done: Progress,
-) -> None:
+) -> Progress:
     sent = 0
     try:
         now = due = clock.now()
+        beats.next = now + beats.interval
         for out, item in zip(outs, items, strict=True):
             if out.delay_ms:
                 due += out.delay_ms * scale
@@ -216,6 +220,7 @@ async def _paced(  # noqa: PLR0917  (the hot loop's state, passed once per reply
                 now = await _until(clock, due)
             await write(item)
             sent += 1
+        return done
     finally:
         done.wrote(outs, sent)
 

@@ -27,7 +27,7 @@ itself, whose transport messages the writer may keep (see :class:`Writer`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -321,43 +321,49 @@ class Writer(Protocol[M]):
     def send(self, message: M) -> Awaitable[None]: ...
 
 
-async def send(
+def send(
     reply: Reply,
     writer: Writer[Any],
     clock: Clock,
     *,
     speed: float = 1.0,
     progress: Progress | None = None,
-) -> Progress:
+) -> Coroutine[Any, Any, Progress]:
     """Play ``reply`` on ``writer`` on schedule, heartbeats in between (cancel the task to stop
     at once: ``progress`` then says what went out). The caller then ends the reply as
-    ``reply.ending`` says (a :class:`Closing` is due when this returns)."""
-    done = progress if progress is not None else Progress()
+    ``reply.ending`` says (a :class:`Closing` is due when this returns). Like ``play()``, not a
+    coroutine itself: the one it returns writes."""
+    heartbeat, ms = reply.heartbeat, reply.heartbeat_ms
     if reply.plan is None:
-        beat = None if reply.heartbeat is None else writer.made(reply.heartbeat)[0]
-        made = writer.made(reply.rendering)
-        outs = reply.rendering.outs
-        await play(
-            outs,
+        beat = None if heartbeat is None else writer.made(heartbeat)[0]
+        played = play(
+            reply.rendering.outs,
             writer.send,
             clock,
             speed=speed,
             heartbeat=beat,
-            heartbeat_ms=reply.heartbeat_ms,
-            progress=done,
-            payloads=made,
+            heartbeat_ms=ms,
+            progress=progress,
+            payloads=writer.made(reply.rendering),
         )
     else:
-        await play_plan(
+        beat = None if heartbeat is None else heartbeat.outs[0].payload
+        played = play_plan(
             reply.plan,
             writer.write,
             clock,
             speed=speed,
-            heartbeat=None if reply.heartbeat is None else reply.heartbeat.outs[0].payload,
-            heartbeat_ms=reply.heartbeat_ms,
+            heartbeat=beat,
+            heartbeat_ms=ms,
             ping=reply.ping,
-            progress=done,
+            progress=progress,
         )
     if isinstance(reply.ending, Closing):
-        await clock.sleep(reply.ending.after_ms * max(speed, 0.0) / 1000.0)
+        return _closing(played, reply.ending.after_ms * max(speed, 0.0), clock)
+    return played
+
+
+async def _closing(played: Coroutine[Any, Any, Progress], wait_ms: float, clock: Clock) -> Progress:
+    done = await played
+    await clock.sleep(wait_ms / 1000.0)
     return done
