@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl
+from weakref import WeakKeyDictionary
 
 from streamctl.core.protocols.base import HttpResponse
+from streamctl.engine.reply import Rendering
 
 __all__ = [
     "ASGIApp",
@@ -15,9 +16,9 @@ __all__ = [
     "Receive",
     "Scope",
     "Send",
+    "Writer",
     "header_map",
     "header_pairs",
-    "json_body",
     "query_map",
     "read_body",
     "send_response",
@@ -88,10 +89,6 @@ async def read_body(receive: Receive, limit: int | None = None) -> bytes:
             return b"".join(parts)
 
 
-def json_body(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 async def send_response(
     send: Send, response: HttpResponse, extra: Sequence[tuple[bytes, bytes]] = ()
 ) -> None:
@@ -102,3 +99,39 @@ async def send_response(
     headers.extend(extra)
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body, "more_body": False})
+
+
+class Writer:
+    """The sending half of one stream, as ASGI messages (a subclass says which message sends a
+    payload): the :class:`~streamctl.engine.reply.Writer` that ``send()`` plays a reply on.
+
+    The messages of a rendering are made once and kept with it (weakly, per transport), so a
+    scenario's reply costs one ``send`` per write, not a message built per write of every reply.
+    Replies share them: what sends them (Hypercorn, the recording tap) only reads a message.
+    """
+
+    _MADE: ClassVar[WeakKeyDictionary[Rendering, tuple[Message, ...]]] = WeakKeyDictionary()
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        cls._MADE = WeakKeyDictionary()
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+
+    @staticmethod
+    def message(payload: bytes | str) -> Message:
+        """The ASGI message that sends ``payload``."""
+        raise NotImplementedError
+
+    def write(self, payload: bytes | str) -> Awaitable[None]:
+        # Not a coroutine itself: it hands back the send, one coroutine less per write.
+        return self.send(self.message(payload))
+
+    def made(self, rendering: Rendering) -> tuple[Message, ...]:
+        """The message of each write of ``rendering``, made the first time only."""
+        made = self._MADE.get(rendering)
+        if made is None:
+            made = tuple(self.message(out.payload) for out in rendering.outs)
+            self._MADE[rendering] = made
+        return made

@@ -10,23 +10,15 @@ from typing import Any
 
 from mockserver.config import ServerConfig
 from mockserver.cors import Cors
-from mockserver.faults import ServerFaults
 from mockserver.journal import Journal
 from mockserver.memory import IdleTrim
 from streamctl.core.protocols import REGISTRY
 from streamctl.core.protocols.base import Protocol, Turn
 from streamctl.core.transcript import Transcript
+from streamctl.engine.choice import Choice, Queues, choose, choose_recording
+from streamctl.engine.fault_plan import ServerFaults
 from streamctl.engine.faults import parse_many
-from streamctl.engine.scenarios import (
-    Choice,
-    Queues,
-    Scenario,
-    ScenarioError,
-    ScenarioSet,
-    choose,
-    fingerprint,
-    load_dirs,
-)
+from streamctl.engine.scenarios import Scenario, ScenarioError, ScenarioSet, fingerprint, load_dirs
 
 __all__ = ["ServerState"]
 
@@ -126,6 +118,10 @@ class ServerState:
             requested=requested,
             default_delay_ms=self.config.default_delay_ms,
         )
+
+    def choose_recording(self, protocol: str, requested: Scenario | None) -> Choice | None:
+        """The recording that answers a whole WebSocket connection, if any."""
+        return choose_recording(self.scenarios, self.queues, protocol, requested)
 
     # --- activity (for tests that wait until every stream ended) -------------------------
 

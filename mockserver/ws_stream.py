@@ -1,13 +1,12 @@
-"""WebSocket endpoints, served at the ASGI level (the hot path, in front of Quart).
+"""WebSocket endpoints: ASGI in, ASGI out (the hot path, in front of Quart).
 
-One reader loop takes the client's messages as they come (so a disconnect is seen at once, even
-mid-reply); one worker answers them in order, through the protocol's
-:class:`~streamctl.core.protocols.base.ServerSession` or from a recording. When the client goes
-away the worker is cancelled: the reply stops and the session's ``finish()`` learns it was cut
-short.
-
-An unknown scenario named in the upgrade URL (``?scenario=``) or the ``X-Streamctl-Scenario``
-header refuses the upgrade with the same 404 JSON as the HTTP endpoints.
+The route only translates. It reads the upgrade's asks (:mod:`mockserver.directives`) and lets
+:mod:`streamctl.engine.reply` decide in its documented order: a refusal refuses the upgrade with
+its HTTP answer. Once accepted, one reader loop takes the client's messages as they come (so a
+disconnect is seen at once, even mid-reply); one worker answers them in order, through the
+protocol's :class:`~streamctl.core.protocols.base.ServerSession` or from a recording. When the
+client goes away the worker is cancelled: the reply stops and the session's ``finish()`` learns
+it was cut short.
 """
 
 from __future__ import annotations
@@ -15,23 +14,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
 
-from mockserver.asgi import Message, Receive, Scope, Send, header_map, header_pairs, query_map
-from mockserver.faults import bad_fault, requested_faults
-from mockserver.http_stream import requested_scenario, unknown_scenario
+from mockserver.asgi import (
+    Message,
+    Receive,
+    Scope,
+    Send,
+    Writer,
+    header_map,
+    header_pairs,
+    query_map,
+)
+from mockserver.directives import read
 from mockserver.journal import Entry
-from mockserver.renders import Ready, Renders
 from mockserver.state import ServerState
-from streamctl.core.protocols.base import HttpResponse, Out, ServerSession, Turn, WSProtocol
-from streamctl.core.transcript import Transcript
-from streamctl.engine.fault_plan import Plan, apply, perform, refusal
-from streamctl.engine.faults import Fault, FaultError
-from streamctl.engine.pacing import Progress, play, sent_script, ws_replay
-from streamctl.engine.scenarios import Choice, Scenario, UnknownScenarioError
+from streamctl.core.protocols.base import ServerSession, WSProtocol
+from streamctl.engine.choice import Choice
+from streamctl.engine.faults import Fault
+from streamctl.engine.pacing import Progress
+from streamctl.engine.replay import ws_replay
+from streamctl.engine.reply import Closing, Refused, Replies, Reply, admit, replay_segment, send
+from streamctl.engine.scenarios import Scenario
 
-__all__ = ["WSStream"]
+__all__ = ["Socket", "WSStream"]
 
 log = logging.getLogger("mockserver")
 
@@ -39,11 +45,8 @@ log = logging.getLogger("mockserver")
 INTERNAL_ERROR = 1011
 
 
-class _Socket:
+class Socket(Writer):
     """The sending half of an accepted connection."""
-
-    def __init__(self, send: Send) -> None:
-        self.send = send
 
     @staticmethod
     def message(payload: bytes | str) -> Message:
@@ -52,41 +55,27 @@ class _Socket:
             return {"type": "websocket.send", "text": payload}
         return {"type": "websocket.send", "bytes": payload}
 
-    def write(self, payload: bytes | str) -> Awaitable[None]:
-        # Not a coroutine itself: it hands back the send, one coroutine less per message.
-        return self.send(self.message(payload))
-
     async def close(self, code: int | None, reason: str = "") -> None:
         await self.send({"type": "websocket.close", "code": code or 1000, "reason": reason})
 
 
-class _Responder:
-    """What answers a connection: a protocol session or a recording."""
+class _Session:
+    """Answers a connection turn by turn through the protocol's session."""
 
-    async def opened(self) -> None:
-        raise NotImplementedError
-
-    async def message(self, text: str) -> None:
-        raise NotImplementedError
-
-
-class _SessionResponder(_Responder):
     def __init__(
         self,
         handler: WSStream,
         session: ServerSession,
-        socket: _Socket,
+        socket: Socket,
         entry: Entry,
-        requested: Scenario | None,
-        *,
-        faults: tuple[Fault, ...] = (),
+        asked: tuple[Scenario | None, tuple[Fault, ...]],
     ) -> None:
         self.handler = handler
         self.session = session
         self.socket = socket
         self.entry = entry
-        self.requested = requested
-        self.faults = faults
+        #: The scenario and the faults the upgrade asked for.
+        self.requested, self.faults = asked
         #: A drop fault closed the connection: later messages get no answer.
         self.dropped = False
 
@@ -101,80 +90,65 @@ class _SessionResponder(_Responder):
         for answer in reaction.send:
             await self.socket.write(answer)
         turn = reaction.turn
-        if turn is None:
-            return
-        server, name = self.handler.server, self.handler.protocol.name
-        choice = server.choose(name, turn, self.requested)
-        record = self.entry.reply(choice.name, choice.how, turn.user_text)
-        ready = self._render(choice, turn)
-        scenario_faults = choice.scenario.faults if choice.scenario is not None else ()
-        faults = (*server.faults.draw(), *scenario_faults, *self.faults)
-        plan = apply(faults, ready.outs, self.handler.protocol)
+        if turn is not None:
+            server = self.handler.server
+            choice = server.choose(self.handler.protocol.name, turn, self.requested)
+            reply = self.handler.replies.prepare(
+                choice, turn, self.session, faults=self.faults, server_faults=server.faults.draw()
+            )
+            await self._send(reply)
+
+    async def _send(self, reply: Reply) -> None:
+        record = self.entry.reply(reply.choice.name, reply.choice.how, reply.turn.user_text)
         progress = Progress()
         try:
-            if ready.sent_as_is(plan):
-                await self.handler.send_ready(ready, self.socket, progress)
-            else:
-                await self.handler.perform(plan, self.socket, progress)
+            await self.handler.send(reply, self.socket, progress)
         except asyncio.CancelledError:
             record["outcome"] = "disconnected"
-            self._finish(turn, sent_script(choice.script, progress), False)
+            self._finish(reply, progress, False)
             raise
         finally:
             record["writes"] = progress.writes
-        if plan.drop is not None:
+        if reply.ending is not None:
             record["outcome"] = "dropped"
             self.dropped = True
-            self._finish(turn, sent_script(choice.script, progress), False)
-            await self.socket.close(plan.drop.code, "fault injected")
+            self._finish(reply, progress, False)
+            await self.socket.close(reply.ending.code, "fault injected")
             return
         record["outcome"] = "complete"
-        self._finish(turn, choice.script, True)
+        self._finish(reply, progress, True)
 
-    def _render(self, choice: Choice, turn: Turn) -> Ready:
-        """The protocol's writes; a scenario's once per key where the protocol allows it."""
-        script = choice.script
-        key = self.session.render_key(turn) if choice.scenario is not None else None
-
-        def render() -> Ready:
-            return Ready.made(self.session.render(script, turn), _Socket.message)
-
-        return self.handler.renders.get(script, key, render)
-
-    def _finish(self, turn: Any, script: Any, completed: bool) -> None:
+    def _finish(self, reply: Reply, progress: Progress, completed: bool) -> None:
         try:
-            self.session.finish(turn, script, completed)
+            self.session.finish(reply.turn, reply.sent(progress, completed), completed)
         except Exception:
             log.exception("%s: finish() failed", self.handler.protocol.name)
 
 
-class _ReplayResponder(_Responder):
+class _Replay:
     """Replays a recorded connection: segment ``k`` after the client's ``k``-th message."""
 
-    def __init__(
-        self, handler: WSStream, scenario: Scenario, recording: Transcript, socket: _Socket
-    ) -> None:
+    def __init__(self, handler: WSStream, choice: Choice, socket: Socket) -> None:
+        assert choice.scenario is not None
+        assert choice.scenario.recording is not None
         self.handler = handler
+        self.choice = choice
         self.socket = socket
-        self.replay = ws_replay(recording)
-        self.scenario = scenario
+        self.replay = ws_replay(choice.scenario.recording)
         self.segment = 0
 
     async def opened(self) -> None:
-        await self._play_segment()
+        await self._play()
 
     async def message(self, text: str) -> None:
         self.segment += 1
-        await self._play_segment()
+        await self._play()
 
-    async def _play_segment(self) -> None:
-        segments, close = self.replay.segments, self.replay.close
-        if self.segment < len(segments):
-            await self.handler.play(segments[self.segment], self.socket, Progress())
-        if close is not None and close.segment == self.segment:
-            clock, speed = self.handler.server.config.clock, self.handler.server.config.speed
-            await clock.sleep(close.delay_ms * speed / 1000.0)
-            await self.socket.close(close.code, close.reason)
+    async def _play(self) -> None:
+        reply = replay_segment(self.choice, self.replay, self.segment)
+        await self.handler.send(reply, self.socket, Progress())
+        if isinstance(reply.ending, Closing):
+            await self.socket.close(reply.ending.code, reply.ending.reason)
 
 
 class WSStream:
@@ -183,26 +157,7 @@ class WSStream:
     def __init__(self, server: ServerState, protocol: WSProtocol) -> None:
         self.server = server
         self.protocol = protocol
-        self.renders: Renders[Ready] = Renders()
-
-    async def play(self, outs: Sequence[Out], socket: _Socket, progress: Progress) -> None:
-        config = self.server.config
-        await play(outs, socket.write, config.clock, speed=config.speed, progress=progress)
-
-    async def send_ready(self, ready: Ready, socket: _Socket, progress: Progress) -> None:
-        config = self.server.config
-        await play(
-            ready.outs,
-            socket.send,
-            config.clock,
-            speed=config.speed,
-            progress=progress,
-            payloads=ready.messages,
-        )
-
-    async def perform(self, plan: Plan, socket: _Socket, progress: Progress) -> None:
-        config = self.server.config
-        await perform(plan, socket.write, config.clock, speed=config.speed, progress=progress)
+        self.replies = Replies(protocol)
 
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, path_params: Mapping[str, str]
@@ -219,38 +174,22 @@ class WSStream:
             headers=headers,
         )
         try:
-            await self._session(scope, receive, send, entry, header_map(headers))
+            asks = read(query_string, query_map(query_string), header_map(headers))
+            requested = admit(self.server.scenarios, self.protocol.name, asks.scenario, asks.faults)
+        except Refused as refused:
+            await _refuse(scope, send, entry, refused)
+        else:
+            self.server.begin()
+            try:
+                await self._connected(receive, send, entry, requested, asks.faults)
+            finally:
+                self.server.end()
         finally:
             self.server.journal.seal(entry)
 
-    async def _session(
-        self, scope: Scope, receive: Receive, send: Send, entry: Entry, by_name: dict[str, str]
-    ) -> None:
-        """Refuse the connection as asked, or accept it and serve it until it closes."""
-        query_string = scope["query_string"]
-        query = query_map(query_string)
-        name = requested_scenario(query, by_name)
-        try:
-            faults = requested_faults(query_string, query, by_name)
-        except FaultError as exc:
-            await self._refuse(scope, send, entry, bad_fault(exc), "bad-fault")
-            return
-        refused = refusal(faults)
-        if refused is not None:
-            await self._refuse(scope, send, entry, refused, "fault")
-            return
-        requested: Scenario | None = None
-        if name is not None:
-            try:
-                requested = self.server.scenarios.get(name, self.protocol.name)
-            except UnknownScenarioError as exc:
-                await self._reject(scope, send, entry, exc)
-                return
-        self.server.begin()
-        try:
-            await self._connected(receive, send, entry, requested, faults)
-        finally:
-            self.server.end()
+    async def send(self, reply: Reply, socket: Socket, progress: Progress) -> None:
+        config = self.server.config
+        await send(reply, socket, config.clock, speed=config.speed, progress=progress)
 
     async def _connected(
         self,
@@ -258,13 +197,13 @@ class WSStream:
         send: Send,
         entry: Entry,
         requested: Scenario | None,
-        faults: tuple[Fault, ...] = (),
+        faults: tuple[Fault, ...],
     ) -> None:
         await send({"type": "websocket.accept"})
         entry.status = 101
-        socket = _Socket(send)
+        socket = Socket(send)
         inbox: asyncio.Queue[str] = asyncio.Queue()
-        worker = asyncio.create_task(self._work(requested, inbox, socket, entry, faults))
+        worker = asyncio.create_task(self._work(inbox, socket, entry, (requested, faults)))
         try:
             outcome = await _read(receive, inbox, entry, worker)
             if entry.outcome != "error":
@@ -275,35 +214,25 @@ class WSStream:
                 await worker
 
     def _responder(
-        self,
-        socket: _Socket,
-        entry: Entry,
-        requested: Scenario | None,
-        faults: tuple[Fault, ...] = (),
-    ) -> _Responder:
-        recorded = requested
-        if recorded is None:
-            queued = self.server.queues.peek(self.protocol.name)
-            head = self.server.scenarios.by_name.get(queued) if queued else None
-            if head is not None and head.recording is not None:
-                self.server.queues.take(self.protocol.name)
-                recorded = head
-        if recorded is not None and recorded.recording is not None:
-            entry.reply(recorded.name, "request" if requested else "queue", "")
-            return _ReplayResponder(self, recorded, recorded.recording, socket)
+        self, socket: Socket, entry: Entry, asked: tuple[Scenario | None, tuple[Fault, ...]]
+    ) -> _Session | _Replay:
+        """A recording that answers the whole connection (step 4), else the protocol."""
+        recorded = self.server.choose_recording(self.protocol.name, asked[0])
+        if recorded is not None:
+            entry.reply(recorded.name, recorded.how, "")
+            return _Replay(self, recorded, socket)
         session = self.protocol.open(self.server.state_of(self.protocol.name))
-        return _SessionResponder(self, session, socket, entry, requested, faults=faults)
+        return _Session(self, session, socket, entry, asked)
 
     async def _work(
         self,
-        requested: Scenario | None,
         inbox: asyncio.Queue[str],
-        socket: _Socket,
+        socket: Socket,
         entry: Entry,
-        faults: tuple[Fault, ...] = (),
+        asked: tuple[Scenario | None, tuple[Fault, ...]],
     ) -> None:
         try:
-            responder = self._responder(socket, entry, requested, faults)
+            responder = self._responder(socket, entry, asked)
             await responder.opened()
             while True:
                 await responder.message(await inbox.get())
@@ -315,24 +244,19 @@ class WSStream:
             with contextlib.suppress(Exception):
                 await socket.close(INTERNAL_ERROR, "internal error")
 
-    async def _reject(
-        self, scope: Scope, send: Send, entry: Entry, exc: UnknownScenarioError
-    ) -> None:
-        await self._refuse(scope, send, entry, unknown_scenario(exc), "unknown-scenario")
 
-    async def _refuse(
-        self, scope: Scope, send: Send, entry: Entry, response: HttpResponse, outcome: str
-    ) -> None:
-        """Refuse the upgrade with an HTTP response (a 1008 close where that is impossible)."""
-        entry.status, entry.outcome = response.status, outcome
-        if "websocket.http.response" not in scope.get("extensions", {}):
-            reason = outcome.replace("-", " ")
-            await send({"type": "websocket.close", "code": 1008, "reason": reason})
-            return
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-        status = response.status
-        await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
-        await send({"type": "websocket.http.response.body", "body": response.body})
+async def _refuse(scope: Scope, send: Send, entry: Entry, refused: Refused) -> None:
+    """Refuse the upgrade with an HTTP response (a 1008 close where that is impossible)."""
+    response = refused.response
+    entry.status, entry.outcome = response.status, refused.outcome
+    if "websocket.http.response" not in scope.get("extensions", {}):
+        reason = refused.outcome.replace("-", " ")
+        await send({"type": "websocket.close", "code": 1008, "reason": reason})
+        return
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    status = response.status
+    await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": response.body})
 
 
 async def _read(

@@ -10,7 +10,7 @@ import pytest
 
 from mockserver.bundled import bundled_dir
 from streamctl.core.protocols import names
-from streamctl.core.script import Script, Token, default_reply, from_text
+from streamctl.core.script import Script, Token, from_text
 from streamctl.core.transcript import (
     Close,
     End,
@@ -22,12 +22,10 @@ from streamctl.core.transcript import (
     dump,
 )
 from streamctl.engine.scenarios import (
-    Queues,
     Scenario,
     ScenarioError,
     ScenarioSet,
     UnknownScenarioError,
-    choose,
     fingerprint,
     load_dirs,
     load_file,
@@ -289,57 +287,6 @@ def test_an_unknown_or_foreign_name_lists_what_is_available() -> None:
     assert caught.value.available == ["one", "two"]
     assert str(caught.value) == "unknown scenario 'goose-only' for protocol 'sse-delta-done'"
     assert SET.get("goose-only", "goose") is GOOSE_ONLY
-
-
-def test_a_requested_scenario_wins_over_the_queue_and_the_match() -> None:
-    queues = Queues()
-    queues.add("goose", "one")
-    choice = choose(SET, queues, "goose", "second please", requested=GOOSE_ONLY)
-    assert (choice.name, choice.how, choice.script.text) == ("goose-only", "request", "honk")
-    assert queues.peek("goose") == "one"
-
-
-def test_the_queue_serves_count_requests_then_the_match_then_the_default() -> None:
-    queues = Queues()
-    queues.add("goose", "one", count=2)
-    queues.add("goose", "goose-only")
-    picked = [choose(SET, queues, "goose", "the second one").name for _ in range(5)]
-    assert picked == ["one", "one", "goose-only", "two", "two"]
-    fallback = choose(SET, queues, "goose", "hello", index=3, default_delay_ms=7)
-    assert (fallback.name, fallback.how) == ("default", "default")
-    assert fallback.script == default_reply("hello", 7)
-
-
-def test_queues_are_per_protocol_and_can_be_listed_and_cleared() -> None:
-    queues = Queues()
-    queues.add("goose", "one", 3)
-    queues.add("chunk-complete", "two")
-    assert choose(SET, queues, "sse-delta-done", "x").how == "default"
-    assert queues.take("goose") == "one"
-    assert queues.snapshot() == {
-        "goose": [{"scenario": "one", "remaining": 2}],
-        "chunk-complete": [{"scenario": "two", "remaining": 1}],
-    }
-    queues.clear()
-    assert queues.snapshot() == {}
-    assert queues.peek("goose") is None
-
-
-def test_a_queued_name_that_no_longer_applies_is_skipped() -> None:
-    queues = Queues()
-    queues.add("sse-delta-done", "goose-only")
-    queues.add("sse-delta-done", "vanished")
-    queues.add("sse-delta-done", "one")
-    assert choose(SET, queues, "sse-delta-done", "x").name == "one"
-
-
-def test_the_turn_index_picks_the_scripted_turn() -> None:
-    talk = Scenario("talk", (from_text("a"), from_text("b")))
-    queues = Queues()
-    texts = [
-        choose(SET, queues, "goose", "x", index=i, requested=talk).script.text for i in (0, 1, 2)
-    ]
-    assert texts == ["a", "b", "b"]
 
 
 def test_a_scenario_without_turns_plays_an_empty_reply() -> None:

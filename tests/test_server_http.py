@@ -142,11 +142,11 @@ def test_an_unexpected_error_is_a_500_and_the_server_keeps_serving(
 def test_an_error_after_the_head_was_sent_breaks_the_stream_not_the_server(
     live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(outs: Any, write: Any, *args: Any, payloads: Any, **kwargs: Any) -> None:
-        await write(payloads[0])  # the head and a first event are out
+    async def broken(reply: Any, writer: Any, *args: Any, **kwargs: Any) -> None:
+        await writer.write(reply.rendering.outs[0].payload)  # the head and a first event are out
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(http_stream, "play", broken)
+    monkeypatch.setattr(http_stream, "send", broken)
     with pytest.raises(httpx.RemoteProtocolError):  # the body ends without its last chunk
         converse(live_server, "message-stream", ["hi"])
     monkeypatch.undo()

@@ -276,7 +276,7 @@ def test_a_scenarios_messages_are_made_once_and_a_changed_reply_is_written_afres
     # The ASGI messages of a reusable rendering are kept with it; a reply that resume (ids)
     # or a fault changes is written message by message, and still arrives whole.
     made: list[bytes | str] = []
-    for cls in (http_stream._Stream, ws_stream._Socket):
+    for cls in (http_stream.Body, ws_stream.Socket):
 
         def counted(payload: bytes | str, original: Any = cls.message) -> Any:
             made.append(payload)

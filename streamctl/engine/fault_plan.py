@@ -12,11 +12,10 @@ server's ``--speed`` does not scale them.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import random
-from collections.abc import Awaitable, Callable, Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,16 +24,11 @@ from streamctl.core.protocols.base import HttpResponse, Out, Protocol, SSEProtoc
 from streamctl.core.spec import Msg
 from streamctl.core.sse import SSEEvent, decode
 from streamctl.core.transcript import Headers
-from streamctl.engine.clock import Clock
 from streamctl.engine.faults import Fault
-from streamctl.engine.pacing import Progress, play
 
-__all__ = ["Drop", "Pause", "Plan", "apply", "perform", "refusal"]
+__all__ = ["Drop", "Pause", "Plan", "ServerFaults", "apply", "refusal"]
 
-Write = Callable[[bytes | str], Awaitable[None]]
 UNKNOWN_TYPE = "streamctl_unknown_type"
-#: During ``stall:…,pings``: a heartbeat at least this often (ms), so the stall shows.
-STALL_PING_MS = 500.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +86,7 @@ def refusal(faults: Sequence[Fault]) -> HttpResponse | None:
 
 
 def apply(faults: Sequence[Fault], outs: Sequence[Out], protocol: Protocol) -> Plan:
-    """The plan for sending ``outs`` with ``faults`` (in a fixed order, whatever was asked).
-
-    Without faults ``outs`` is kept as it is, not copied: a server tells by identity that the
-    reply goes out as rendered (and sends the messages it made for that rendering)."""
+    """The plan for sending ``outs`` with ``faults`` (in a fixed order, whatever was asked)."""
     if not faults:
         return Plan(outs)
     by = {f.name: f for f in faults}
@@ -319,102 +310,23 @@ def _timing(plan_steps: list[Step], by: dict[str, Fault]) -> list[Step]:
     return steps
 
 
-# --- sending a plan ----------------------------------------------------------------------
+# --- server-wide faults ----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Beat:
-    payload: bytes | str | None
-    ms: float
+class ServerFaults:
+    """``streamctl serve --fault SPEC --fault-rate P --seed N``: each stream gets the faults
+    with probability ``rate``, drawn from one generator seeded with ``seed``."""
 
+    def __init__(self, faults: tuple[Fault, ...], rate: float, seed: int | None) -> None:
+        self.faults = faults
+        self.rate = rate
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
 
-async def perform(
-    plan: Plan,
-    write: Write,
-    clock: Clock,
-    *,
-    speed: float = 1.0,
-    heartbeat: bytes | str | None = None,
-    heartbeat_ms: float = 0.0,
-    ping: bytes | str | None = None,
-    progress: Progress | None = None,
-) -> Progress:
-    """Send ``plan.steps`` like :func:`~streamctl.engine.pacing.play` (to which runs of writes
-    go), stopping at ``plan.deadline_ms`` if one is set. The caller carries out ``plan.drop``.
-
-    During ``stall:…,pings`` the ``heartbeat`` (or, for a protocol without one, ``ping``; on a
-    WebSocket nothing) is sent every 500 ms, or at the heartbeat's own interval if shorter.
-    """
-    done = progress if progress is not None else Progress()
-    if plan.content_length:  # the declared length holds the writes only: no heartbeats
-        heartbeat = ping = None
-    stall_ms = min(heartbeat_ms, STALL_PING_MS) if heartbeat_ms > 0 else STALL_PING_MS
-    beats = (
-        _Beat(heartbeat, heartbeat_ms),
-        _Beat(heartbeat if heartbeat is not None else ping, stall_ms),
-    )
-    if not plan.faults:
-        outs: Sequence[Any] = plan.steps  # only Outs without faults
-        await play(
-            outs,
-            write,
-            clock,
-            speed=speed,
-            heartbeat=heartbeat,
-            heartbeat_ms=heartbeat_ms,
-            progress=done,
-        )
-        return done
-    run = _steps(plan, write, clock, speed=speed, beats=beats, done=done)
-    if plan.deadline_ms is None:
-        await run
-        return done
-    task = asyncio.ensure_future(run)
-    timer = asyncio.ensure_future(clock.sleep(plan.deadline_ms / 1000.0))
-    try:
-        await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for pending in (task, timer):
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pending
-    return done
-
-
-async def _steps(
-    plan: Plan,
-    write: Write,
-    clock: Clock,
-    *,
-    speed: float,
-    beats: tuple[_Beat, _Beat],
-    done: Progress,
-) -> None:
-    batch: list[Out] = []
-    normal, stalled = beats
-    for step in [*plan.steps, None]:
-        if isinstance(step, Out):
-            batch.append(step)
-            continue
-        if batch:
-            await play(
-                batch,
-                write,
-                clock,
-                speed=speed,
-                heartbeat=normal.payload,
-                heartbeat_ms=normal.ms,
-                progress=done,
-            )
-            batch = []
-        if step is not None:
-            await _pause(step, write, clock, stalled)
-
-
-async def _pause(pause: Pause, write: Write, clock: Clock, beat: _Beat) -> None:
-    end = clock.now() + pause.ms / 1000.0
-    if pause.pings and beat.payload is not None and beat.ms > 0:
-        while clock.now() + beat.ms / 1000.0 < end:
-            await clock.sleep(beat.ms / 1000.0)
-            await write(beat.payload)
-    await clock.sleep(end - clock.now())
+    def draw(self) -> tuple[Fault, ...]:
+        """The server-wide faults for one stream (often none)."""
+        if not self.faults or self.rate <= 0:
+            return ()
+        with self._lock:
+            hit = self._random.random() < self.rate
+        return self.faults if hit else ()

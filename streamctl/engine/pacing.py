@@ -5,24 +5,29 @@ the previous one was *due* (not after it finished), so a slow write does not pus
 token back, and interleaves a protocol's heartbeat in real time (the speed factor does not
 scale it: goose's ``Ping`` stays 500 ms apart however fast the script plays).
 
-:func:`replay_outs` and :func:`ws_replay` turn a recorded transcript into the same writes: the
-same bytes or messages, the same chunk boundaries, the recorded gaps (scaled by speed at play
-time).
+:func:`play_plan` plays a reply faults changed: runs of writes with pauses between.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 from streamctl.core.protocols.base import Out
 from streamctl.core.script import Script
-from streamctl.core.transcript import Close, Frame, Transcript
 from streamctl.engine.clock import Clock
+from streamctl.engine.fault_plan import Pause, Plan
 
-__all__ = ["Progress", "ReplayClose", "WSReplay", "play", "replay_outs", "sent_script", "ws_replay"]
+__all__ = [
+    "Progress",
+    "play",
+    "play_plan",
+    "sent_script",
+]
 
 Write = Callable[[bytes | str], Awaitable[None]]
 W = TypeVar("W")
@@ -92,7 +97,7 @@ class Progress:
 
 
 @overload
-async def play(
+def play(
     outs: Sequence[Out],
     write: Write,
     clock: Clock,
@@ -102,11 +107,11 @@ async def play(
     heartbeat_ms: float = 0.0,
     progress: Progress | None = None,
     payloads: None = None,
-) -> Progress: ...
+) -> Coroutine[Any, Any, Progress]: ...
 
 
 @overload
-async def play(
+def play(
     outs: Sequence[Out],
     write: Callable[[W], Awaitable[None]],
     clock: Clock,
@@ -116,10 +121,10 @@ async def play(
     heartbeat_ms: float = 0.0,
     progress: Progress | None = None,
     payloads: Sequence[W],
-) -> Progress: ...
+) -> Coroutine[Any, Any, Progress]: ...
 
 
-async def play(
+def play(
     outs: Sequence[Out],
     write: Callable[[Any], Awaitable[None]],
     clock: Clock,
@@ -129,16 +134,18 @@ async def play(
     heartbeat_ms: float = 0.0,
     progress: Progress | None = None,
     payloads: Sequence[Any] | None = None,
-) -> Progress:
+) -> Coroutine[Any, Any, Progress]:
     """Write ``outs`` on schedule, with ``heartbeat`` every ``heartbeat_ms`` in between.
 
     ``speed`` multiplies every delay (1: as scripted or recorded; 0: as fast as possible).
     The first heartbeat is due ``heartbeat_ms`` after the start; none follows the last write.
-    Cancel the task to stop at once: ``progress`` then says what went out.
+    Cancel the task to stop at once: ``progress`` then says what went out. ``write`` is given
+    each out's ``payload``, or with ``payloads`` the item at the same place there (a writer's
+    ready-made messages, with ``heartbeat`` in the same form).
 
-    ``write`` is given each out's ``payload``, or with ``payloads`` the item at the same place
-    there: a server that keeps its writes ready-made for its transport (an ASGI message per
-    out, made once per rendering) passes them, with ``heartbeat`` in the same form.
+    Not a coroutine itself: it returns the one that writes, so a server's writes run one frame
+    shallower (each time a write waits for the socket, every frame between the task and the
+    write is suspended and resumed).
     """
     done = progress if progress is not None else Progress()
     scale = max(speed, 0.0) / 1000.0
@@ -146,25 +153,68 @@ async def play(
     if payloads is not None and len(payloads) != len(outs):
         raise ValueError(f"{len(payloads)} payloads for {len(outs)} outs")
     items: Sequence[Any] = [out.payload for out in outs] if payloads is None else payloads
-    # The loop is a server's per-token cost: it counts writes in a local, and `done` learns
-    # what went out once, when play ends (cancelled or not).
+    if scale == 0:  # nothing is ever due later, so no heartbeat is ever due in between
+        return _at_once(outs, items, write, done)
+    return _paced(outs, items, write, clock, scale, _Beats(heartbeat, beat_s), done)
+
+
+async def _at_once(
+    outs: Sequence[Out],
+    items: Sequence[Any],
+    write: Callable[[Any], Awaitable[None]],
+    done: Progress,
+) -> Progress:
+    # The loops are a server's per-token cost: they count writes in a local, and `done` learns
+    # what went out once, when they end (cancelled or not).
     sent = 0
     try:
-        if scale == 0:  # nothing is ever due later, so no heartbeat is ever due in between
-            for item in items:
-                await write(item)
-                sent += 1
-            return done
+        for item in items:
+            await write(item)
+            sent += 1
+        return done
+    finally:
+        done.wrote(outs, sent)
+
+
+class _Beats:
+    """When the next heartbeat is due, and what it writes."""
+
+    __slots__ = ("interval", "next", "payload")
+
+    def __init__(self, payload: Any, interval: float) -> None:
+        self.payload = payload
+        self.interval = interval
+        self.next = math.inf  # set when the writes start
+
+    async def until(
+        self, due: float, clock: Clock, write: Callable[[Any], Awaitable[None]], done: Progress
+    ) -> None:
+        """Write the heartbeats due before ``due``."""
+        while self.next < due:
+            await _until(clock, self.next)
+            await write(self.payload)
+            done.heartbeats += 1
+            self.next = _next_beat(clock, self.next, self.interval)
+
+
+async def _paced(  # noqa: PLR0917  (the hot loop's state, passed once per reply)
+    outs: Sequence[Out],
+    items: Sequence[Any],
+    write: Callable[[Any], Awaitable[None]],
+    clock: Clock,
+    scale: float,
+    beats: _Beats,
+    done: Progress,
+) -> Progress:
+    sent = 0
+    try:
         now = due = clock.now()
-        next_beat = now + beat_s
+        beats.next = now + beats.interval
         for out, item in zip(outs, items, strict=True):
             if out.delay_ms:
                 due += out.delay_ms * scale
-                while next_beat < due:
-                    await _until(clock, next_beat)
-                    await write(heartbeat)
-                    done.heartbeats += 1
-                    next_beat = _next_beat(clock, next_beat, beat_s)
+                if beats.next < due:
+                    await beats.until(due, clock, write, done)
             # The clock is only read when the write might not be due yet: time never goes back.
             if due > now:
                 now = await _until(clock, due)
@@ -202,61 +252,106 @@ def sent_script(script: Script, progress: Progress) -> Script:
     return Script(sent, tool)
 
 
-# --- recordings ---------------------------------------------------------------------------
+#: During ``stall:…,pings``: a heartbeat at least this often (ms), so the stall shows.
+STALL_PING_MS = 500.0
 
 
-def replay_outs(transcript: Transcript) -> list[Out]:
-    """The server's frames of a recorded exchange, with the recorded gap before each."""
-    outs: list[Out] = []
-    last = 0.0
-    for _, frame in transcript.frames("server"):
-        outs.append(Out(frame.payload, max(0.0, frame.t - last)))
-        last = frame.t
-    if outs:
-        final = outs[-1]
-        outs[-1] = Out(final.payload, final.delay_ms, terminal=True)
-    return outs
+# --- a plan's steps, pauses included --------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class ReplayClose:
-    """The server's close frame: after segment ``segment``, ``delay_ms`` after its last write."""
-
-    segment: int
-    code: int | None
-    reason: str
-    delay_ms: float
+class _Beat:
+    payload: bytes | str | None
+    ms: float
 
 
-@dataclass(frozen=True, slots=True)
-class WSReplay:
-    """A recorded WebSocket connection, split at the client's messages.
+async def play_plan(
+    plan: Plan,
+    write: Write,
+    clock: Clock,
+    *,
+    speed: float = 1.0,
+    heartbeat: bytes | str | None = None,
+    heartbeat_ms: float = 0.0,
+    ping: bytes | str | None = None,
+    progress: Progress | None = None,
+) -> Progress:
+    """Send ``plan.steps`` like :func:`play` (to which runs of writes go), stopping at
+    ``plan.deadline_ms`` if one is set. The caller carries out ``plan.drop``.
 
-    ``segments[0]`` is sent when the connection opens; ``segments[k]`` after the client's
-    ``k``-th message (whatever it says). ``close`` is the server's close frame if the server
-    closed first; nothing after the first close frame is replayed.
+    During ``stall:…,pings`` the ``heartbeat`` (or, for a protocol without one, ``ping``; on a
+    WebSocket nothing) is sent every 500 ms, or at the heartbeat's own interval if shorter.
     """
+    done = progress if progress is not None else Progress()
+    if plan.content_length:  # the declared length holds the writes only: no heartbeats
+        heartbeat = ping = None
+    stall_ms = min(heartbeat_ms, STALL_PING_MS) if heartbeat_ms > 0 else STALL_PING_MS
+    stalled = _Beat(heartbeat if heartbeat is not None else ping, stall_ms)
+    if not plan.faults:
+        outs: Sequence[Any] = plan.steps  # only Outs without faults
+        await play(
+            outs,
+            write,
+            clock,
+            speed=speed,
+            heartbeat=heartbeat,
+            heartbeat_ms=heartbeat_ms,
+            progress=done,
+        )
+        return done
+    beats = (_Beat(heartbeat, heartbeat_ms), stalled)
+    run = _steps(plan, write, clock, speed=speed, beats=beats, done=done)
+    await (run if plan.deadline_ms is None else _within(run, clock, plan.deadline_ms))
+    return done
 
-    segments: tuple[tuple[Out, ...], ...]
-    close: ReplayClose | None = None
+
+async def _within(run: Awaitable[None], clock: Clock, ms: float) -> None:
+    """Await ``run``, stopping it after ``ms`` milliseconds."""
+    task = asyncio.ensure_future(run)
+    timer = asyncio.ensure_future(clock.sleep(ms / 1000.0))
+    try:
+        await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, timer):
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pending
 
 
-def ws_replay(transcript: Transcript) -> WSReplay:
-    """Split a recorded WebSocket connection into what the server sends after each message."""
-    segments: list[list[Out]] = [[]]
-    close: ReplayClose | None = None
-    last = 0.0
-    for record in transcript.records:
-        if isinstance(record, Frame) and record.sender == "client":
-            segments.append([])
-            last = record.t
-        elif isinstance(record, Frame):
-            segments[-1].append(Out(record.payload, max(0.0, record.t - last)))
-            last = record.t
-        elif isinstance(record, Close):
-            # A server close after the client's own is only the closing handshake's echo.
-            if record.sender == "server":
-                gap = max(0.0, record.t - last)
-                close = ReplayClose(len(segments) - 1, record.code, record.reason, gap)
-            break
-    return WSReplay(tuple(tuple(s) for s in segments), close)
+async def _steps(
+    plan: Plan,
+    write: Write,
+    clock: Clock,
+    *,
+    speed: float,
+    beats: tuple[_Beat, _Beat],
+    done: Progress,
+) -> None:
+    batch: list[Out] = []
+    normal, stalled = beats
+    for step in [*plan.steps, None]:
+        if isinstance(step, Out):
+            batch.append(step)
+            continue
+        if batch:
+            await play(
+                batch,
+                write,
+                clock,
+                speed=speed,
+                heartbeat=normal.payload,
+                heartbeat_ms=normal.ms,
+                progress=done,
+            )
+            batch = []
+        if step is not None:
+            await _pause(step, write, clock, stalled)
+
+
+async def _pause(pause: Pause, write: Write, clock: Clock, beat: _Beat) -> None:
+    end = clock.now() + pause.ms / 1000.0
+    if pause.pings and beat.payload is not None and beat.ms > 0:
+        while clock.now() + beat.ms / 1000.0 < end:
+            await clock.sleep(beat.ms / 1000.0)
+            await write(beat.payload)
+    await clock.sleep(end - clock.now())

@@ -8,16 +8,14 @@ Two kinds of file (the format is documented for people in ``docs/scenarios.md``)
 * ``*.jsonl`` — a *recorded* scenario: a transcript (see :mod:`streamctl.core.transcript`)
   replayed byte for byte on the protocol it was recorded from, named by the file's stem.
 
-Choosing a scenario for a request (:func:`choose`): a name the request asked for, else the
-admin queue, else the first scenario whose ``match`` finds the user's message, else the default
-reply. Every error names the file and the field to fix.
+Every error names the file and the field to fix. Choosing one for a request is
+:mod:`streamctl.engine.choice`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,25 +23,16 @@ from typing import Any
 
 from streamctl.core.protocols import REGISTRY, get
 from streamctl.core.protocols.base import ClientOptions, Protocol, SSEProtocol
-from streamctl.core.script import (
-    Script,
-    ScriptFormatError,
-    Token,
-    default_reply,
-    script_from_dict,
-)
+from streamctl.core.script import Script, ScriptFormatError, Token, script_from_dict
 from streamctl.core.transcript import MAGIC as TRANSCRIPT_MAGIC
 from streamctl.core.transcript import Transcript, TranscriptError, load
 from streamctl.engine.faults import Fault, FaultError, parse_many
 
 __all__ = [
-    "Choice",
-    "Queues",
     "Scenario",
     "ScenarioError",
     "ScenarioSet",
     "UnknownScenarioError",
-    "choose",
     "fingerprint",
     "load_dirs",
     "load_file",
@@ -201,12 +190,8 @@ def fingerprint(dirs: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
     return tuple(marks)
 
 
-def _where(path: Path, index: str) -> str:
-    return f"{path}{index}"
-
-
 def _scripted(obj: Any, path: Path, index: str, default_name: str | None) -> Scenario:
-    where = _where(path, index)
+    where = f"{path}{index}"
     if not isinstance(obj, dict):
         raise ScenarioError(f"{where}: a scenario must be a JSON object")
     unknown = sorted(set(obj) - SCENARIO_KEYS)
@@ -380,7 +365,7 @@ def recorded_script(proto: Protocol, transcript: Transcript) -> Script:
     return Script(tuple(Token(p) for p in pieces if p))
 
 
-# --- choosing -----------------------------------------------------------------------------
+# --- the loaded set ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -413,80 +398,3 @@ class ScenarioSet:
             (s for s in self.scenarios if s.applies_to(protocol) and s.matches(user_text)),
             None,
         )
-
-
-class Queues:
-    """The admin queue: "the next N requests on protocol X get scenario Y", first in first out."""
-
-    def __init__(self) -> None:
-        self._queues: dict[str, deque[list[Any]]] = {}
-
-    def add(self, protocol: str, scenario: str, count: int = 1) -> None:
-        self._queues.setdefault(protocol, deque()).append([scenario, count])
-
-    def peek(self, protocol: str) -> str | None:
-        """The scenario name the next request on ``protocol`` gets, without taking it."""
-        queue = self._queues.get(protocol)
-        return queue[0][0] if queue else None
-
-    def take(self, protocol: str) -> str | None:
-        """Take one request's worth of the queue for ``protocol``."""
-        queue = self._queues.get(protocol)
-        if not queue:
-            return None
-        head = queue[0]
-        head[1] -= 1
-        if head[1] <= 0:
-            queue.popleft()
-        return str(head[0])
-
-    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
-        return {
-            protocol: [{"scenario": name, "remaining": count} for name, count in queue]
-            for protocol, queue in self._queues.items()
-            if queue
-        }
-
-    def clear(self) -> None:
-        self._queues.clear()
-
-
-@dataclass(frozen=True, slots=True)
-class Choice:
-    """The reply chosen for a turn, and why (``request``, ``queue``, ``match`` or ``default``)."""
-
-    script: Script
-    scenario: Scenario | None
-    how: str
-
-    @property
-    def name(self) -> str:
-        return "default" if self.scenario is None else self.scenario.name
-
-
-def choose(
-    scenarios: ScenarioSet,
-    queues: Queues,
-    protocol: str,
-    user_text: str,
-    *,
-    index: int = 0,
-    requested: Scenario | None = None,
-    default_delay_ms: float = 0.0,
-) -> Choice:
-    """Pick the reply for one turn: requested, else queued, else matched, else the default.
-
-    A queued name that no longer applies (the scenarios were reloaded since) is skipped.
-    """
-    if requested is not None:
-        return Choice(requested.script(index), requested, "request")
-    queued = queues.take(protocol)
-    while queued is not None:
-        scenario = scenarios.by_name.get(queued)
-        if scenario is not None and scenario.applies_to(protocol):
-            return Choice(scenario.script(index), scenario, "queue")
-        queued = queues.take(protocol)
-    matched = scenarios.matching(protocol, user_text)
-    if matched is not None:
-        return Choice(matched.script(index), matched, "match")
-    return Choice(default_reply(user_text, default_delay_ms), None, "default")

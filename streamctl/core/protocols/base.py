@@ -16,18 +16,17 @@ to a transport (SSE framing and HTTP rules, WebSocket frame rules), and adds its
 
 from __future__ import annotations
 
-import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from streamctl.core import jsontext
 from streamctl.core.script import Script
 from streamctl.core.spec import Finding, Level, Msg, Rule, Spec, validate
 from streamctl.core.sse import SSEDecoder, SSEEvent
-from streamctl.core.transcript import Headers, Request, Transcript
+from streamctl.core.transcript import Headers, Request, Transcript, Transport
 
 __all__ = [
     "SSE_RULES",
@@ -50,7 +49,6 @@ __all__ = [
     "WSProtocol",
 ]
 
-Transport = Literal["sse", "ws"]
 WHATWG = "WHATWG HTML §9.2 Server-sent events"
 RFC6455 = "RFC 6455 The WebSocket Protocol"
 PROTOCOLS_MD = "PROTOCOLS.md shared SSE ground rules"
@@ -106,7 +104,7 @@ class HttpResponse:
 
     @classmethod
     def json(cls, status: int, obj: Any) -> HttpResponse:
-        body = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+        body = jsontext.dumps_compact(obj).encode()
         return cls(status, body, (("content-type", "application/json"),))
 
     @classmethod

@@ -9,15 +9,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from streamctl.core.jsontext import dumps_compact
 from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
 from streamctl.core.sse import SSEEvent
 from streamctl.core.transcript import Request
 
 __all__ = ["GooseClient"]
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 class GooseClient(ClientSession):
@@ -93,7 +90,7 @@ class GooseClient(ClientSession):
         if isinstance(shown, str):
             self.streamed[call] = self.streamed.get(call, "") + shown
             return f"tool {call}: {shown}"
-        return f"tool {call}: {_compact(params)}"
+        return f"tool {call}: {dumps_compact(params)}"
 
     def follow_up(self, message: str) -> ClientSession:
         """The next message of the same session, with the conversation so far resent."""
@@ -132,8 +129,8 @@ def _message(message: Mapping[str, Any], streamed: Mapping[str, str]) -> Update:
 def _tool_call(call: Any) -> str:
     value = call.get("value") if isinstance(call, dict) else None
     if not isinstance(value, dict):
-        return f"tool call failed: {_compact(call)}"
-    return f"tool call: {value.get('name')}({_compact(value.get('arguments', {}))})"
+        return f"tool call failed: {dumps_compact(call)}"
+    return f"tool call: {value.get('name')}({dumps_compact(value.get('arguments', {}))})"
 
 
 def _tool_result(result: Any) -> str:
@@ -142,7 +139,7 @@ def _tool_result(result: Any) -> str:
         value = value.get("content")
     texts = [i.get("text") for i in value if isinstance(i, dict)] if isinstance(value, list) else []
     first = next((t for t in texts if isinstance(t, str)), None)
-    return _compact(result) if first is None else first
+    return dumps_compact(result) if first is None else first
 
 
 def _other(kind: Any, obj: Mapping[str, Any]) -> str:

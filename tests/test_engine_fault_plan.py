@@ -14,8 +14,9 @@ from streamctl.core.protocols.base import Out, Settings, Turn
 from streamctl.core.script import Script, Token
 from streamctl.core.sse import decode
 from streamctl.engine.clock import FakeClock
-from streamctl.engine.fault_plan import Drop, Pause, Plan, apply, perform, refusal
+from streamctl.engine.fault_plan import Drop, Pause, Plan, apply, refusal
 from streamctl.engine.faults import parse_many
+from streamctl.engine.pacing import play_plan
 from streamctl.engine.resume import resume_after, with_ids
 from tests.fake_time import Wire, drive, run
 
@@ -47,7 +48,7 @@ def datas(p: Plan) -> list[str]:
 
 def test_no_faults_keeps_the_writes_as_they_are() -> None:
     outs = sse_outs()
-    assert apply((), outs, SSE).steps is outs
+    assert apply((), outs, SSE) == Plan(outs)
 
 
 def test_drop_after_n_writes_and_mid_event() -> None:
@@ -145,11 +146,11 @@ def test_ids_and_resume() -> None:
     assert with_ids([Out(b"data: a\rdata: b\r\r")])[0].payload.startswith(b"id: 0\r")  # type: ignore[union-attr]
 
 
-def perform_on_fake_clock(p: Plan, **kw: Any) -> list[tuple[float, bytes | str]]:
+def play_on_fake_clock(p: Plan, **kw: Any) -> list[tuple[float, bytes | str]]:
     async def main() -> list[tuple[float, bytes | str]]:
         clock = FakeClock()
         wire = Wire(clock)
-        task = asyncio.create_task(perform(p, wire.write, clock, **kw))
+        task = asyncio.create_task(play_plan(p, wire.write, clock, **kw))
         await drive(clock, task, 0.05, 200)
         await task
         return wire.writes
@@ -159,31 +160,31 @@ def perform_on_fake_clock(p: Plan, **kw: Any) -> list[tuple[float, bytes | str]]
 
 def test_a_stall_with_pings_sends_the_ping_meanwhile() -> None:
     outs = [Out(b"a", token=0), Out(b"b", token=1)]
-    sent = perform_on_fake_clock(plan("stall:ms=1200,pings", outs), ping=b":\n\n")
+    sent = play_on_fake_clock(plan("stall:ms=1200,pings", outs), ping=b":\n\n")
     assert sent == [(0.0, b"a"), (0.5, b":\n\n"), (1.0, b":\n\n"), (1.2, b"b")]
-    silent = perform_on_fake_clock(plan("stall:ms=1200", outs), ping=b":\n\n")
+    silent = play_on_fake_clock(plan("stall:ms=1200", outs), ping=b":\n\n")
     assert silent == [(0.0, b"a"), (1.2, b"b")]
-    beat = perform_on_fake_clock(plan("stall:ms=700,pings", outs), heartbeat=b"P", heartbeat_ms=300)
+    beat = play_on_fake_clock(plan("stall:ms=700,pings", outs), heartbeat=b"P", heartbeat_ms=300)
     assert beat == [(0.0, b"a"), (0.3, b"P"), (0.6, b"P"), (0.7, b"b")]
 
 
 def test_a_drop_after_some_time_stops_the_writes() -> None:
     outs = [Out(b"a", token=0), Out(b"b", 1000, token=1)]
     p = plan("drop:ms=300", outs)
-    assert [w for _, w in perform_on_fake_clock(p)] == [b"a"]
+    assert [w for _, w in play_on_fake_clock(p)] == [b"a"]
     quick = plan("drop:ms=3000", [Out(b"a")])
-    assert [w for _, w in perform_on_fake_clock(quick)] == [b"a"]
+    assert [w for _, w in play_on_fake_clock(quick)] == [b"a"]
 
 
 def test_a_plan_without_faults_plays_like_play() -> None:
     outs = [Out(b"a", token=0), Out(b"b", 100, token=1)]
-    assert perform_on_fake_clock(apply((), outs, SSE)) == [(0.0, b"a"), (0.1, b"b")]
+    assert play_on_fake_clock(apply((), outs, SSE)) == [(0.0, b"a"), (0.1, b"b")]
 
 
 @pytest.mark.parametrize("spec", ["delay:ms=100", "jitter:ms=10,seed=1"])
 def test_timing_faults_wait_real_time_whatever_the_speed(spec: str) -> None:
     outs = [Out(b"a", token=0)]
-    sent = perform_on_fake_clock(plan(spec, outs), speed=0)
+    sent = play_on_fake_clock(plan(spec, outs), speed=0)
     assert [w for _, w in sent] == [b"a"]
     if spec.startswith("delay"):
         assert sent[0][0] == pytest.approx(0.1)
@@ -192,5 +193,5 @@ def test_timing_faults_wait_real_time_whatever_the_speed(spec: str) -> None:
 def test_a_content_length_stream_gets_no_heartbeats() -> None:
     outs = [Out(b"a", token=0), Out(b"b", 1000, token=1)]
     p = plan("http:content-length;stall:ms=1000,pings", outs)
-    sent = perform_on_fake_clock(p, heartbeat=b"P", heartbeat_ms=300)
+    sent = play_on_fake_clock(p, heartbeat=b"P", heartbeat_ms=300)
     assert [w for _, w in sent] == [b"a", b"b"]
