@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from mockserver.asgi import ASGIApp, Message, Receive, Scope, Send, send_response
+from mockserver.guard import Guard, refuse_websocket
 from mockserver.http_stream import SSEStream
 from mockserver.state import ServerState
 from mockserver.tap import Tap
@@ -79,6 +80,7 @@ class Front:
     def __init__(self, server: ServerState, inner: ASGIApp) -> None:
         self.server = server
         self.inner = inner
+        self.guard = Guard(server.config, server.cors)
         self.http = _Table()
         self.ws = _Table()
         for proto in server.protocols:
@@ -94,7 +96,10 @@ class Front:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http":
+        refused = self.guard.refusal(scope) if kind != "lifespan" else None
+        if refused is not None:
+            await self._refuse(scope, receive, send, refused)
+        elif kind == "http":
             await self._http(scope, receive, send)
         elif kind == "websocket":
             found = self.ws.find(scope["path"])
@@ -142,6 +147,15 @@ class Front:
             outcome = "complete"
         finally:
             self.server.keep(tap.transcript(outcome))
+
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, response: HttpResponse
+    ) -> None:
+        if scope["type"] == "websocket":
+            await refuse_websocket(scope, receive, send, response)
+            return
+        origin = _header(scope, b"origin")
+        await send_response(send, response, self.server.cors.headers(origin))
 
     async def _preflight(self, send: Send, origin: str, requested: str | None) -> None:
         status, headers = self.server.cors.preflight(origin, requested)

@@ -71,6 +71,8 @@ def test_a_config_travels_to_worker_processes_as_json(tmp_path: Path) -> None:
     config = ServerConfig(
         scenario_dirs=(tmp_path,),
         cors_origins=("https://a.example",),
+        allowed_hosts=("mock",),
+        admin_token="s3cret",
         speed=0.5,
         workers=2,
         loop="asyncio",
@@ -171,6 +173,8 @@ def test_serve_has_help_for_every_option() -> None:
         "--goose-secret",
         "--jwt-secret",
         "--cors-origin",
+        "--allow-host",
+        "--admin-token",
         "--workers",
         "--loop",
         "--no-watch",
@@ -178,6 +182,19 @@ def test_serve_has_help_for_every_option() -> None:
         assert option in result.stdout
     assert "GOOSE_SERVER__SECRET_KEY" in result.stdout
     assert "JWT_SECRET" in result.stdout
+    assert "STREAMCTL_ADMIN_TOKEN" in result.stdout
+
+
+def test_serve_takes_the_admin_token_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    served: list[ServerConfig] = []
+    monkeypatch.setattr(run, "serve", lambda config, sock: (served.append(config), sock.close()))
+    args = ["serve", "--port", "0", "--allow-host", "mock", "--allow-host", "mock.lan"]
+    result = CliRunner().invoke(cli(), args, env={"STREAMCTL_ADMIN_TOKEN": "from-env"})
+    assert result.exit_code == 0, result.output
+    assert served[0].admin_token == "from-env"
+    assert served[0].allowed_hosts == ("mock", "mock.lan")
 
 
 def read_until(stream: int, marker: bytes, timeout: float = 20.0) -> bytes:
