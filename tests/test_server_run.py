@@ -332,7 +332,7 @@ def test_clients_leaving_during_a_burst_do_not_flood_the_log(loop: str) -> None:
         for _ in range(5):
             with socket.create_connection((host, int(port))) as client:
                 client.sendall(
-                    b"GET /api/chat/stream?message=hello+there HTTP/1.1\r\nHost: x\r\n\r\n"
+                    b"GET /api/chat/stream?message=hello+there HTTP/1.1\r\nHost: localhost\r\n\r\n"
                 )
                 assert client.recv(65536).startswith(b"HTTP/1.1 200")
         journal = httpx.get(f"http://{host}:{port}/_streamctl/journal", timeout=10).json()
