@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from mockserver.asgi import ASGIApp, Message, Receive, Scope, Send, send_response
+from mockserver.deadline import BodyDeadline
 from mockserver.guard import Guard, refuse_websocket
 from mockserver.http_stream import SSEStream
 from mockserver.state import ServerState
@@ -100,7 +101,11 @@ class Front:
         if refused is not None:
             await self._refuse(scope, receive, send, refused)
         elif kind == "http":
-            await self._http(scope, receive, send)
+            seconds = self.server.config.body_timeout_s
+            if BodyDeadline.wanted(scope, seconds):
+                await self._bounded(scope, receive, send, seconds)
+            else:
+                await self._http(scope, receive, send)
         elif kind == "websocket":
             found = self.ws.find(scope["path"])
             if found is None:
@@ -109,6 +114,13 @@ class Front:
                 await self._run(found[0][0], scope, receive, send, found[1])
         else:
             await self.inner(scope, receive, send)
+
+    async def _bounded(self, scope: Scope, receive: Receive, send: Send, seconds: float) -> None:
+        deadline = BodyDeadline(receive, send, self.server.config.clock, seconds)
+        try:
+            await self._http(scope, deadline.receive, deadline.send)
+        finally:
+            deadline.close()
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
