@@ -21,6 +21,8 @@ from typing import Any
 from mockserver.asgi import Message, Receive, Scope, Send, header_map, header_pairs, query_map
 from mockserver.faults import bad_fault, requested_faults
 from mockserver.http_stream import requested_scenario, unknown_scenario
+from mockserver.hyperfix import closed_event
+from mockserver.inbox import new_inbox, offer
 from mockserver.journal import Entry
 from mockserver.renders import Ready, Renders
 from mockserver.state import ServerState
@@ -248,7 +250,9 @@ class WSStream:
                 return
         self.server.begin()
         try:
-            await self._connected(receive, send, entry, requested, faults)
+            await self._connected(
+                receive, send, entry, requested, faults, closed=closed_event(scope)
+            )
         finally:
             self.server.end()
 
@@ -259,14 +263,16 @@ class WSStream:
         entry: Entry,
         requested: Scenario | None,
         faults: tuple[Fault, ...] = (),
+        *,
+        closed: asyncio.Event | None = None,
     ) -> None:
         await send({"type": "websocket.accept"})
         entry.status = 101
         socket = _Socket(send)
-        inbox: asyncio.Queue[str] = asyncio.Queue()
+        inbox = new_inbox()
         worker = asyncio.create_task(self._work(requested, inbox, socket, entry, faults))
         try:
-            outcome = await _read(receive, inbox, entry, worker)
+            outcome = await _read(receive, inbox, entry, worker, closed or asyncio.Event())
             if entry.outcome != "error":
                 entry.outcome = outcome
         finally:
@@ -336,7 +342,11 @@ class WSStream:
 
 
 async def _read(
-    receive: Receive, inbox: asyncio.Queue[str], entry: Entry, worker: asyncio.Task[None]
+    receive: Receive,
+    inbox: asyncio.Queue[str],
+    entry: Entry,
+    worker: asyncio.Task[None],
+    closed: asyncio.Event,
 ) -> str:
     """Pass the client's messages to the worker until the client leaves; how it ended."""
     while True:
@@ -347,7 +357,7 @@ async def _read(
             if text is None:
                 text = (message.get("bytes") or b"").decode("utf-8", errors="replace")
             entry.message(text)
-            inbox.put_nowait(text)
+            await offer(inbox, text, worker, closed)  # waits while the inbox is full
         elif kind == "websocket.disconnect":
             busy = not worker.done() and any(r["outcome"] == "streaming" for r in entry.replies)
             return "disconnected mid-reply" if busy else "closed"
