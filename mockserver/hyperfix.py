@@ -13,7 +13,8 @@
    app that stops reading when it is behind (backpressure, see ``mockserver/inbox.py``) never
    sees the disconnect, and when it is the app's own write that found the socket dead, that
    write waits for room in the queue for ever. When the stream closes, the messages nobody will
-   answer are dropped from the queue (so the disconnect always fits) and the
+   answer are dropped from the queue (so the disconnect always fits), later ones are not
+   queued at all, and the
    :data:`CLOSED` event in the connection's scope is set (so an app waiting for room in its own
    inbox wakes up).
 
@@ -57,15 +58,24 @@ def _events(original: Any) -> Any:
 
 def _handle(original: Any) -> Any:
     async def handle(self: WSStream, event: Any) -> None:
-        if isinstance(event, StreamClosed) and not self.closed and self.app_put is not None:
+        closing = isinstance(event, StreamClosed) and not self.closed
+        if closing and self.app_put is not None:
             _unqueue_messages(getattr(self.app_put, "__self__", None))
             closed = self.scope.get(CLOSED)
             if isinstance(closed, asyncio.Event):
                 closed.set()
         await original(self, event)
+        if closing and self.app_put is not None:
+            # Messages wsproto had already parsed still come after the disconnect: nobody
+            # reads them, and putting them in a full queue would wait for ever.
+            self.app_put = _discard
 
     handle._streamctl = True  # type: ignore[attr-defined]
     return handle
+
+
+async def _discard(message: object) -> None:
+    pass
 
 
 def _unqueue_messages(queue: object) -> None:

@@ -6,6 +6,7 @@ The client is a raw socket: it sends frames the way a broken or hostile peer doe
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import os
@@ -138,6 +139,7 @@ def test_the_server_stops_reading_when_the_inbox_is_full(frozen: LiveServer) -> 
 def test_a_client_that_floods_and_never_reads_is_held_back_and_let_go(
     live_server: LiveServer,
 ) -> None:
+    before = tasks(live_server)
     sock = upgrade(live_server)
     sent = [0]
     flood = b"".join(frame(KB) for _ in range(1000))
@@ -161,3 +163,17 @@ def test_a_client_that_floods_and_never_reads_is_held_back_and_let_go(
     assert sent[0] < 100e6
     assert live_server.wait_idle(30)
     assert httpx.get(live_server.url("/_streamctl/health")).json()["active"] == 0
+    # Nothing of the connection is left: not the handler, not Hypercorn's reader.
+    deadline = time.monotonic() + 30
+    while tasks(live_server) > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert tasks(live_server) == before
+
+
+def tasks(server: LiveServer) -> int:
+    """Tasks alive on the server's loop."""
+
+    async def count() -> int:
+        return len(asyncio.all_tasks())
+
+    return int(server.run(count()))
