@@ -8,7 +8,9 @@ the request; when it has not, the client is answered ``408`` with ``Connection: 
 handler sees the client leave (``http.disconnect``), as if it had hung up.
 
 Requests that declare no body (no ``Content-Length``, no ``Transfer-Encoding``: every GET)
-are passed through untouched, so streams pay nothing for this.
+are passed through untouched, so streams pay nothing for this. The deadline runs on the event
+loop's own clock, not the injected pacing clock: it guards against real peers in real time,
+and a test stepping a fake pacing clock must not see it as one more sleeper.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import asyncio
 import contextlib
 
 from mockserver.asgi import Message, Receive, Scope, Send, json_body
-from streamctl.engine.clock import Clock
 
 __all__ = ["BodyDeadline"]
 
@@ -33,9 +34,9 @@ def _declares_body(scope: Scope) -> bool:
 class _Deadline:
     """The receive and send of one request whose body must arrive within ``seconds``."""
 
-    def __init__(self, receive: Receive, send: Send, clock: Clock, seconds: float) -> None:
+    def __init__(self, receive: Receive, send: Send, seconds: float) -> None:
         self._receive, self._send = receive, send
-        self.clock, self.seconds = clock, seconds
+        self.seconds = seconds
         self.timer: asyncio.Future[None] | None = None
         self.body_done = False
         self.started = False
@@ -47,7 +48,7 @@ class _Deadline:
         if self.timed_out:
             return {"type": "http.disconnect"}
         if self.timer is None:
-            self.timer = asyncio.ensure_future(self.clock.sleep(self.seconds))
+            self.timer = asyncio.ensure_future(asyncio.sleep(self.seconds))
         receiving = asyncio.ensure_future(self._receive())
         await asyncio.wait((receiving, self.timer), return_when=asyncio.FIRST_COMPLETED)
         if not receiving.done():

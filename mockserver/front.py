@@ -116,7 +116,7 @@ class Front:
             await self.inner(scope, receive, send)
 
     async def _bounded(self, scope: Scope, receive: Receive, send: Send, seconds: float) -> None:
-        deadline = BodyDeadline(receive, send, self.server.config.clock, seconds)
+        deadline = BodyDeadline(receive, send, seconds)
         try:
             await self._http(scope, deadline.receive, deadline.send)
         finally:

@@ -167,7 +167,7 @@ def test_a_client_that_floods_and_never_reads_is_held_back_and_let_go(
     deadline = time.monotonic() + 30
     while tasks(live_server) > before and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert tasks(live_server) == before
+    assert tasks(live_server) <= before
 
 
 def tasks(server: LiveServer) -> int:
