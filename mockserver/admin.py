@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from quart import Blueprint, Response, jsonify, request
@@ -38,8 +39,34 @@ INDEX = (
 )
 
 
+class BadBody(Exception):
+    """The request body is not UTF-8 JSON the admin API can read (answered with a 400)."""
+
+
 def _error(status: int, detail: str, **more: Any) -> tuple[Response, int]:
     return jsonify({"detail": detail, **more}), status
+
+
+async def _text() -> str:
+    data = await request.get_data(as_text=False)
+    raw = data if isinstance(data, bytes) else data.encode()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadBody(f"the body is not UTF-8 text (byte {exc.start})") from None
+
+
+async def _json() -> Any:
+    """The body as JSON; None when it is empty (the route then says what it wants)."""
+    text = await _text()
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise BadBody("the body's JSON is nested too deeply") from None
+    except ValueError as exc:
+        raise BadBody(f"the body is not JSON: {exc}") from None
 
 
 def admin_blueprint(server: ServerState) -> Blueprint:
@@ -50,6 +77,10 @@ def admin_blueprint(server: ServerState) -> Blueprint:
     async def index() -> Response:
         endpoints = [{"method": m, "path": PREFIX + p, "description": d} for m, p, d in INDEX]
         return jsonify({"admin": endpoints, "playground": "/", "docs": "docs/scenarios.md"})
+
+    @admin.errorhandler(BadBody)
+    async def bad_body(exc: BadBody) -> tuple[Response, int]:
+        return _error(400, str(exc))
 
     @admin.get("/health")
     async def health() -> Response:
@@ -82,12 +113,13 @@ def admin_blueprint(server: ServerState) -> Blueprint:
     async def add_scenario() -> Response | tuple[Response, int]:
         # A scripted scenario (a JSON object) or a recording (transcript JSON Lines), served
         # until reset; ?name= names it, ?protocol= (+ ?count=) also queues it.
-        data = await request.get_data(as_text=False)
-        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        text = await _text()
         try:
             scenario = parse_scenario(text, "<admin>", request.args.get("name"))
         except ScenarioError as exc:
             return _error(422, str(exc))
+        except RecursionError:
+            raise BadBody("the body's JSON is nested too deeply") from None
         server.add(scenario)
         protocol = request.args.get("protocol")
         if protocol is not None:
@@ -108,7 +140,7 @@ def admin_blueprint(server: ServerState) -> Blueprint:
 
     @admin.post("/recording")
     async def recording() -> Response | tuple[Response, int]:
-        body = await request.get_json(force=True, silent=True)
+        body = await _json()
         if not isinstance(body, dict) or not isinstance(body.get("on"), bool):
             return _error(422, 'send {"on": true} or {"on": false}')
         server.recording = body["on"]
@@ -128,7 +160,7 @@ def admin_blueprint(server: ServerState) -> Blueprint:
 
     @admin.post("/queue")
     async def queue() -> Response | tuple[Response, int]:
-        body = await request.get_json(force=True, silent=True)
+        body = await _json()
         problem = _queue_problem(body, server)
         if problem is not None:
             return problem

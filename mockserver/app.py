@@ -19,6 +19,7 @@ from mockserver.admin import admin_blueprint
 from mockserver.asgi import ASGIApp, Receive, Scope, Send
 from mockserver.config import ServerConfig
 from mockserver.front import Front
+from mockserver.hyperfix import install as install_hypercorn_fixes
 from mockserver.playground import playground_blueprint
 from mockserver.requestlog import RequestLog, logged
 from mockserver.routes import register_routes
@@ -48,6 +49,7 @@ def create_app(config: ServerConfig | None = None) -> MockApp:
     """A ready-to-serve app. Raises :class:`~streamctl.engine.scenarios.ScenarioError` when a
     scenario file cannot be loaded."""
     config = config or ServerConfig()
+    install_hypercorn_fixes()
     app = MockApp(ServerState(config))
     app.register_blueprint(admin_blueprint(app.server))
     app.register_blueprint(playground_blueprint(app.server))

@@ -34,6 +34,14 @@ class ServerConfig:
     jwt_secret: str = DEFAULT_JWT_SECRET
     goose_variant: str = "b"
     cors_origins: tuple[str, ...] = ()
+    #: Names besides localhost, 127.0.0.1, [::1] and ``host`` the ``Host`` header may carry
+    #: (``"*"``: any); see docs/security.md.
+    allowed_hosts: tuple[str, ...] = ()
+    #: Seconds a request body may take to arrive in full before the client is answered 408
+    #: (0: no limit); see mockserver/deadline.py.
+    body_timeout_s: float = 30.0
+    #: When set, the admin API wants ``Authorization: Bearer <admin_token>``.
+    admin_token: str = ""
     workers: int = 1
     #: Event loop (``mockserver.loops.LOOPS``): ``auto`` is uvloop where it is installed.
     loop: str = "auto"

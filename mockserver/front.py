@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from mockserver.asgi import ASGIApp, Message, Receive, Scope, Send, send_response
+from mockserver.deadline import BodyDeadline
+from mockserver.guard import Guard, refuse_websocket
 from mockserver.http_stream import SSEStream
 from mockserver.state import ServerState
 from mockserver.tap import Tap
@@ -79,6 +81,7 @@ class Front:
     def __init__(self, server: ServerState, inner: ASGIApp) -> None:
         self.server = server
         self.inner = inner
+        self.guard = Guard(server.config, server.cors)
         self.http = _Table()
         self.ws = _Table()
         for proto in server.protocols:
@@ -94,8 +97,15 @@ class Front:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http":
-            await self._http(scope, receive, send)
+        refused = self.guard.refusal(scope) if kind != "lifespan" else None
+        if refused is not None:
+            await self._refuse(scope, receive, send, refused)
+        elif kind == "http":
+            seconds = self.server.config.body_timeout_s
+            if BodyDeadline.wanted(scope, seconds):
+                await self._bounded(scope, receive, send, seconds)
+            else:
+                await self._http(scope, receive, send)
         elif kind == "websocket":
             found = self.ws.find(scope["path"])
             if found is None:
@@ -104,6 +114,13 @@ class Front:
                 await self._run(found[0][0], scope, receive, send, found[1])
         else:
             await self.inner(scope, receive, send)
+
+    async def _bounded(self, scope: Scope, receive: Receive, send: Send, seconds: float) -> None:
+        deadline = BodyDeadline(receive, send, seconds)
+        try:
+            await self._http(scope, deadline.receive, deadline.send)
+        finally:
+            deadline.close()
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
@@ -142,6 +159,15 @@ class Front:
             outcome = "complete"
         finally:
             self.server.keep(tap.transcript(outcome))
+
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, response: HttpResponse
+    ) -> None:
+        if scope["type"] == "websocket":
+            await refuse_websocket(scope, receive, send, response)
+            return
+        origin = _header(scope, b"origin")
+        await send_response(send, response, self.server.cors.headers(origin))
 
     async def _preflight(self, send: Send, origin: str, requested: str | None) -> None:
         status, headers = self.server.cors.preflight(origin, requested)

@@ -15,7 +15,8 @@ from streamctl.core.redact import redact_body, redact_headers, redact_target, re
 
 __all__ = ["Entry", "Journal"]
 
-#: Client WebSocket messages kept per connection (a chatty client cannot fill the memory).
+#: Client WebSocket messages, and replies, kept per connection (a chatty client cannot fill
+#: the memory).
 MAX_MESSAGES = 200
 #: Request body bytes kept per entry.
 MAX_BODY = 64 * 1024
@@ -60,7 +61,10 @@ class Entry:
             "outcome": "streaming",
             "writes": 0,
         }
-        self.replies.append(record)
+        if len(self.replies) < MAX_MESSAGES:
+            self.replies.append(record)
+        else:  # a long connection: the first replies and the one in progress are kept
+            self.replies[-1] = record
         return record
 
     @property

@@ -86,6 +86,8 @@ def playground_blueprint(server: ServerState) -> Blueprint:
             return _error(422, "the transcript is not UTF-8 text")
         except TranscriptError as exc:
             return _error(422, f"not a transcript: {exc}")
+        except RecursionError:
+            return _error(400, "the transcript's JSON is nested too deeply")
         if transcript.protocol not in REGISTRY:
             known = ", ".join(REGISTRY)
             return _error(422, f"unknown protocol {transcript.protocol!r} (known: {known})")

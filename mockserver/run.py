@@ -181,6 +181,7 @@ def dump_config(config: ServerConfig) -> str:
     }
     data["scenario_dirs"] = [str(p) for p in config.scenario_dirs]
     data["cors_origins"] = list(config.cors_origins)
+    data["allowed_hosts"] = list(config.allowed_hosts)
     return json.dumps(data)
 
 
@@ -188,7 +189,7 @@ def load_config(text: str) -> ServerConfig:
     data = json.loads(text)
     data["scenario_dirs"] = tuple(Path(p) for p in data["scenario_dirs"])
     data["cors_origins"] = tuple(data["cors_origins"])
-    for name in ("faults", "sse_ids"):
+    for name in ("faults", "sse_ids", "allowed_hosts"):
         data[name] = tuple(data.get(name, ()))
     return ServerConfig(**data)
 

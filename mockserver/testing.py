@@ -70,6 +70,11 @@ class LiveServer:
     def url(self, path: str, ws: bool = False) -> str:
         return f"{self.ws_url if ws else self.base_url}{path}"
 
+    def admin_headers(self) -> dict[str, str]:
+        """What an admin API request to this server carries (the admin token, if set)."""
+        token = self.config.admin_token
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
     def start(self) -> LiveServer:
         self._socket = bind(self.host, 0)
         self._thread = threading.Thread(target=self._run, name="mockserver", daemon=True)

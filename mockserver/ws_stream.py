@@ -27,6 +27,8 @@ from mockserver.asgi import (
     query_map,
 )
 from mockserver.directives import read
+from mockserver.hyperfix import closed_event
+from mockserver.inbox import new_inbox, offer
 from mockserver.journal import Entry
 from mockserver.state import ServerState
 from streamctl.core.protocols.base import ServerSession, WSProtocol
@@ -181,7 +183,8 @@ class WSStream:
         else:
             self.server.begin()
             try:
-                await self._connected(receive, send, entry, requested, asks.faults)
+                closed = closed_event(scope)
+                await self._connected(receive, send, entry, (requested, asks.faults), closed)
             finally:
                 self.server.end()
         finally:
@@ -196,16 +199,16 @@ class WSStream:
         receive: Receive,
         send: Send,
         entry: Entry,
-        requested: Scenario | None,
-        faults: tuple[Fault, ...],
+        asked: tuple[Scenario | None, tuple[Fault, ...]],
+        closed: asyncio.Event,
     ) -> None:
         await send({"type": "websocket.accept"})
         entry.status = 101
         socket = Socket(send)
-        inbox: asyncio.Queue[str] = asyncio.Queue()
-        worker = asyncio.create_task(self._work(inbox, socket, entry, (requested, faults)))
+        inbox = new_inbox()
+        worker = asyncio.create_task(self._work(inbox, socket, entry, asked))
         try:
-            outcome = await _read(receive, inbox, entry, worker)
+            outcome = await _read(receive, inbox, entry, worker, closed)
             if entry.outcome != "error":
                 entry.outcome = outcome
         finally:
@@ -260,7 +263,11 @@ async def _refuse(scope: Scope, send: Send, entry: Entry, refused: Refused) -> N
 
 
 async def _read(
-    receive: Receive, inbox: asyncio.Queue[str], entry: Entry, worker: asyncio.Task[None]
+    receive: Receive,
+    inbox: asyncio.Queue[str],
+    entry: Entry,
+    worker: asyncio.Task[None],
+    closed: asyncio.Event,
 ) -> str:
     """Pass the client's messages to the worker until the client leaves; how it ended."""
     while True:
@@ -271,7 +278,7 @@ async def _read(
             if text is None:
                 text = (message.get("bytes") or b"").decode("utf-8", errors="replace")
             entry.message(text)
-            inbox.put_nowait(text)
+            await offer(inbox, text, worker, closed)  # waits while the inbox is full
         elif kind == "websocket.disconnect":
             busy = not worker.done() and any(r["outcome"] == "streaming" for r in entry.replies)
             return "disconnected mid-reply" if busy else "closed"

@@ -12,7 +12,17 @@ asyncio's) and answers ``stats`` on its stdin with its RSS and live asyncio task
 errors logged, tasks left after the load, streams still active, RSS idle vs after (target:
 within 10 %), and how many client sessions ran.
 
-Usage: python scripts/soak_server.py [--clients 1000] [--seconds 60] [--ws-share 0.2]
+A share of the clients (``--hostile-share``) misbehave on purpose: a WebSocket client floods
+messages without reading the answers, or an upload trickles its body a byte at a time; both
+drop at a random moment. The server must hold them back (bounded inbox, body deadline) and
+forget them when they go.
+
+The issue's figure: after 3 bursts of 2,000 clients the idle server must be back within 10 % of
+its idle RSS (``--clients 2000 --rounds 3``). The report also gives the RSS of the fresh server
+(before the warm-up) for comparison.
+
+Usage: python scripts/soak_server.py [--clients 2000] [--seconds 60] [--rounds 3]
+       [--ws-share 0.2] [--hostile-share 0.05]
 """
 
 from __future__ import annotations
@@ -88,6 +98,11 @@ def _arenas() -> int | None:
     return None
 
 
+def _task_name(task: asyncio.Task[Any]) -> str:
+    coro = task.get_coro()
+    return str(getattr(coro, "__qualname__", coro))
+
+
 def _trim() -> None:
     """Hand the C heap's free pages back to the OS (glibc), so RSS shows what is in use."""
     with contextlib.suppress(OSError, AttributeError):
@@ -120,6 +135,7 @@ def serve() -> None:
             "blocks": sys.getallocatedblocks(),
             "arenas": _arenas(),
             "tasks": len(asyncio.all_tasks()),
+            "task_names": sorted(_task_name(t) for t in asyncio.all_tasks()),
             "errors": counter.count,
             "first_errors": counter.first,
             "active": app.server.active,
@@ -151,6 +167,7 @@ class Tally:
     reset: int = 0
     faulted: int = 0
     ws: int = 0
+    hostile: int = 0
     failures: int = 0
     failure_kinds: dict[str, int] = field(default_factory=dict)
 
@@ -200,16 +217,59 @@ async def ws_session(port: int, rng: random.Random, tally: Tally) -> None:
             tally.clean += 1
 
 
-async def client(port: int, seed: int, until: float, ws_share: float, tally: Tally) -> None:
+async def flood_session(port: int, rng: random.Random, tally: Tally) -> None:
+    """A WebSocket client that sends without reading the answers, then drops (reset)."""
+    from websockets.asyncio.client import connect  # noqa: PLC0415
+
+    tally.hostile += 1
+    message = json.dumps({"message": "x" * 1000, "timestamp": "2026-01-01T00:00:00.000Z"})
+    async with connect(f"ws://{HOST}:{port}{WS_PATH}", open_timeout=30, max_queue=1) as ws:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(rng.random() * 3):
+                while True:  # held back by the server once its inbox is full
+                    await ws.send(message)
+        ws.transport.abort()
+        tally.reset += 1
+
+
+async def trickle_session(port: int, rng: random.Random, tally: Tally) -> None:
+    """A POST whose body comes a byte at a time, dropped after a random while."""
+    tally.hostile += 1
+    _, writer = await asyncio.open_connection(HOST, port)
+    try:
+        writer.write(
+            f"POST /reply HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
+            f"X-Secret-Key: test\r\nContent-Length: 100000\r\n\r\n{{".encode()
+        )
+        for _ in range(rng.randint(1, 30)):
+            await asyncio.sleep(0.1)
+            writer.write(b" ")
+    finally:
+        writer.transport.abort()
+        tally.reset += 1
+
+
+async def session(port: int, rng: random.Random, shares: tuple[float, float], tally: Tally) -> None:
+    ws_share, hostile_share = shares
+    draw = rng.random()
+    if draw < hostile_share:
+        hostile = flood_session if rng.random() < 0.5 else trickle_session
+        await hostile(port, rng, tally)
+    elif draw < hostile_share + ws_share:
+        await ws_session(port, rng, tally)
+    else:
+        await sse_session(port, rng, tally)
+
+
+async def client(
+    port: int, seed: int, until: float, ws_share: float, tally: Tally, *, hostile: float = 0.0
+) -> None:
     rng = random.Random(seed)
     await asyncio.sleep(rng.random() * 2)  # spread the first connections
     while time.monotonic() < until:
         try:
             async with asyncio.timeout(30):
-                if rng.random() < ws_share:
-                    await ws_session(port, rng, tally)
-                else:
-                    await sse_session(port, rng, tally)
+                await session(port, rng, (ws_share, hostile), tally)
         except Exception as exc:  # a client failure is counted, not fatal
             tally.failures += 1
             kind = type(exc).__name__
@@ -287,7 +347,10 @@ async def load(args: argparse.Namespace, port: int) -> Tally:
     tally = Tally()
     until = time.monotonic() + args.seconds
     await asyncio.gather(
-        *(client(port, args.seed + i, until, args.ws_share, tally) for i in range(args.clients))
+        *(
+            client(port, args.seed + i, until, args.ws_share, tally, hostile=args.hostile_share)
+            for i in range(args.clients)
+        )
     )
     return tally
 
@@ -295,7 +358,8 @@ async def load(args: argparse.Namespace, port: int) -> Tally:
 def _report(args: argparse.Namespace, tally: Tally, elapsed: float, during: dict[str, Any]) -> None:
     print(
         f"load: {args.clients} clients for {elapsed:.0f} s: {tally.sessions} sessions "
-        f"({tally.ws} WebSocket, {tally.faulted} asked for a drop fault; {tally.reset} reset, "
+        f"({tally.ws} WebSocket, {tally.hostile} hostile, {tally.faulted} asked for a drop "
+        f"fault; {tally.reset} reset, "
         f"{tally.clean} closed cleanly); client failures: {tally.failures} "
         f"{tally.failure_kinds or ''}"
     )
@@ -313,10 +377,13 @@ def _memory(label: str, stats: dict[str, Any], idle: dict[str, Any]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--rounds", type=int, default=1, help="load rounds (a leak grows)")
+    parser.add_argument("--rounds", type=int, default=3, help="load rounds (a leak grows)")
     parser.add_argument("--ws-share", type=float, default=0.2)
+    parser.add_argument(
+        "--hostile-share", type=float, default=0.05, help="flooding or trickling clients"
+    )
     parser.add_argument("--warm-up", type=int, default=1200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -326,6 +393,8 @@ def main() -> int:
         return 0
     server = Server()
     try:
+        fresh = server.stats()
+        print(f"fresh: RSS {fresh['rss_mb']} MB", flush=True)
         asyncio.run(warm_up(server.port, args.warm_up, args.seed))
         idle = settle(server)
         print(_memory(f"idle ({idle['tasks']} tasks)", idle, idle), flush=True)
@@ -347,6 +416,8 @@ def main() -> int:
         f"streams active {after['active']}, RSS {after['rss_mb']} MB "
         f"(idle {idle['rss_mb']} MB, {growth:+.1f} %)"
     )
+    if after["tasks"] > idle["tasks"]:
+        print(f"  tasks idle: {idle['task_names']}\n  tasks after: {after['task_names']}")
     for line in after["first_errors"]:
         print(f"  error: {line}")
     print("PASS" if ok else "FAIL (target: no errors, no tasks left, RSS within 10 % of idle)")

@@ -78,7 +78,11 @@ class MockServer:
             text, name = json.dumps(dict(scenario)), name or scenario.get("name")
         self._added += 1
         params = {"name": name or f"test-scenario-{self._added}"}
-        added = self._admin("POST", "/scenarios", content=text, params=params)
+        # A recording is JSON Lines; the admin API takes only JSON types (docs/security.md).
+        lines = "\n" in text.strip()
+        kind = "application/x-ndjson" if lines else "application/json"
+        headers = {"Content-Type": kind}
+        added = self._admin("POST", "/scenarios", content=text, params=params, headers=headers)
         return str(added["name"])
 
     def journal(self, protocol: str | None = None) -> list[dict[str, Any]]:
@@ -92,7 +96,11 @@ class MockServer:
         self._admin("POST", "/reset")
 
     def _admin(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = httpx.request(method, self.live.url("/_streamctl" + path), timeout=10, **kwargs)
+        headers = {**self.live.admin_headers(), **kwargs.pop("headers", {})}
+        if method == "POST" and "json" not in kwargs and "content" not in kwargs:
+            kwargs["json"] = {}
+        url = self.live.url("/_streamctl" + path)
+        response = httpx.request(method, url, timeout=10, headers=headers, **kwargs)
         if response.is_error:
             raise AssertionError(f"mock server: {method} {path}: {response.text}")
         return response.json()

@@ -20,6 +20,6 @@ def live_server_session(mock_server_session: LiveServer) -> LiveServer:
 def live_server(live_server_session: LiveServer) -> LiveServer:
     """The session's mock server, reset through the admin API (chats, sessions, queues,
     journal) before the test."""
-    response = httpx.post(live_server_session.url("/_streamctl/reset"), timeout=10)
+    response = httpx.post(live_server_session.url("/_streamctl/reset"), json={}, timeout=10)
     response.raise_for_status()
     return live_server_session

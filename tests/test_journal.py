@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mockserver.journal import Entry, Journal
+from mockserver.journal import MAX_MESSAGES, Entry, Journal
 from streamctl.core.redact import REDACTED
 
 HEADERS = [("host", "127.0.0.1"), ("x-secret-key", "s3cret")]
@@ -102,3 +102,13 @@ def test_sealing_keeps_every_field_exactly(
     before = entry.as_dict()
     j.seal(entry)
     assert j.entries() == [before]
+
+
+def test_a_long_connection_keeps_a_bounded_number_of_replies_the_latest_last() -> None:
+    entry = Journal(lambda: 0.0).open("chunk-complete", "WS", "/chat/ws", query="", headers=[])
+    for i in range(MAX_MESSAGES + 50):
+        entry.message(f"m{i}")
+        entry.reply("plain", "default", f"m{i}")["outcome"] = "complete"
+    assert len(entry.messages) == len(entry.replies) == MAX_MESSAGES
+    assert entry.replies[-1]["user_text"] == f"m{MAX_MESSAGES + 49}"
+    assert entry.replies[-2]["user_text"] == f"m{MAX_MESSAGES - 2}"

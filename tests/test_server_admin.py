@@ -18,6 +18,8 @@ from streamctl.core.redact import REDACTED
 from streamctl.engine.scenarios import load_dirs
 from tests.live import converse
 
+JSON = {"Content-Type": "application/json"}
+
 
 def admin(server: LiveServer, path: str) -> str:
     return server.url(f"/_streamctl/{path}")
@@ -47,12 +49,12 @@ def test_reload_picks_up_new_files_and_keeps_the_old_set_when_one_is_broken(
     config = ServerConfig(watch=False, speed=0, bundled=False, scenario_dirs=(tmp_path,))
     with LiveServer(config) as server:
         (tmp_path / "fresh.json").write_text(json.dumps({"reply": "Fresh!"}))
-        reloaded = httpx.post(admin(server, "reload"))
+        reloaded = httpx.post(admin(server, "reload"), json={})
         assert reloaded.json() == {"status": "reloaded", "scenarios": 1}
         (exchange,) = converse(server, "sse-delta-done", ["hi"], scenario="fresh")
         assert exchange.text == "Fresh!"
         (tmp_path / "broken.json").write_text(json.dumps({"reply": "x", "delay": 1}))
-        refused = httpx.post(admin(server, "reload"))
+        refused = httpx.post(admin(server, "reload"), json={})
         assert refused.status_code == 422
         assert "broken.json" in refused.json()["detail"]
         assert "unknown field 'delay'" in refused.json()["detail"]
@@ -62,7 +64,8 @@ def test_reload_picks_up_new_files_and_keeps_the_old_set_when_one_is_broken(
 @pytest.mark.parametrize(
     ("body", "status", "detail"),
     [
-        ("not json", 422, "send a JSON object"),
+        ("not json", 400, "the body is not JSON"),
+        ("", 422, "send a JSON object"),
         ({"protocol": "goose"}, 422, "'protocol' and 'scenario' must be strings"),
         ({"protocol": "goose", "scenario": "plain", "count": 0}, 422, "'count'"),
         ({"protocol": "goose", "scenario": "plain", "count": True}, 422, "'count'"),
@@ -74,7 +77,7 @@ def test_a_bad_queue_request_says_what_is_wrong(
     live_server: LiveServer, body: object, status: int, detail: str
 ) -> None:
     content = body if isinstance(body, str) else json.dumps(body)
-    response = httpx.post(admin(live_server, "queue"), content=content)
+    response = httpx.post(admin(live_server, "queue"), content=content, headers=JSON)
     assert response.status_code == status
     assert detail in response.json()["detail"]
     if status == 404:
@@ -93,7 +96,7 @@ def test_reset_forgets_history_queues_and_the_journal(live_server: LiveServer) -
     httpx.post(admin(live_server, "queue"), json={"protocol": "goose", "scenario": "plain"})
     history = live_server.url("/api/web/v1/chats/5/messages")
     assert len(httpx.get(history).json()) == 2
-    assert httpx.post(admin(live_server, "reset")).json() == {"status": "reset"}
+    assert httpx.post(admin(live_server, "reset"), json={}).json() == {"status": "reset"}
     assert httpx.get(history).json() == []
     assert httpx.get(admin(live_server, "queue")).json() == {"queues": {}}
     journal = httpx.get(admin(live_server, "journal")).json()["entries"]

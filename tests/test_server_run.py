@@ -71,6 +71,8 @@ def test_a_config_travels_to_worker_processes_as_json(tmp_path: Path) -> None:
     config = ServerConfig(
         scenario_dirs=(tmp_path,),
         cors_origins=("https://a.example",),
+        allowed_hosts=("mock",),
+        admin_token="s3cret",
         speed=0.5,
         workers=2,
         loop="asyncio",
@@ -171,6 +173,8 @@ def test_serve_has_help_for_every_option() -> None:
         "--goose-secret",
         "--jwt-secret",
         "--cors-origin",
+        "--allow-host",
+        "--admin-token",
         "--workers",
         "--loop",
         "--no-watch",
@@ -178,6 +182,19 @@ def test_serve_has_help_for_every_option() -> None:
         assert option in result.stdout
     assert "GOOSE_SERVER__SECRET_KEY" in result.stdout
     assert "JWT_SECRET" in result.stdout
+    assert "STREAMCTL_ADMIN_TOKEN" in result.stdout
+
+
+def test_serve_takes_the_admin_token_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    served: list[ServerConfig] = []
+    monkeypatch.setattr(run, "serve", lambda config, sock: (served.append(config), sock.close()))
+    args = ["serve", "--port", "0", "--allow-host", "mock", "--allow-host", "mock.lan"]
+    result = CliRunner().invoke(cli(), args, env={"STREAMCTL_ADMIN_TOKEN": "from-env"})
+    assert result.exit_code == 0, result.output
+    assert served[0].admin_token == "from-env"
+    assert served[0].allowed_hosts == ("mock", "mock.lan")
 
 
 def read_until(stream: int, marker: bytes, timeout: float = 20.0) -> bytes:
@@ -315,7 +332,7 @@ def test_clients_leaving_during_a_burst_do_not_flood_the_log(loop: str) -> None:
         for _ in range(5):
             with socket.create_connection((host, int(port))) as client:
                 client.sendall(
-                    b"GET /api/chat/stream?message=hello+there HTTP/1.1\r\nHost: x\r\n\r\n"
+                    b"GET /api/chat/stream?message=hello+there HTTP/1.1\r\nHost: localhost\r\n\r\n"
                 )
                 assert client.recv(65536).startswith(b"HTTP/1.1 200")
         journal = httpx.get(f"http://{host}:{port}/_streamctl/journal", timeout=10).json()

@@ -63,7 +63,7 @@ def on_asyncio() -> Iterator[LiveServer]:
 def test_every_bundled_scenario_passes_the_checker_on_asyncios_own_loop_too(
     on_asyncio: LiveServer, protocol: str, scenario: str
 ) -> None:
-    httpx.post(on_asyncio.url("/_streamctl/reset")).raise_for_status()
+    httpx.post(on_asyncio.url("/_streamctl/reset"), json={}).raise_for_status()
     assert_streams_conforming(on_asyncio, protocol, scenario)
 
 

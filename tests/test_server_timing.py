@@ -80,7 +80,7 @@ def fake_time(
 
 @pytest.fixture
 def paced(fake_time: LiveServer) -> LiveServer:
-    httpx.post(fake_time.url("/_streamctl/reset")).raise_for_status()
+    httpx.post(fake_time.url("/_streamctl/reset"), json={}).raise_for_status()
     return fake_time
 
 

@@ -101,6 +101,25 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
             "Default: any http(s) origin on localhost, 127.0.0.1 or [::1].",
         ),
     ] = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            metavar="NAME",
+            help="Host name clients may reach the server by, besides localhost, 127.0.0.1, "
+            "[::1] and --host (e.g. a Docker service name); repeatable; '*' for any. Other "
+            "names are refused (DNS rebinding).",
+        ),
+    ] = None,
+    admin_token: Annotated[
+        str,
+        typer.Option(
+            metavar="TOKEN",
+            envvar="STREAMCTL_ADMIN_TOKEN",
+            help="Require 'Authorization: Bearer TOKEN' on the admin API (/_streamctl; the "
+            "playground page still works).",
+        ),
+    ] = "",
     workers: Annotated[
         int,
         typer.Option(
@@ -183,6 +202,8 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
         goose_secret=goose_secret,
         jwt_secret=jwt_secret,
         cors_origins=tuple(cors_origin or ()),
+        allowed_hosts=tuple(allow_host or ()),
+        admin_token=admin_token,
         workers=workers,
         loop=loop.value,
         watch=not no_watch,

@@ -27,6 +27,7 @@ from streamctl.core.script import Script, ScriptFormatError, Token, script_from_
 from streamctl.core.transcript import MAGIC as TRANSCRIPT_MAGIC
 from streamctl.core.transcript import Transcript, TranscriptError, load
 from streamctl.engine.faults import Fault, FaultError, parse_many
+from streamctl.engine.patterns import Pattern, PatternError, compile_pattern
 
 __all__ = [
     "Scenario",
@@ -80,7 +81,7 @@ class Scenario:
     turns: tuple[Script, ...] = ()
     description: str = ""
     protocols: frozenset[str] | None = None
-    match: re.Pattern[str] | None = None
+    match: Pattern | None = None
     loop: bool = False
     recording: Transcript | None = None
     source: str = ""
@@ -261,16 +262,18 @@ def _protocols(obj: Mapping[str, Any], where: str) -> frozenset[str] | None:
     return frozenset(value)
 
 
-def _match(obj: Mapping[str, Any], where: str) -> re.Pattern[str] | None:
+def _match(obj: Mapping[str, Any], where: str) -> Pattern | None:
     value = obj.get("match")
     if value is None:
         return None
     if not isinstance(value, str):
         raise ScenarioError(f"{where}: 'match' must be a regular expression (a string)")
     try:
-        return re.compile(value)
-    except re.error as exc:
-        raise ScenarioError(f"{where}: 'match' is not a valid regular expression: {exc}") from exc
+        return compile_pattern(value)
+    except PatternError as exc:
+        raise ScenarioError(
+            f"{where}: 'match' is not a valid regular expression (RE2 syntax): {exc}"
+        ) from None
 
 
 def _turns(obj: Mapping[str, Any], where: str) -> tuple[Script, ...]:
