@@ -89,12 +89,12 @@ def accept(request: HttpRequest, state: GooseState) -> HttpResponse | Accepted:
     body = read_json(request.headers.get("content-type"), request.body)
     if isinstance(body, HttpResponse):
         return body
-    refusal = deserialize(body, REQUEST_E if state.variant_e else REQUEST_B)
-    if refusal is not None:
-        return refusal
+    fields = deserialize(body, REQUEST_E if state.variant_e else REQUEST_B)
+    if isinstance(fields, HttpResponse):
+        return fields
     if not _authorized(request, state.settings):
         return _UNAUTHORIZED
-    return Accepted(_turn(body.root.value, state), STREAM_HEADERS)
+    return Accepted(_turn(fields, state), STREAM_HEADERS)
 
 
 def _split_b(obj: Mapping[str, Any]) -> tuple[Mapping[str, Any] | None, list[Any]]:
