@@ -106,8 +106,8 @@ class HttpResponse:
 
     @classmethod
     def json(cls, status: int, obj: Any) -> HttpResponse:
-        body = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
-        return cls(status, body, (("content-type", "application/json"),))
+        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+        return cls(status, jsontext.encode(text), (("content-type", "application/json"),))
 
     @classmethod
     def text(cls, status: int, text: str) -> HttpResponse:

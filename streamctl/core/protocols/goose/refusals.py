@@ -6,20 +6,20 @@ Positions count bytes ("at line L column C" after serde has read that much).
 
 from __future__ import annotations
 
-import codecs
 import json
 import re
-from itertools import accumulate
 
-__all__ = ["DEPTH_LIMIT", "invalid_utf8", "position", "span", "syntax_error", "too_deep"]
+from streamctl.core.jsontext import STRING_PATTERN, nesting_past
+
+__all__ = ["DEPTH_LIMIT", "position", "span", "syntax_error", "too_deep"]
+
 
 #: serde_json refuses input nested deeper than this.
 DEPTH_LIMIT = 128
 
 # Every pattern here is possessive: the regex engine keeps no state per character (the
 # backtracking `"(?:[^"\\]|\\.)*"` held 600 MB for a 5 MB string).
-_STRING = rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
-_STRINGS = re.compile(_STRING, re.DOTALL)
+_STRING = STRING_PATTERN
 _NESTING = re.compile(_STRING + rb"|[\[\]{}]", re.DOTALL)
 _WS = re.compile(rb"[ \t\n\r]*+")
 _SCALAR = re.compile(_STRING + rb"|[^,\]}\s]++", re.DOTALL)
@@ -29,11 +29,6 @@ _SERDE_ONLY = re.compile(_STRING + rb"|(?P<constant>-?Infinity|NaN)", re.DOTALL)
 _ESCAPES = re.compile(
     rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?|\\.", re.DOTALL
 )
-# Brackets as +1 / -1 (signed bytes), everything else deleted: the nesting depth is a running
-# sum the C code of itertools.accumulate computes.
-_DEPTHS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
-_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
-_CHUNK = 1 << 20
 # Python's json messages -> serde_json's.
 _SERDE_WORDS = {
     "Expecting value": "expected value",
@@ -51,39 +46,6 @@ def position(data: bytes, at: int) -> str:
     line = data.count(b"\n", 0, at) + 1
     column = at - (data.rfind(b"\n", 0, at) + 1)
     return f"at line {line} column {column}"
-
-
-def invalid_utf8(body: bytes) -> int | None:
-    """Where ``body`` stops being UTF-8, decoded a slice at a time (no copy of the whole)."""
-    if body.isascii():
-        return None
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    for start in range(0, len(body), _CHUNK):
-        piece = body[start : start + _CHUNK]
-        try:
-            decoder.decode(piece, final=start + _CHUNK >= len(body))
-        except UnicodeDecodeError as exc:
-            return start - (len(exc.object) - len(piece)) + exc.start
-    return None
-
-
-def too_deep(data: bytes) -> int | None:
-    """Where the nesting first goes past serde_json's limit, if it does."""
-    if data.count(b"[") + data.count(b"{") <= DEPTH_LIMIT:
-        return None
-    brackets = _STRINGS.sub(b"", data).translate(_DEPTHS, _NOT_BRACKETS)
-    if max(accumulate(memoryview(brackets).cast("b"))) <= DEPTH_LIMIT:
-        return None
-    depth = 0  # too deep: find where, token by token
-    for match in _NESTING.finditer(data):
-        token = match.group()
-        if token in b"[{":
-            depth += 1
-            if depth > DEPTH_LIMIT:
-                return match.end()
-        elif token in b"]}":
-            depth -= 1
-    raise AssertionError("unreachable: the running sum went past the limit")  # pragma: no cover
 
 
 def syntax_error(data: bytes, fallback: str) -> str:
@@ -145,6 +107,11 @@ def _lone_surrogate(data: bytes, escape: re.Match[bytes]) -> str | None:
         stop = end + 1 if data[end : end + 1] != b"\\" else end + 2
         return f"unexpected end of hex escape {position(data, stop)}"
     return f"lone leading surrogate in hex escape {position(data, end + 6)}"
+
+
+def too_deep(data: bytes) -> int | None:
+    """Where the nesting first goes past serde_json's limit (after the bracket), if it does."""
+    return nesting_past(data, DEPTH_LIMIT)
 
 
 # --- where a value is, for the 422's position (found only when there is a problem) ---------

@@ -16,10 +16,10 @@ from typing import Any
 
 import msgspec
 
+from streamctl.core.jsontext import utf8_error
 from streamctl.core.protocols.base import HttpResponse
 from streamctl.core.protocols.goose.refusals import (
     DEPTH_LIMIT,
-    invalid_utf8,
     position,
     span,
     syntax_error,
@@ -61,7 +61,7 @@ def read_json(content_type: str | None, body: bytes) -> Body | HttpResponse:
         return HttpResponse.text(415, NOT_JSON)
     if len(body) > BODY_LIMIT:
         return HttpResponse.text(413, "Failed to buffer the request body: length limit exceeded")
-    bad = invalid_utf8(body)
+    bad = utf8_error(body)
     if bad is not None:
         where = position(body, bad + 1)
         return HttpResponse.text(400, f"{_SYNTAX}invalid unicode code point {where}")
