@@ -49,7 +49,7 @@ def test_message_stream_refuses_a_lone_surrogate_and_the_chat_lives_on(
     assert _ms_post(live_server, 7, b'{"content":"hi"}').status_code == 200
     history = httpx.get(live_server.url(MS.format(7)), timeout=10)
     assert history.status_code == 200
-    assert [m["content"] for m in history.json()][0] == "hi"
+    assert history.json()[0]["content"] == "hi"
 
 
 def test_message_stream_refuses_deep_json_and_bad_utf8(live_server: LiveServer) -> None:

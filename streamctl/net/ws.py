@@ -19,6 +19,8 @@ from websockets.exceptions import (
     InvalidURI,
     WebSocketException,
 )
+from websockets.frames import CloseCode
+from websockets.protocol import State
 
 from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
 from streamctl.core.protocols.base import Protocol as ChatProtocol
@@ -84,10 +86,10 @@ class WSConversation:
         turn = _Turn(self, self.session, Pump(self.observer, self.limits))
         try:
             self.last = await turn.run()
-        except BaseException as exc:  # Ctrl-C or cancellation: the transcript still ends
+        except BaseException as exc:  # Ctrl-C, SIGTERM or cancellation: the transcript ends
             self.closed = True
-            self.recorder.end(outcome_of(exc), str(exc) or type(exc).__name__)
             self._abort()
+            self.recorder.end(outcome_of(exc), str(exc) or type(exc).__name__)
             raise
         if self.last.outcome in ("error", "timeout") or self.ws is None:
             await self._finish()
@@ -99,10 +101,17 @@ class WSConversation:
             await self._finish()
 
     def _abort(self) -> None:
-        """Drop the connection at once (there is no time for a closing handshake)."""
+        """Leave at once: there is no time for a closing handshake, but the server is told
+        why (RFC 6455 §7.4.1: 1001, "an endpoint is going away") before the socket closes."""
         ws, self.ws = self.ws, None
-        if ws is not None:
-            ws.transport.abort()
+        if ws is None:
+            return
+        if ws.protocol.state is State.OPEN:
+            ws.protocol.send_close(CloseCode.GOING_AWAY)
+            for data in ws.protocol.data_to_send():
+                ws.transport.write(data)
+            self.recorder.close("client", CloseCode.GOING_AWAY)
+        ws.transport.close()  # unlike abort(), it writes what is buffered first
 
     async def _finish(self) -> None:
         self.closed = True
