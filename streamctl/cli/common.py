@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DebugOpt",
     "HeaderOpt",
+    "MaxBytesOpt",
     "MaxEventsOpt",
     "ProtocolArg",
     "TimeoutOpt",
@@ -78,6 +79,15 @@ MaxEventsOpt = Annotated[
     int | None,
     typer.Option(
         "--max-events", min=1, metavar="N", help="Stop after this many server events or messages."
+    ),
+]
+MaxBytesOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-bytes",
+        min=1,
+        metavar="N",
+        help="Stop once the server has sent this many bytes (an endless stream stops too).",
     ),
 ]
 HeaderOpt = Annotated[
@@ -160,10 +170,12 @@ def client_options(
     return ClientOptions(message, secret_key, token, session, chat, parsed, ndjson)
 
 
-def limits(timeout: float, max_events: int | None, linger: float = 0.0) -> Limits:
+def limits(
+    timeout: float, max_events: int | None, linger: float = 0.0, max_bytes: int | None = None
+) -> Limits:
     from streamctl.net.base import Limits  # noqa: PLC0415
 
-    return Limits(timeout=timeout, max_events=max_events, linger=linger)
+    return Limits(timeout=timeout, max_events=max_events, linger=linger, max_bytes=max_bytes)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
