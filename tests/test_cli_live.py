@@ -19,7 +19,7 @@ from streamctl.cli.app import app
 from streamctl.core.jwt import mint_dev_token
 from streamctl.core.protocols import get, names
 from streamctl.core.script import default_reply
-from streamctl.core.transcript import Disconnect, load
+from streamctl.core.transcript import Close, Disconnect, load
 from streamctl.errors import ExitCode
 from tests.broken_servers import http_server, ws_server
 from tests.test_net_http import DELTA, closed_port_url
@@ -375,6 +375,37 @@ def test_ctrl_c_during_send_still_prints_the_summary(protocol: str) -> None:
     summary, last = stderr.decode().splitlines()[-2:]
     assert re.match(r"^ttft \d+ ms \| 1 tokens \| .* \| ended: interrupted$", summary), summary
     assert last == "streamctl: interrupted"
+
+
+@pytest.mark.parametrize("protocol", ["sse-delta-done", "chunk-complete"])
+def test_sigterm_during_record_keeps_what_arrived_and_ends_the_transcript(
+    protocol: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "t.jsonl"
+    chunk = json.dumps({"type": "chunk", "message_id": "bot_1", "text": "Hi"})
+    server = http_server([DELTA], end="hang") if protocol == "sse-delta-done" else None
+    with server or ws_server([chunk], end="hang") as running:
+        command = ["record", protocol, running.url, "hi", "-o", str(path)]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamctl", *command],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert proc.stdout is not None
+        assert proc.stdout.read(2) == b"Hi"  # printed after its frame was written
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == ExitCode.INTERRUPTED
+    assert stderr.decode().endswith("streamctl: interrupted\n")
+    transcript = load(path.read_text())
+    assert len(list(transcript.frames())) == 1
+    assert transcript.end is not None
+    assert transcript.end.outcome == "interrupted"
+    if protocol == "chunk-complete":  # the client says it is going away
+        closes = [r for r in transcript.records if isinstance(r, Close)]
+        assert [(c.sender, c.code) for c in closes][:1] == [("client", 1001)]
 
 
 # --- chat ---------------------------------------------------------------------------------

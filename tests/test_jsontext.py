@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from streamctl.core import jsontext
 from streamctl.core.jsontext import loads
 
 JSON = st.recursive(
@@ -69,3 +70,41 @@ def test_compact_dumps_round_trips_even_what_orjson_cannot_encode(value: object)
     assert "\n" not in text
     assert " " not in text.replace("non-string key", "").replace("é 😀", "")
     assert json.loads(text) == json.loads(json.dumps(value))
+
+
+def test_lone_surrogates_are_escaped_as_json_stringify_does() -> None:
+    assert (
+        jsontext.dumps_compact({"a": "hi \ud800", 10**20: 1})
+        == '{"a":"hi \\ud800","100000000000000000000":1}'
+    )
+    assert jsontext.encode('"\udc00é"') == '"\\udc00é"'.encode()
+    assert jsontext.encode('"é"') == '"é"'.encode()
+    assert jsontext.is_unicode("é😀")
+    assert not jsontext.is_unicode("a\ud800")
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        (b"plain ascii", None),
+        ("é".encode() * 800_000, None),  # valid, across the 1 MiB slices
+        ("é".encode() * 600_000 + b"\xff", 1_200_000),
+        (b"a" * (1 << 20) + b"\xc3", 1 << 20),  # cut short at the very end
+        (b"a" * ((1 << 20) - 1) + "é".encode() + b"\xff", (1 << 20) + 1),  # split é
+    ],
+)
+def test_utf8_error_finds_the_first_bad_byte(data: bytes, where: int | None) -> None:
+    assert jsontext.utf8_error(data) == where
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        (b"[[[]]]", None),
+        (b'["[[[[[[", [[]]]', None),  # brackets in strings do not count
+        (b"[[],[[[]]]]", 7),
+        (b'[{"a":[[1]]}]', 8),
+    ],
+)
+def test_nesting_past_says_where_the_limit_is_passed(data: bytes, where: int | None) -> None:
+    assert jsontext.nesting_past(data, 3) == where

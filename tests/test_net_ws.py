@@ -200,7 +200,9 @@ def test_cancelling_mid_reply_leaves_a_transcript_marked_interrupted() -> None:
     with ws_server([CHUNK], end="hang") as server:
         asyncio.run(go(server.url))
     transcript = load(sink.getvalue())
-    assert isinstance(transcript.records[-2], Frame)
+    assert isinstance(transcript.records[-3], Frame)
+    # RFC 6455 §7.4.1: 1001, "an endpoint is going away"; then the End record.
+    assert transcript.records[-2] == Close(transcript.records[-2].t, "client", 1001)
     assert transcript.end is not None
     assert transcript.end.outcome == "interrupted"
 

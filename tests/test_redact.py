@@ -110,7 +110,8 @@ def test_nested_json_secrets() -> None:
     body = {
         "model": "m",
         "messages": [{"role": "user", "content": "hi"}],
-        "auth": {"token": "t0k", "nested": [{"secret": "s"}, {"Secret_Key": "k"}]},
+        "login": {"token": "t0k", "nested": [{"secret": "s"}, {"Secret_Key": "k"}]},
+        "auth": {"user": "u", "scheme": "basic"},
         "clientSecret": "c",
         "api_key": "",
         "password": None,
@@ -121,10 +122,12 @@ def test_nested_json_secrets() -> None:
     assert out == {
         "model": "m",
         "messages": [{"role": "user", "content": "hi"}],
-        "auth": {
+        "login": {
             "token": REDACTED,
             "nested": [{"secret": REDACTED}, {"Secret_Key": REDACTED}],
         },
+        # A secret-named object is a secret as a whole.
+        "auth": REDACTED,
         "clientSecret": REDACTED,
         # Empty values hide nothing and stay as they are.
         "api_key": "",

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DebugOpt",
     "HeaderOpt",
+    "MaxBytesOpt",
     "MaxEventsOpt",
     "ProtocolArg",
     "TimeoutOpt",
@@ -78,6 +79,15 @@ MaxEventsOpt = Annotated[
     int | None,
     typer.Option(
         "--max-events", min=1, metavar="N", help="Stop after this many server events or messages."
+    ),
+]
+MaxBytesOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-bytes",
+        min=1,
+        metavar="N",
+        help="Stop once the server has sent this many bytes (an endless stream stops too).",
     ),
 ]
 HeaderOpt = Annotated[
@@ -160,17 +170,49 @@ def client_options(
     return ClientOptions(message, secret_key, token, session, chat, parsed, ndjson)
 
 
-def limits(timeout: float, max_events: int | None, linger: float = 0.0) -> Limits:
+def limits(
+    timeout: float, max_events: int | None, linger: float = 0.0, max_bytes: int | None = None
+) -> Limits:
     from streamctl.net.base import Limits  # noqa: PLC0415
 
-    return Limits(timeout=timeout, max_events=max_events, linger=linger)
+    return Limits(timeout=timeout, max_events=max_events, linger=linger, max_bytes=max_bytes)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a command's network part to completion (Ctrl-C raises KeyboardInterrupt)."""
+    """Run a command's network part to completion. Ctrl-C and SIGTERM (``kill``, a CI runner
+    stopping a job) both raise KeyboardInterrupt, once what is under way has been cancelled:
+    a recording then ends with its End record, a WebSocket with its close frame."""
     import asyncio  # noqa: PLC0415
 
-    return asyncio.run(coro)
+    terminated: list[int] = []
+    try:
+        return asyncio.run(_until_terminated(coro, terminated))
+    except asyncio.CancelledError:
+        if not terminated:
+            raise
+        raise KeyboardInterrupt from None
+
+
+async def _until_terminated(coro: Coroutine[Any, Any, T], terminated: list[int]) -> T:
+    """``coro``, cancelled on SIGTERM as asyncio.run cancels it on SIGINT."""
+    import asyncio  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(coro)
+
+    def stop() -> None:
+        terminated.append(signal.SIGTERM)
+        task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, stop)
+    except (NotImplementedError, RuntimeError):  # pragma: no cover (Windows, other threads)
+        return await task
+    try:
+        return await task
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 @contextmanager

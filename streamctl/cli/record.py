@@ -14,6 +14,7 @@ from streamctl.cli.common import (
     ChatOpt,
     DebugOpt,
     HeaderOpt,
+    MaxBytesOpt,
     MaxEventsOpt,
     NdjsonOpt,
     ProtocolArg,
@@ -76,6 +77,7 @@ def record_command(
     ndjson: NdjsonOpt = False,
     timeout: TimeoutOpt = 30.0,
     max_events: MaxEventsOpt = None,
+    max_bytes: MaxBytesOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Record one exchange to a transcript, written while the stream flows.
@@ -104,7 +106,7 @@ def record_command(
             ndjson=ndjson,
         )
         validate(url)
-        bounds = limits(timeout, max_events)
+        bounds = limits(timeout, max_events, max_bytes=max_bytes)
         silent = quiet or output == "-"
         view = Stats() if silent else TextView(console, debug=debug)
         with _sink(output) as sink:

@@ -10,6 +10,7 @@ from streamctl.cli.common import (
     ChatOpt,
     DebugOpt,
     HeaderOpt,
+    MaxBytesOpt,
     MaxEventsOpt,
     NdjsonOpt,
     ProtocolArg,
@@ -59,6 +60,7 @@ def send_command(
     ndjson: NdjsonOpt = False,
     timeout: TimeoutOpt = 30.0,
     max_events: MaxEventsOpt = None,
+    max_bytes: MaxBytesOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Send one message and print the assistant's reply as it streams.
@@ -85,7 +87,7 @@ def send_command(
         )
         recorder = Recorder(NullSink(), proto.name, proto.transport, keep=False)
         view = make_view(console, as_json=as_json, raw=raw, debug=debug)
-        bounds = limits(timeout, max_events)
+        bounds = limits(timeout, max_events, max_bytes=max_bytes)
         result = stream_once(
             console, proto, options, url, recorder=recorder, view=view, limits=bounds
         )

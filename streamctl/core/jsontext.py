@@ -10,12 +10,24 @@ did.
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
+from itertools import accumulate
 from typing import Any
 
 import orjson
 
-__all__ = ["dumps_compact", "loads"]
+__all__ = [
+    "STRING_PATTERN",
+    "dumps_compact",
+    "encode",
+    "is_unicode",
+    "loads",
+    "nesting_past",
+    "utf8_error",
+    "well_formed",
+]
 
 # A run of 19 ASCII digits, found by mapping every digit to "0" and searching for 19 zeros: the
 # byte-level translate and search run in C about six times faster than the regex `[0-9]{19}`,
@@ -35,16 +47,93 @@ def loads(text: str) -> Any:
 
 
 _STDLIB_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def well_formed(text: str) -> str:
+    """JSON text with every lone surrogate written as a ``\\uXXXX`` escape, as JavaScript's
+    ``JSON.stringify`` writes it (ES2019 "well-formed JSON.stringify"): text a client sent as
+    ``"\\ud800"`` can be echoed, stored and served as UTF-8 again. Only for JSON text (a
+    surrogate can only be inside a string there)."""
+    return _SURROGATE.sub(_escape, text)
+
+
+def is_unicode(text: str) -> bool:
+    """Whether ``text`` is Unicode text: no lone surrogate (which ``"\\ud800"`` in JSON, or
+    ``surrogateescape`` decoding, leaves in a Python string) that UTF-8 cannot encode."""
+    return _SURROGATE.search(text) is None
+
+
+_SLICE = 1 << 20
+
+
+def utf8_error(data: bytes) -> int | None:
+    """Where ``data`` stops being UTF-8, or ``None``: decoded a slice at a time, so checking
+    50 MB costs no decoded copy of it (up to 200 MB as a Python string)."""
+    if data.isascii():
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    for start in range(0, len(data), _SLICE):
+        piece = data[start : start + _SLICE]
+        try:
+            decoder.decode(piece, final=start + _SLICE >= len(data))
+        except UnicodeDecodeError as exc:
+            return start - (len(exc.object) - len(piece)) + exc.start
+    return None
+
+
+#: A JSON string in bytes, quotes included. Possessive: the regex engine keeps no state per
+#: character (the backtracking ``"(?:[^"\\]|\\.)*"`` held 600 MB for a 5 MB string).
+STRING_PATTERN = rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
+_STRINGS = re.compile(STRING_PATTERN, re.DOTALL)
+_NESTING = re.compile(STRING_PATTERN + rb"|[\[\]{}]", re.DOTALL)
+# Brackets as +1 / -1 (signed bytes), everything else deleted: the nesting depth is a running
+# sum that the C code of itertools.accumulate computes.
+_DEPTHS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
+
+
+def nesting_past(data: bytes, limit: int) -> int | None:
+    """Where JSON ``data`` first nests deeper than ``limit`` (just past that bracket), or
+    ``None``: in C over the bytes unless it does, then token by token up to that point."""
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return None
+    brackets = _STRINGS.sub(b"", data).translate(_DEPTHS, _NOT_BRACKETS)
+    if max(accumulate(memoryview(brackets).cast("b"))) <= limit:
+        return None
+    depth = 0
+    for match in _NESTING.finditer(data):
+        token = match.group()
+        if token in b"[{":
+            depth += 1
+            if depth > limit:
+                return match.end()
+        elif token in b"]}":
+            depth -= 1
+    raise AssertionError("unreachable: the running sum went past the limit")  # pragma: no cover
+
+
+def encode(text: str) -> bytes:
+    """JSON text as UTF-8, lone surrogates escaped (see :func:`well_formed`)."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return well_formed(text).encode()
 
 
 def dumps_compact(obj: Any) -> str:
     """Compact JSON text with non-ASCII kept, as most servers write it (one line: fits an SSE
     ``data:`` line). orjson writes it several times faster than :mod:`json`, which was most of
     the mock server's cost per event; what orjson cannot encode (integers beyond 64 bits,
-    non-string keys, lone surrogates) the standard library does. For frames only: orjson
+    non-string keys, lone surrogates) the standard library does, lone surrogates escaped
+    (:func:`well_formed`) so the text always encodes as UTF-8. For frames only: orjson
     writes NaN as ``null``, so writers that must keep data as it was (transcripts, redaction)
     use :mod:`json`."""
     try:
         return orjson.dumps(obj).decode()
     except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return _STDLIB_COMPACT.encode(obj)
+        return well_formed(_STDLIB_COMPACT.encode(obj))

@@ -95,7 +95,9 @@ class SSEDecoder:
 
     def __init__(self) -> None:
         self._pending = b""  # the start of a UTF-8 character split across chunks
-        self._buffer = ""
+        # The line being read, in the pieces it came in: joined once its end arrives, so a
+        # line sent in many chunks costs its length, not its length times the chunks.
+        self._rest: list[str] = []
         self._started = False
         self._skip_lf = False
         self._block = _Block()
@@ -111,7 +113,7 @@ class SSEDecoder:
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Decode one chunk of the stream; return the events it completes."""
         text = self._decode(chunk, final=False)
-        if not self._buffer and not self._block.first_line:
+        if not self._rest and not self._block.first_line:
             event = self._whole_event(text)
             if event is not None:
                 return [event]
@@ -167,9 +169,10 @@ class SSEDecoder:
     def close(self) -> list[SSEEvent]:
         """Signal end of stream; return nothing new but record what was discarded."""
         events = self._parse(self._decode(b"", final=True))
-        if _INVALID in self._buffer:
-            self._invalid(self._buffer, self._line + 1)
-        if self._buffer or self._block.fields:
+        rest = "".join(self._rest)
+        if _INVALID in rest:
+            self._invalid(rest, self._line + 1)
+        if rest or self._block.fields:
             line = self._block.first_line or self._line + 1
             self.problems.append(
                 Problem(
@@ -178,7 +181,7 @@ class SSEDecoder:
                     line,
                 )
             )
-        self._buffer = ""
+        self._rest = []
         self._block = _Block()
         return events
 
@@ -213,9 +216,15 @@ class SSEDecoder:
             text = text[1:]
             self.eol_counts["\r"] -= 1
             self.eol_counts["\r\n"] += 1
-        buffer = self._buffer + text
+        if "\n" not in text and "\r" not in text:  # the line goes on
+            self._skip_lf = False
+            if text:
+                self._rest.append(text)
+            return []
+        buffer = "".join((*self._rest, text)) if self._rest else text
         cut = max(buffer.rfind("\n"), buffer.rfind("\r")) + 1
-        complete, self._buffer = buffer[:cut], buffer[cut:]
+        complete, rest = buffer[:cut], buffer[cut:]
+        self._rest = [rest] if rest else []
         if "\r" in complete:
             crlf = complete.count("\r\n")
             self.eol_counts["\r\n"] += crlf

@@ -47,7 +47,7 @@ Headers = tuple[tuple[str, str], ...]
 
 #: How a recording ended: the stream finished normally; the user interrupted it; a time or event
 #: bound stopped it; the connection failed.
-OUTCOMES = ("complete", "interrupted", "timeout", "max-events", "error")
+OUTCOMES = ("complete", "interrupted", "timeout", "max-events", "max-bytes", "error")
 
 
 class TranscriptError(ValueError):

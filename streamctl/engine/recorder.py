@@ -14,7 +14,13 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Protocol
 
-from streamctl.core.redact import redact_body, redact_headers, redact_target, redact_text
+from streamctl.core.redact import (
+    redact_body,
+    redact_headers,
+    redact_shapes,
+    redact_target,
+    redact_text,
+)
 from streamctl.core.transcript import (
     Close,
     Disconnect,
@@ -60,6 +66,17 @@ def redact_request(request: Request) -> Request:
     return Request(
         request.method, redact_target(request.target), redact_headers(request.headers), body
     )
+
+
+def _without_shapes(payload: bytes | str) -> bytes | str:
+    if isinstance(payload, str):
+        return redact_shapes(payload)
+    if b"eyJ" not in payload and b"earer" not in payload.lower():
+        return payload  # nearly always: no decoding
+    # surrogateescape keeps bytes that are not UTF-8 exactly as they came.
+    text = payload.decode("utf-8", "surrogateescape")
+    redacted = redact_shapes(text)
+    return payload if redacted == text else redacted.encode("utf-8", "surrogateescape")
 
 
 def outcome_of(exc: BaseException) -> str:
@@ -128,9 +145,12 @@ class Recorder:
         self._write(dump_header(self.header))
 
     def frame(self, sender: Sender, payload: bytes | str) -> Frame:
-        """Something crossed the wire; client text is redacted before it is written."""
+        """Something crossed the wire. Client text loses its secrets before it is written;
+        anything else what has a secret's shape (a JWT the server echoes, a bearer token)."""
         if sender == "client" and isinstance(payload, str):
             payload = redact_text(payload)
+        else:
+            payload = _without_shapes(payload)
         frame = Frame(self.offset(), sender, payload)
         self._add(frame)
         return frame

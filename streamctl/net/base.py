@@ -36,11 +36,13 @@ class Limits:
     ``max_events``: stop after this many server events or messages.
     ``linger``: after the protocol's terminator, keep reading this long (or until the server
     closes) so whatever a server wrongly sends after it is still seen; 0 stops at once.
+    ``max_bytes``: stop once the server has sent this many bytes (body or messages).
     """
 
     timeout: float | None = 30.0
     max_events: int | None = None
     linger: float = 0.0
+    max_bytes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +84,8 @@ class NullObserver:
 class Result:
     """How one exchange or turn went.
 
-    ``outcome`` is a transcript outcome (complete, interrupted, timeout, max-events, error).
+    ``outcome`` is a transcript outcome (complete, interrupted, timeout, max-events, max-bytes,
+    error).
     ``error`` is what a command that wants a clean stream should report; ``None`` when the
     stream reached its terminator without trouble.
     """
@@ -96,6 +99,11 @@ class Result:
     errors: tuple[str, ...] = ()
 
 
+#: Error events kept per exchange (the first is what is reported; a server that sends
+#: nothing else cannot fill the memory).
+MAX_ERRORS = 100
+
+
 @dataclass
 class Pump:
     """Applies updates from one exchange: counts events, notes the end, tells when to stop."""
@@ -103,25 +111,30 @@ class Pump:
     observer: Observer
     limits: Limits
     events: int = 0
+    received: int = 0  # bytes the server sent
     done: bool = False
     errors: list[str] = field(default_factory=list)
-    text: list[str] = field(default_factory=list)
 
     def take(self, event: WireEvent) -> None:
         self.events += 1
         update = event.update
-        if update.text:
-            self.text.append(update.text)
-        if update.error is not None:
+        # The text is shown as it comes and not kept: an endless reply costs no memory.
+        if update.error is not None and len(self.errors) < MAX_ERRORS:
             self.errors.append(update.error)
         self.done = self.done or update.done
         self.observer.on_event(event)
 
+    def count(self, size: int) -> None:
+        """The server sent ``size`` more bytes."""
+        self.received += size
+
     @property
     def full(self) -> bool:
-        """The event bound is reached."""
-        bound = self.limits.max_events
-        return bound is not None and self.events >= bound
+        """The event or byte bound is reached."""
+        events, size = self.limits.max_events, self.limits.max_bytes
+        return (events is not None and self.events >= events) or (
+            size is not None and self.received >= size
+        )
 
     def ending(self, response: Response | None) -> Result:
         """The result when the stream stopped by itself or by a bound (not by an error)."""
@@ -131,6 +144,9 @@ class Pump:
                 "the server reported an error" if error else "the protocol's terminator arrived"
             )
             return self._result(response, "complete", detail, error)
+        bound = self.limits.max_bytes
+        if bound is not None and self.received >= bound:
+            return self._result(response, "max-bytes", f"stopped after {self.received} bytes")
         if self.full:
             return self._result(response, "max-events", f"stopped after {self.events} events")
         detail = "the server ended the stream before the protocol's terminator"

@@ -204,6 +204,9 @@ class _Exchange:
                 self.pump.take(event)
                 if self.pump.full:
                     return self.pump.ending(self.response)
+            self.pump.count(len(chunk))
+            if self.pump.full:  # the byte bound: this chunk's events were the last
+                return self.pump.ending(self.response)
             if self.pump.done and not self._linger():
                 break
         return self.pump.ending(self.response)

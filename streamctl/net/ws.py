@@ -19,6 +19,8 @@ from websockets.exceptions import (
     InvalidURI,
     WebSocketException,
 )
+from websockets.frames import CloseCode
+from websockets.protocol import State
 
 from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
 from streamctl.core.protocols.base import Protocol as ChatProtocol
@@ -47,7 +49,19 @@ from streamctl.net.base import (
 __all__ = ["WSConversation"]
 
 MAX_MESSAGE = 16 * 1024 * 1024
+#: Messages received and not yet read, at most (with ``MAX_MESSAGE``: 256 MiB at worst).
+MAX_QUEUE = 16
 CLOSE_TIMEOUT = 2.0
+
+
+async def _drain(ws: ClientConnection) -> None:
+    """Read and drop what is still unread (a stop at --max-events leaves some), so that
+    reading goes on up to the server's close frame; the queue stays within its bound."""
+    try:
+        while True:
+            await ws.recv()
+    except ConnectionClosed:
+        pass
 
 
 def _target(url: str) -> str:
@@ -92,10 +106,10 @@ class WSConversation:
         turn = _Turn(self, self.session, Pump(self.observer, self.limits))
         try:
             self.last = await turn.run()
-        except BaseException as exc:  # Ctrl-C or cancellation: the transcript still ends
+        except BaseException as exc:  # Ctrl-C, SIGTERM or cancellation: the transcript ends
             self.closed = True
-            self.recorder.end(outcome_of(exc), str(exc) or type(exc).__name__)
             self._abort()
+            self.recorder.end(outcome_of(exc), str(exc) or type(exc).__name__)
             raise
         if self.last.outcome in ("error", "timeout") or self.ws is None:
             await self._finish()
@@ -107,10 +121,17 @@ class WSConversation:
             await self._finish()
 
     def _abort(self) -> None:
-        """Drop the connection at once (there is no time for a closing handshake)."""
+        """Leave at once: there is no time for a closing handshake, but the server is told
+        why (RFC 6455 §7.4.1: 1001, "an endpoint is going away") before the socket closes."""
         ws, self.ws = self.ws, None
-        if ws is not None:
-            ws.transport.abort()
+        if ws is None:
+            return
+        if ws.protocol.state is State.OPEN:
+            ws.protocol.send_close(CloseCode.GOING_AWAY)
+            for data in ws.protocol.data_to_send():
+                ws.transport.write(data)
+            self.recorder.close("client", CloseCode.GOING_AWAY)
+        ws.transport.close()  # unlike abort(), it writes what is buffered first
 
     async def _finish(self) -> None:
         self.closed = True
@@ -127,7 +148,9 @@ class WSConversation:
         self.recorder.close("client", 1000)
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT):
-                await ws.close()
+                closing = asyncio.ensure_future(ws.close())
+                await _drain(ws)
+                await closing
         except (TimeoutError, OSError, WebSocketException):
             pass
         self._note_close(ws)
@@ -150,9 +173,10 @@ class WSConversation:
                 ping_interval=None,
                 close_timeout=CLOSE_TIMEOUT,
                 max_size=MAX_MESSAGE,
-                # No read-side flow control: a conversation stopped early (max-events) with
-                # messages still unread must still read the server's close frame.
-                max_queue=None,
+                # Read-side flow control: at most this many messages wait unread (a server
+                # sending faster than the terminal prints filled the memory, 2.7 GB in 25 s of
+                # 15 MB messages); closing drains them to reach the server's close frame.
+                max_queue=MAX_QUEUE,
             )
         except InvalidStatus as exc:
             raise self._refused(exc) from exc
@@ -238,6 +262,7 @@ class _Turn:
         payload = message if isinstance(message, str) else bytes(message)
         frame = self.conv.recorder.frame("server", payload)
         self.conv.observer.on_frame(frame)
+        self.pump.count(len(payload))
         if isinstance(payload, str):
             update = self.session.on_message(payload)
         else:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from streamctl.core.jsontext import dumps_compact
+from streamctl.core.jsontext import dumps_compact, is_unicode
 from streamctl.core.protocols.base import (
     WS_RULES,
     ClientOptions,
@@ -336,6 +336,9 @@ class _Session(ServerSession):
         problems = validate(obj, CLIENT_MESSAGE)
         if not problems and not obj["message"].strip():
             problems = ["'message' must not be empty"]
+        elif not problems and not is_unicode(obj["message"]):
+            # "\\ud800" alone: not text the reply could echo (Starlette's send_json fails on it).
+            problems = ["'message' holds a lone surrogate escape: it is not Unicode text"]
         if problems:
             return Reaction(send=(_error("Invalid message: " + "; ".join(problems)),))
         turn = Turn(obj["message"], self.turns, self.conversation)

@@ -9,68 +9,40 @@ parses it (400) and deserializes it into the handler's struct (422), in that ord
 from __future__ import annotations
 
 import json
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from streamctl.core.protocols.base import HttpResponse
+import msgspec
 
-__all__ = ["REQUEST_B", "REQUEST_E", "Body", "Node", "deserialize", "read_json"]
+from streamctl.core.jsontext import utf8_error
+from streamctl.core.protocols.base import HttpResponse
+from streamctl.core.protocols.goose.refusals import (
+    DEPTH_LIMIT,
+    position,
+    span,
+    syntax_error,
+    too_deep,
+)
+
+__all__ = ["DEPTH_LIMIT", "REQUEST_B", "REQUEST_E", "Body", "deserialize", "read_json"]
 
 NOT_JSON = "Expected request with `Content-Type: application/json`"
 #: "Request-body size limit for /reply: axum default (2 MB) until ≈v1.3, then 50 MiB".
 BODY_LIMIT = 50 * 1024 * 1024
-#: serde_json refuses input nested deeper than this.
-DEPTH_LIMIT = 128
 _SYNTAX = "Failed to parse the request body as JSON: "
 _SHAPE = "Failed to deserialize the JSON body into the target type: "
-
-_WS = re.compile(r"[ \t\n\r]*")
-_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
-_DECODER = json.JSONDecoder()
-# Python's json messages -> serde_json's.
-_SERDE_WORDS = {
-    "Expecting value": "expected value",
-    "Extra data": "trailing characters",
-    "Expecting property name enclosed in double quotes": "key must be a string",
-    "Expecting ':' delimiter": "expected `:`",
-    "Expecting ',' delimiter": "expected `,` or `}`",
-    "Invalid control character at": "control character (\\u0000-\\u001F) found while parsing a "
-    "string",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Node:
-    """A JSON value with where it ends in the text; objects keep their members in order."""
-
-    value: Any
-    start: int
-    end: int
-    members: tuple[tuple[str, Node], ...] = ()
-    items: tuple[Node, ...] = ()
+_RAW = msgspec.json.Decoder(msgspec.Raw)
+_ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
+_ANY = msgspec.json.Decoder()
 
 
 @dataclass(frozen=True, slots=True)
 class Body:
-    """A request body that is valid JSON: its text and its tree."""
+    """A request body that is valid JSON: its bytes (nothing of it is decoded yet)."""
 
-    text: str
-    root: Node
-
-
-def _byte_position(data: bytes, at: int) -> str:
-    line = data.count(b"\n", 0, at) + 1
-    column = at - (data.rfind(b"\n", 0, at) + 1)
-    return f"at line {line} column {column}"
-
-
-def _position(text: str, at: int) -> str:
-    """serde_json's "at line L column C" after it has read ``text[:at]`` (C counts bytes)."""
-    read = text[:at].encode()
-    return _byte_position(read, len(read))
+    data: bytes
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -80,102 +52,41 @@ def _is_json(content_type: str | None) -> bool:
 
 
 def read_json(content_type: str | None, body: bytes) -> Body | HttpResponse:
-    """The body as a JSON tree, or axum's refusal (415, 413 or 400) as goosed sends it."""
+    """The body, known to be JSON, or axum's refusal (415, 413 or 400) as goosed sends it.
+
+    Linear in the body's size and without a copy of it: UTF-8, nesting and syntax are checked
+    in C over the bytes (msgspec validates JSON without building it); only a refused body is
+    read again, to say where it went wrong."""
     if not _is_json(content_type):
         return HttpResponse.text(415, NOT_JSON)
     if len(body) > BODY_LIMIT:
         return HttpResponse.text(413, "Failed to buffer the request body: length limit exceeded")
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        where = _byte_position(body, exc.start + 1)
+    bad = utf8_error(body)
+    if bad is not None:
+        where = position(body, bad + 1)
         return HttpResponse.text(400, f"{_SYNTAX}invalid unicode code point {where}")
-    deep = _too_deep(text)
+    deep = too_deep(body)
     if deep is not None:
-        return HttpResponse.text(400, f"{_SYNTAX}recursion limit exceeded {_position(text, deep)}")
+        return HttpResponse.text(400, f"{_SYNTAX}recursion limit exceeded {position(body, deep)}")
     try:
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        return HttpResponse.text(400, _SYNTAX + _syntax_error(text, exc))
-    return Body(text, _node(text, 0))
-
-
-def _too_deep(text: str) -> int | None:
-    depth = 0
-    for match in _NESTING.finditer(text):
-        token = match.group()
-        if token in "[{":
-            depth += 1
-            if depth > DEPTH_LIMIT:
-                return match.end()
-        elif token in "]}":
-            depth -= 1
-    return None
-
-
-def _syntax_error(text: str, exc: json.JSONDecodeError) -> str:
-    if exc.pos >= len(text) or exc.msg.startswith("Unterminated string"):
-        return f"EOF while parsing a value {_position(text, len(text))}"
-    if text[exc.pos] in "]}" and text[: exc.pos].rstrip().endswith(","):
-        words = "trailing comma"
-    else:
-        words = _SERDE_WORDS.get(exc.msg, exc.msg)
-    return f"{words} {_position(text, exc.pos + 1)}"
-
-
-# --- a JSON tree with positions (the text is known to be valid JSON) -----------------------
-
-
-def _skip(text: str, at: int) -> int:
-    match = _WS.match(text, at)
-    assert match is not None  # the pattern matches the empty string
-    return match.end()
-
-
-def _node(text: str, at: int) -> Node:
-    start = _skip(text, at)
-    if text[start] == "{":
-        return _object(text, start)
-    if text[start] == "[":
-        return _array(text, start)
-    value, end = _DECODER.raw_decode(text, start)
-    return Node(value, start, end)
-
-
-def _object(text: str, start: int) -> Node:
-    members: list[tuple[str, Node]] = []
-    at = _skip(text, start + 1)
-    while text[at] != "}":
-        key, at = _DECODER.raw_decode(text, at)
-        value = _node(text, _skip(text, at) + 1)  # past the ':'
-        members.append((key, value))
-        at = _skip(text, value.end)
-        if text[at] == ",":
-            at = _skip(text, at + 1)
-    value_of = {key: node.value for key, node in members}
-    return Node(value_of, start, at + 1, members=tuple(members))
-
-
-def _array(text: str, start: int) -> Node:
-    items: list[Node] = []
-    at = _skip(text, start + 1)
-    while text[at] != "]":
-        item = _node(text, at)
-        items.append(item)
-        at = _skip(text, item.end)
-        if text[at] == ",":
-            at = _skip(text, at + 1)
-    return Node([i.value for i in items], start, at + 1, items=tuple(items))
+        _RAW.decode(body)
+    except msgspec.DecodeError as exc:
+        return HttpResponse.text(400, _SYNTAX + syntax_error(body, str(exc)))
+    return Body(body)
 
 
 # --- deserializing, serde style --------------------------------------------------------------
+
+Steps = tuple[str | int, ...]
+Raw = msgspec.Raw | bytes
 
 
 @dataclass(frozen=True, slots=True)
 class _Problem:
     path: str
     message: str
-    at: int  # how much of the text serde had read when it gave up
+    steps: Steps  # the keys and indexes from the root to the value
+    at_end: bool  # serde had read the whole value when it gave up (else only peeked at it)
 
 
 def _unexpected(value: Any) -> str:
@@ -191,10 +102,22 @@ def _unexpected(value: Any) -> str:
     return names[type(value)]
 
 
-def _invalid(node: Node, path: str, expected: str) -> _Problem:
+def _opener(raw: Raw) -> bytes:
+    return bytes(memoryview(raw)[:1])
+
+
+def _scalar(raw: Raw) -> Any:
+    """A scalar's value; a container is not decoded (its kind is all a refusal names)."""
+    opener = _opener(raw)
+    if opener in (b"[", b"{"):
+        return [] if opener == b"[" else {}
+    return _ANY.decode(raw)
+
+
+def _invalid(value: Any, path: str, steps: Steps, expected: str) -> _Problem:
     # serde_json has read a scalar before it complains, but only peeked at a container.
-    at = node.start if isinstance(node.value, list | dict) else node.end
-    return _Problem(path, f"invalid type: {_unexpected(node.value)}, expected {expected}", at)
+    words = f"invalid type: {_unexpected(value)}, expected {expected}"
+    return _Problem(path, words, steps, not isinstance(value, list | dict))
 
 
 def _join(path: str, key: str) -> str:
@@ -203,8 +126,9 @@ def _join(path: str, key: str) -> str:
 
 class _Kind(ABC):
     @abstractmethod
-    def check(self, node: Node, path: str) -> _Problem | None:
-        """Why ``node`` does not deserialize into this type, or ``None``."""
+    def read(self, raw: Raw, path: str, steps: Steps, root: bytes) -> Any:
+        """``raw`` deserialized into this type (unknown fields skipped, never decoded), or the
+        :class:`_Problem` that stops it (``root``: the whole body, to order problems)."""
 
 
 @dataclass(frozen=True)
@@ -212,61 +136,83 @@ class _Scalar(_Kind):
     expected: str
     accepts: Callable[[Any], bool]
 
-    def check(self, node: Node, path: str) -> _Problem | None:
-        return None if self.accepts(node.value) else _invalid(node, path, self.expected)
+    def read(self, raw: Raw, path: str, steps: Steps, root: bytes) -> Any:
+        value = _scalar(raw)
+        return value if self.accepts(value) else _invalid(value, path, steps, self.expected)
 
 
 @dataclass(frozen=True)
 class _Option(_Kind):
     inner: _Kind
 
-    def check(self, node: Node, path: str) -> _Problem | None:
-        return None if node.value is None else self.inner.check(node, path)
+    def read(self, raw: Raw, path: str, steps: Steps, root: bytes) -> Any:
+        return None if _opener(raw) == b"n" else self.inner.read(raw, path, steps, root)
 
 
 @dataclass(frozen=True)
 class _Role(_Kind):
-    def check(self, node: Node, path: str) -> _Problem | None:
-        if not isinstance(node.value, str):
-            return _invalid(node, path, "enum Role")
-        if node.value in ("user", "assistant"):
-            return None
-        words = f"unknown variant `{node.value}`, expected `user` or `assistant`"
-        return _Problem(path, words, node.end)
+    def read(self, raw: Raw, path: str, steps: Steps, root: bytes) -> Any:
+        value = _scalar(raw)
+        if not isinstance(value, str):
+            return _invalid(value, path, steps, "enum Role")
+        if value in ("user", "assistant"):
+            return value
+        words = f"unknown variant `{value}`, expected `user` or `assistant`"
+        return _Problem(path, words, steps, True)
 
 
 @dataclass(frozen=True)
 class _Seq(_Kind):
     item: _Kind
 
-    def check(self, node: Node, path: str) -> _Problem | None:
-        if not isinstance(node.value, list):
-            return _invalid(node, path, "a sequence")
-        for index, item in enumerate(node.items):
-            problem = self.item.check(item, f"{path}[{index}]")
-            if problem is not None:
-                return problem
-        return None
+    def read(self, raw: Raw, path: str, steps: Steps, root: bytes) -> Any:
+        if _opener(raw) != b"[":
+            return _invalid(_scalar(raw), path, steps, "a sequence")
+        values = []
+        for index, item in enumerate(_ITEMS.decode(raw)):
+            value = self.item.read(item, f"{path}[{index}]", (*steps, index), root)
+            if isinstance(value, _Problem):
+                return value
+            values.append(value)
+        return values
 
 
 @dataclass(frozen=True)
 class _Struct(_Kind):
+    """A struct: its known fields are cut out of the object in C (msgspec skips the others
+    without decoding them), then read one by one."""
+
     name: str
     fields: tuple[tuple[str, _Kind, bool], ...]  # name, type, required
+    _decoder: msgspec.json.Decoder[Any] = field(init=False, repr=False, compare=False)
 
-    def check(self, node: Node, path: str) -> _Problem | None:
-        if not isinstance(node.value, dict):
-            return _invalid(node, path, f"struct {self.name}")
-        kinds = {name: kind for name, kind, _ in self.fields}
-        for key, member in node.members:  # serde reads members in document order
-            kind = kinds.get(key)  # unknown members are ignored
-            problem = None if kind is None else kind.check(member, _join(path, key))
-            if problem is not None:
-                return problem
+    def __post_init__(self) -> None:
+        members = [(name, msgspec.Raw, msgspec.UNSET) for name, _, _ in self.fields]
+        cut = msgspec.defstruct(self.name, members, forbid_unknown_fields=False)
+        object.__setattr__(self, "_decoder", msgspec.json.Decoder(cut))
+
+    def read(self, raw: Raw, path: str, steps: Steps, root: bytes) -> Any:
+        if _opener(raw) != b"{":
+            return _invalid(_scalar(raw), path, steps, f"struct {self.name}")
+        cut = self._decoder.decode(raw)
+        values: dict[str, Any] = {}
+        problems: list[_Problem] = []
+        for name, kind, _ in self.fields:
+            member = getattr(cut, name)
+            if member is msgspec.UNSET:
+                continue
+            value = kind.read(member, _join(path, name), (*steps, name), root)
+            if isinstance(value, _Problem):
+                problems.append(value)
+            else:
+                values[name] = value
+        if problems:
+            # serde reads members in document order and stops at the first problem.
+            return min(problems, key=lambda problem: span(root, problem.steps)[0])
         for name, _, required in self.fields:
-            if required and name not in node.value:
-                return _Problem(path, f"missing field `{name}`", node.end)
-        return None
+            if required and name not in values:
+                return _Problem(path, f"missing field `{name}`", steps, True)
+        return values
 
 
 @dataclass(frozen=True)
@@ -276,22 +222,23 @@ class _Content(_Kind):
 
     variants: tuple[str, ...]
 
-    def check(self, node: Node, path: str) -> _Problem | None:
-        item = node.value
-        if not isinstance(item, dict):
-            return _invalid(node, path, "internally tagged enum MessageContent")
-        tag = item.get("type")
+    def read(self, raw: Raw, path: str, steps: Steps, root: bytes) -> Any:
+        if _opener(raw) != b"{":
+            return _invalid(_scalar(raw), path, steps, "internally tagged enum MessageContent")
+        value = _ANY.decode(raw)
+        tag = value.get("type")
         if tag is None:
-            return _Problem(path, "missing field `type`", node.end)
+            return _Problem(path, "missing field `type`", steps, True)
         if tag not in self.variants:
             expected = ", ".join(f"`{v}`" for v in self.variants)
-            return _Problem(path, f"unknown variant `{tag}`, expected one of {expected}", node.end)
-        if tag != "text" or isinstance(item.get("text"), str):
-            return None
-        if "text" not in item:
-            return _Problem(path, "missing field `text`", node.end)
-        words = f"invalid type: {_unexpected(item['text'])}, expected a string"
-        return _Problem(path, words, node.end)
+            words = f"unknown variant `{tag}`, expected one of {expected}"
+            return _Problem(path, words, steps, True)
+        if tag != "text" or isinstance(value.get("text"), str):
+            return value
+        if "text" not in value:
+            return _Problem(path, "missing field `text`", steps, True)
+        words = f"invalid type: {_unexpected(value['text'])}, expected a string"
+        return _Problem(path, words, steps, True)
 
 
 def _is_int(value: Any) -> bool:
@@ -370,11 +317,13 @@ REQUEST_E = _Struct(
 )
 
 
-def deserialize(body: Body, kind: _Kind) -> HttpResponse | None:
-    """axum's 422 when ``body`` does not deserialize into ``kind``, else ``None``."""
-    problem = kind.check(body.root, "")
-    if problem is None:
-        return None
-    path = f"{problem.path}: " if problem.path else ""
-    where = _position(body.text, problem.at)
-    return HttpResponse.text(422, f"{_SHAPE}{path}{problem.message} {where}")
+def deserialize(body: Body, kind: _Kind) -> HttpResponse | dict[str, Any]:
+    """The request's known fields as ``kind`` reads them (the others are never decoded), or
+    axum's 422 when the body does not deserialize into ``kind``."""
+    value = kind.read(body.data, "", (), body.data)
+    if not isinstance(value, _Problem):
+        return dict(value)
+    path = f"{value.path}: " if value.path else ""
+    start, end = span(body.data, value.steps)
+    where = position(body.data, end if value.at_end else start)
+    return HttpResponse.text(422, f"{_SHAPE}{path}{value.message} {where}")

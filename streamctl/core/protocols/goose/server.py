@@ -58,6 +58,9 @@ class Session:
 
     working_dir: str = DEFAULT_WORKING_DIR
     messages: list[dict[str, Any]] = field(default_factory=list)
+    #: The user's messages with text in ``messages``, counted as they are stored (counting
+    #: them again on every request made a long session cost work in proportion to it).
+    user_turns: int = 0
 
 
 @dataclass
@@ -89,12 +92,12 @@ def accept(request: HttpRequest, state: GooseState) -> HttpResponse | Accepted:
     body = read_json(request.headers.get("content-type"), request.body)
     if isinstance(body, HttpResponse):
         return body
-    refusal = deserialize(body, REQUEST_E if state.variant_e else REQUEST_B)
-    if refusal is not None:
-        return refusal
+    fields = deserialize(body, REQUEST_E if state.variant_e else REQUEST_B)
+    if isinstance(fields, HttpResponse):
+        return fields
     if not _authorized(request, state.settings):
         return _UNAUTHORIZED
-    return Accepted(_turn(body.root.value, state), STREAM_HEADERS)
+    return Accepted(_turn(fields, state), STREAM_HEADERS)
 
 
 def _split_b(obj: Mapping[str, Any]) -> tuple[Mapping[str, Any] | None, list[Any]]:
@@ -129,7 +132,6 @@ def _turn(obj: Mapping[str, Any], state: GooseState) -> Turn:
         session_id = datetime.fromtimestamp(created).strftime("%Y%m%d_%H%M%S")
     problem = None if state.variant_e else _bad_name(session_id)
     stored = state.sessions.get(session_id, Session())
-    earlier = prior or stored.messages
     state.replies += 1
     ids = {
         "reply": state.replies,
@@ -139,8 +141,12 @@ def _turn(obj: Mapping[str, Any], state: GooseState) -> Turn:
         "working_dir": obj.get("session_working_dir"),
         "refusal": None if problem is None else f"Failed to get session path: {problem}",
     }
-    index = sum(1 for m in earlier if m["role"] == "user" and _texts(m))
+    index = _user_turns(prior) if prior else stored.user_turns
     return Turn("\n".join(_texts(user)) if user else "", index, session_id, ids)
+
+
+def _user_turns(messages: Sequence[Mapping[str, Any]]) -> int:
+    return sum(1 for m in messages if m["role"] == "user" and _texts(m))
 
 
 def _texts(message: Mapping[str, Any]) -> list[str]:
@@ -319,10 +325,12 @@ def finish(turn: Turn, script: Script, state: GooseState, completed: bool) -> No
     # A client that resends the conversation is the source of truth (§4.1); one that sends
     # only its new message continues the stored one.
     messages = list(prior) if prior else session.messages
+    turns = _user_turns(prior) if prior else session.user_turns
     user = turn.ids.get("user_message")
     messages += [user] if user is not None else []
     messages += history(plan(script, turn, state))
     session.messages = messages
+    session.user_turns = turns + _user_turns([user] if user is not None else [])
 
 
 # --- other endpoints ------------------------------------------------------------------------

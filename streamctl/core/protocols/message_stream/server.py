@@ -65,6 +65,9 @@ class ChatStore:
     settings: Settings
     chats: dict[int, list[Message]] = field(default_factory=dict)
     last_id: int = 0
+    #: Each chat's user messages, counted as they come and go (counting them in the history
+    #: on every message made a long chat cost work in proportion to its length, each time).
+    user_turns: dict[int, int] = field(default_factory=dict)
 
     def mint(self) -> int:
         self.last_id += 1
@@ -77,7 +80,10 @@ class ChatStore:
         return sorted(self.chats.get(chat_id, []), key=lambda m: int(m["id"]))
 
     def add(self, message: Message) -> None:
-        self.chats.setdefault(int(message["chat_id"]), []).append(message)
+        chat_id = int(message["chat_id"])
+        self.chats.setdefault(chat_id, []).append(message)
+        if message["role"] == "user":
+            self.user_turns[chat_id] = self.user_turns.get(chat_id, 0) + 1
 
     def delete(self, chat_id: int, message_id: int) -> bool:
         messages = self.chats.get(chat_id, [])
@@ -85,6 +91,7 @@ class ChatStore:
         if len(kept) == len(messages):
             return False
         self.chats[chat_id] = kept
+        self.user_turns[chat_id] = sum(m["role"] == "user" for m in kept)
         return True
 
 
@@ -114,7 +121,7 @@ def accept(request: HttpRequest, store: ChatStore) -> HttpResponse | Accepted:
     if errors or body_errors:
         return unprocessable([*errors, *body_errors])
     chat_id = params["chat_id"]
-    index = sum(m["role"] == "user" for m in store.chats.get(chat_id, []))
+    index = store.user_turns.get(chat_id, 0)
     store.add(message_read(store.mint(), chat_id, "user", content, store.now()))
     ndjson = wants_ndjson(request.headers.get("accept"))
     ids = {"chat_id": chat_id, "message_id": store.mint(), "created_at": store.now()}

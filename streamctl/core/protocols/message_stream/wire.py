@@ -91,13 +91,19 @@ class NDJSONDecoder:
     """
 
     def __init__(self) -> None:
-        self._buffer = b""
+        # The line being read, in the pieces it came in (joined once, when it ends).
+        self._rest: list[bytes] = []
         self._line = 0
         self.problems: list[LineProblem] = []
 
     def feed(self, chunk: bytes) -> list[str]:
         """The lines that ``chunk`` completes, decoded (ill-formed UTF-8 replaced, recorded)."""
-        *lines, self._buffer = (self._buffer + chunk).split(b"\n")
+        if b"\n" not in chunk:
+            if chunk:
+                self._rest.append(chunk)
+            return []
+        *lines, rest = b"".join((*self._rest, chunk)).split(b"\n")
+        self._rest = [rest] if rest else []
         texts = []
         for raw in lines:
             self._line += 1
@@ -108,7 +114,7 @@ class NDJSONDecoder:
 
     def close(self) -> None:
         """End of stream: a last line without its newline is discarded and recorded."""
-        if self._buffer.strip():
+        if b"".join(self._rest).strip():
             self.problems.append(
                 LineProblem(
                     "incomplete-line",
@@ -116,7 +122,7 @@ class NDJSONDecoder:
                     self._line + 1,
                 )
             )
-        self._buffer = b""
+        self._rest = []
 
     def _decode(self, raw: bytes) -> str:
         try:

@@ -31,6 +31,9 @@ class Chat:
     owner: str
     title: str = DEFAULT_TITLE
     messages: list[dict[str, Any]] = field(default_factory=list)
+    #: The user's messages so far: kept as they arrive, since counting them in ``messages``
+    #: on every message made a long chat cost work in proportion to its length, each time.
+    user_turns: int = 0
 
 
 @dataclass
@@ -86,7 +89,7 @@ class Session(ServerSession):
     def receive(self, text: str) -> Reaction:
         try:
             obj = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # too deep for the parser is not JSON to it
             return _error("Invalid message format: not JSON")
         if not isinstance(obj, dict):
             return _error("Invalid message format: expected {type, data}")
@@ -151,7 +154,8 @@ class Session(ServerSession):
         if not isinstance(text, str) or not text.strip():
             return _error("Message must be a non-empty string")
         chat = self.state.chats[self.chat]
-        index = sum(1 for message in chat.messages if message["role"] == "user")
+        index = chat.user_turns
+        chat.user_turns += 1
         record = self.state.said("user", text)
         chat.messages.append(record)
         if index == 0:

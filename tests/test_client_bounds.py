@@ -1,0 +1,95 @@
+"""The client's memory is bounded by what it shows, not by how much the server sends (issue 16).
+
+Before: every token of the reply was kept for the whole exchange (912 MB after 30 s of a fast
+WebSocket) and unread WebSocket messages queued without bound (2.7 GB in 25 s of 15 MB
+messages). ``--max-bytes`` stops any stream after so many bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tracemalloc
+
+from streamctl.core.protocols import get
+from streamctl.core.protocols.base import ClientOptions
+from streamctl.engine.recorder import NullSink, Recorder
+from streamctl.net import Limits, Result, open_conversation
+from tests.broken_servers import http_server, ws_server
+from tests.test_cli_live import cli
+
+MB = 1024 * 1024
+TEXT = "x" * 8192
+MESSAGES = 8000  # 64 MB of text
+
+
+class Forget:
+    """Sees everything and keeps nothing (as the terminal view does)."""
+
+    def on_head(self, request: object, response: object) -> None:
+        pass
+
+    def on_frame(self, frame: object) -> None:
+        pass
+
+    def on_event(self, event: object) -> None:
+        pass
+
+
+def _converse(protocol: str, url: str, limits: Limits) -> Result:
+    proto = get(protocol)
+
+    async def go() -> Result:
+        conv = open_conversation(
+            proto,
+            ClientOptions("hi"),
+            url,
+            recorders=lambda: Recorder(NullSink(), proto.name, proto.transport, keep=False),
+            observer=Forget(),
+            limits=limits,
+        )
+        try:
+            return await conv.turn("hi")
+        finally:
+            await conv.aclose()
+
+    return asyncio.run(go())
+
+
+def test_a_long_websocket_reply_costs_what_one_message_costs() -> None:
+    chunk = json.dumps({"type": "chunk", "message_id": "bot_1", "text": TEXT})
+    with ws_server([chunk] * MESSAGES, end="hang") as server:
+        tracemalloc.start()
+        try:
+            result = _converse("chunk-complete", server.url, Limits(max_events=MESSAGES))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert result.outcome == "max-events"
+    assert result.events == MESSAGES
+    assert peak < 24 * MB  # 64 MB went by
+
+
+def test_max_bytes_stops_a_websocket_stream() -> None:
+    chunk = json.dumps({"type": "chunk", "message_id": "bot_1", "text": TEXT})
+    with ws_server([chunk] * 50, end="hang") as server:
+        result = _converse("chunk-complete", server.url, Limits(max_bytes=10 * len(chunk)))
+    assert (result.outcome, result.events) == ("max-bytes", 10)
+    assert result.detail == f"stopped after {10 * len(chunk)} bytes"
+    assert result.error is None
+
+
+def test_max_bytes_stops_an_endless_sse_line() -> None:
+    # No line end ever comes: without a byte bound only the timeout would stop it.
+    with http_server([b"data: " + b"x" * 65536] * 64, end="hang") as server:
+        result = _converse("sse-delta-done", server.url, Limits(max_bytes=MB))
+    assert result.outcome == "max-bytes"
+    assert result.events == 0
+
+
+def test_send_takes_max_bytes() -> None:
+    chunk = json.dumps({"type": "chunk", "message_id": "bot_1", "text": "Hi"})
+    with ws_server([chunk] * 20, end="hang") as server:
+        outcome = cli("send", "chunk-complete", server.url, "hi", "--max-bytes", "100")
+    assert outcome.exit_code == 0, outcome.output
+    assert "ended: max-bytes (stopped after" in outcome.output
