@@ -158,7 +158,10 @@ def test_a_wrong_goose_secret_exits_5(live_server: LiveServer) -> None:
     result = cli("send", "goose", live_server.base_url, "hi", "--secret-key", "wrong")
     assert result.exit_code == ExitCode.HTTP_STATUS
     url = f"{live_server.base_url}/reply"
-    assert result.stderr == f"streamctl: server refused the request: HTTP 401 from POST {url}\n"
+    assert result.stderr == (
+        f"streamctl: server refused the request: HTTP 401 from POST {url}; "
+        "pass --secret-key KEY (the server's GOOSE_SERVER__SECRET_KEY)\n"
+    )
 
 
 def test_json_instead_of_a_stream_exits_6() -> None:
@@ -418,7 +421,7 @@ def test_check_junit_for_ci(live_server: LiveServer, tmp_path: Path) -> None:
     assert result.stdout == ""
     root = ET.parse(report).getroot()
     rules = get("sse-delta-done").spec.rules
-    assert root.get("tests") == str(len(rules))
+    assert root.get("tests") == str(len(rules) + 1)  # and check.reply
     assert root.get("failures") == "0"
 
 

@@ -15,6 +15,7 @@ from streamctl.cli.common import (
     ChatOpt,
     DebugOpt,
     HeaderOpt,
+    JwtSecretOpt,
     MaxEventsOpt,
     NdjsonOpt,
     ProtocolArg,
@@ -31,6 +32,7 @@ from streamctl.cli.output import Console
 from streamctl.cli.send import UrlArg
 
 if TYPE_CHECKING:
+    from streamctl.core.protocols.base import Protocol
     from streamctl.net import Conversation
 
 __all__ = ["chat_command"]
@@ -65,6 +67,7 @@ def chat_command(
     *,
     secret_key: SecretKeyOpt = None,
     token: TokenOpt = None,
+    jwt_secret: JwtSecretOpt = None,
     header: HeaderOpt = None,
     session: SessionOpt = None,
     chat: ChatOpt = None,
@@ -90,6 +93,7 @@ def chat_command(
             headers=header,
             secret_key=secret_key,
             token=token,
+            jwt_secret=jwt_secret,
             session=session,
             chat=chat,
             ndjson=ndjson,
@@ -106,12 +110,13 @@ def chat_command(
         interactive = _isatty(sys.stdin)
         if interactive:
             console.note(f"streamctl chat: {proto.name} at {url}. {HELP}")
-        _loop(conv, read_messages(sys.stdin, console, interactive=interactive), console)
+        _loop(proto, conv, read_messages(sys.stdin, console, interactive=interactive), console)
 
 
-def _loop(conv: Conversation, messages: Iterator[str], console: Console) -> None:
+def _loop(proto: Protocol, conv: Conversation, messages: Iterator[str], console: Console) -> None:
     import asyncio  # noqa: PLC0415
 
+    from streamctl.cli.flow import hinted  # noqa: PLC0415
     from streamctl.errors import ProtocolErrorEvent  # noqa: PLC0415
 
     # One event loop for the whole chat, so a WebSocket connection outlives each turn; the
@@ -121,8 +126,13 @@ def _loop(conv: Conversation, messages: Iterator[str], console: Console) -> None
             for message in messages:
                 result = runner.run(conv.turn(message))
                 console.end_text()
-                if result.error is not None and not isinstance(result.error, ProtocolErrorEvent):
-                    raise result.error
+                if result.error is None:
+                    continue
+                error = hinted(proto, result, result.error)
+                if not isinstance(error, ProtocolErrorEvent):
+                    raise error
+                if error is not result.error:
+                    console.note(f"streamctl: {error}")
         finally:
             runner.run(conv.aclose())
 

@@ -17,6 +17,7 @@ from streamctl.cli.common import (
     ChatOpt,
     DebugOpt,
     HeaderOpt,
+    JwtSecretOpt,
     MaxEventsOpt,
     NdjsonOpt,
     ProtocolArg,
@@ -169,15 +170,17 @@ def check_live(
     """Send ``messages`` to ``url``, record what comes back, and check it."""
     from streamctl.cli.common import run  # noqa: PLC0415
     from streamctl.cli.report import Checked  # noqa: PLC0415
-    from streamctl.core.check import check  # noqa: PLC0415
+    from streamctl.core.check import NO_REPLY, check, no_reply  # noqa: PLC0415
     from streamctl.net import exchange  # noqa: PLC0415
 
     transcripts = run(exchange(proto, options, url, messages, bounds))
     checked = []
+    rules = (NO_REPLY, *proto.spec.rules)
     for index, transcript in enumerate(transcripts):
         name = url if len(transcripts) == 1 else f"{url} [{index + 1}: {messages[index]!r}]"
-        findings = check(transcript, proto)
-        checked.append(Checked(name, proto.name, transcript, findings, proto.spec.rules))
+        refused = no_reply(transcript, proto)
+        findings = [*([refused] if refused else []), *check(transcript, proto)]
+        checked.append(Checked(name, proto.name, transcript, findings, rules))
     return checked
 
 
@@ -217,6 +220,7 @@ def check_command(
     scenario: ScenarioOpt = None,
     secret_key: SecretKeyOpt = None,
     token: TokenOpt = None,
+    jwt_secret: JwtSecretOpt = None,
     header: HeaderOpt = None,
     session: SessionOpt = None,
     chat: ChatOpt = None,
@@ -250,6 +254,7 @@ def check_command(
                 headers=header,
                 secret_key=secret_key,
                 token=token,
+                jwt_secret=jwt_secret,
                 session=session,
                 chat=chat,
                 ndjson=ndjson,

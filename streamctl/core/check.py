@@ -13,11 +13,21 @@ import gc
 from collections.abc import Iterator, Sequence
 
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import Protocol
-from streamctl.core.spec import Finding, Level, Msg
-from streamctl.core.transcript import Transcript
+from streamctl.core.protocols.base import Protocol, excerpt
+from streamctl.core.spec import Finding, Level, Msg, Rule
+from streamctl.core.transcript import Frame, Transcript
 
-__all__ = ["check", "failed", "order_findings"]
+__all__ = ["NO_REPLY", "check", "failed", "no_reply", "order_findings"]
+
+#: A live check relies on a reply: a refused exchange has no stream to check, so it fails.
+NO_REPLY = Rule(
+    "check.reply",
+    Level.MUST,
+    "The server answers the check's message with a reply: not an HTTP error, a refused "
+    "upgrade, or the protocol's error event before any of the reply.",
+    "streamctl check: no reply, no pass",
+)
+_AUTH_STATUSES = (401, 403)
 
 
 def check(transcript: Transcript, protocol: Protocol | None = None) -> list[Finding]:
@@ -99,3 +109,58 @@ def order_findings(proto: Protocol, msgs: Sequence[Msg], transcript: Transcript)
 def failed(findings: Sequence[Finding], strict: bool = False) -> bool:
     """Whether findings fail a check: any MUST, or with ``strict`` any finding at all."""
     return any(f.level is Level.MUST or strict for f in findings)
+
+
+def no_reply(transcript: Transcript, protocol: Protocol | None = None) -> Finding | None:
+    """The :data:`NO_REPLY` finding when ``transcript`` holds no reply: one line saying why
+    and, when the server refused credentials, what to pass."""
+    proto = protocol or get(transcript.protocol)
+    response = transcript.header.response
+    if response is None:
+        return _no_reply(proto, "the server never answered", transcript)
+    if response.status not in (200, 101):
+        said = _body(transcript)
+        what = f"HTTP {response.status}" + (f' "{said}"' if said else "")
+        return _no_reply(proto, what, transcript, auth=response.status in _AUTH_STATUSES)
+    msgs, _ = proto.messages(transcript)
+    before: list[str] = []
+    for msg in msgs:
+        if msg.type in proto.reply_types:
+            return None
+        if msg.type in proto.error_types:
+            said = excerpt(_error_text(msg), 160)
+            return _no_reply(proto, f'"{said}"', transcript, auth=proto.auth_pending(before))
+        before.append(msg.type)
+    end = transcript.end
+    how = f" (ended: {end.outcome}{': ' + end.detail if end.detail else ''})" if end else ""
+    return _no_reply(proto, f"no reply arrived{how}", transcript, refused=False)
+
+
+def _no_reply(
+    proto: Protocol, what: str, transcript: Transcript, *, auth: bool = False, refused: bool = True
+) -> Finding:
+    if auth and proto.credentials_hint:
+        message = f"{proto.name}: authentication refused ({what}); {proto.credentials_hint}"
+    elif refused:
+        message = f"{proto.name}: the server refused the exchange ({what})"
+    else:
+        message = f"{proto.name}: {what}"
+    frame = len(transcript.records) - 1 if transcript.records else None
+    return Finding(NO_REPLY.id, NO_REPLY.level, message, NO_REPLY.source, frame)
+
+
+def _body(transcript: Transcript) -> str:
+    parts = [r.payload for r in transcript.records if isinstance(r, Frame) and r.sender == "server"]
+    text = "".join(p if isinstance(p, str) else p.decode("utf-8", "replace") for p in parts)
+    return excerpt(text.strip(), 160)
+
+
+def _error_text(msg: Msg) -> str:
+    """What an error event says: its ``message`` or ``error`` (or ``error.message``)."""
+    for key in ("message", "error"):
+        value = msg.body.get(key)
+        if isinstance(value, dict):
+            value = value.get("message")
+        if isinstance(value, str):
+            return value
+    return msg.raw

@@ -93,6 +93,8 @@ class Result:
     done: bool = False
     events: int = 0
     errors: tuple[str, ...] = ()
+    #: Some of the reply's text arrived.
+    replied: bool = False
 
 
 @dataclass
@@ -140,7 +142,9 @@ class Pump:
         detail: str,
         error: StreamctlError | None = None,
     ) -> Result:
-        return Result(response, outcome, detail, error, self.done, self.events, tuple(self.errors))
+        errors = tuple(self.errors)
+        replied = bool(self.text)
+        return Result(response, outcome, detail, error, self.done, self.events, errors, replied)
 
     def failed(self, response: Response | None, outcome: str, error: StreamctlError) -> Result:
         """The result when ``error`` stopped the stream."""
