@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -15,6 +16,7 @@ from streamctl.errors import ExitCode
 from tests.test_cli_live import auth
 
 TOKEN_HINT = "pass --token JWT, or --jwt-secret SECRET to mint one"
+MESSAGES = Path(__file__).resolve().parent.parent / "fixtures" / "scenarios" / "conversation.json"
 
 
 def cli(*args: str, input: str | None = None) -> Result:
@@ -25,14 +27,24 @@ def test_ws_events_without_a_token_fails_saying_what_to_pass(live_server: LiveSe
     result = cli("check", "ws-events", live_server.base_url)
     assert result.exit_code == ExitCode.CHECK_FAILED
     why = f'ws-events: authentication refused ("Authentication required: no token"); {TOKEN_HINT}'
-    assert f"  FAIL: {why}" in result.stdout
+    assert f"  exchange      FAIL\n    MUST check.reply  {why}\n" in result.stdout
+    assert "  history       not run: needs --token (or --jwt-secret)\n" in result.stdout
     report = json.loads(cli("check", "ws-events", live_server.base_url, "-f", "json").stdout)
     assert report["failed"] is True
-    assert report["targets"][0]["refused"] == why
+    assert report["probes"][0]["findings"][0]["message"] == why
     junit = ET.fromstring(cli("check", "ws-events", live_server.base_url, "-f", "junit").stdout)
-    failure = junit.find(".//testcase[@name='check.reply']/failure")
+    failure = junit.find(".//testcase[@name='exchange']/failure")
     assert failure is not None
     assert why in (failure.get("message") or "")
+    assert junit.find(".//testcase[@name='history']/skipped") is not None
+    classic = cli("check", "ws-events", live_server.base_url, "--messages", str(MESSAGES))
+    assert f"  FAIL: {why}" in classic.stdout
+    report = json.loads(
+        cli(
+            "check", "ws-events", live_server.base_url, "--messages", str(MESSAGES), "-f", "json"
+        ).stdout
+    )
+    assert report["targets"][0]["refused"] == why
 
 
 def test_the_jwt_secret_mints_the_token(live_server: LiveServer) -> None:
@@ -47,10 +59,11 @@ def test_the_jwt_secret_mints_the_token(live_server: LiveServer) -> None:
 @pytest.mark.parametrize("protocol", names())
 def test_an_error_before_any_reply_fails(live_server: LiveServer, protocol: str) -> None:
     url = live_server.base_url + "?scenario=error-at-start"
-    result = cli("check", protocol, url, *auth(live_server, protocol), "-f", "json")
+    result = cli("check", protocol, url, "--quick", *auth(live_server, protocol), "-f", "json")
     assert result.exit_code == ExitCode.CHECK_FAILED
-    refused = json.loads(result.stdout)["targets"][0]["refused"]
-    assert refused.startswith(f"{protocol}: the server refused the exchange (")
+    (refused, *_) = json.loads(result.stdout)["probes"][0]["findings"]
+    assert refused["rule"] == "check.reply"
+    assert refused["message"].startswith(f"{protocol}: the server refused the exchange (")
 
 
 def test_send_says_what_to_pass_when_authentication_is_refused(live_server: LiveServer) -> None:

@@ -175,10 +175,12 @@ def client_options(
     return ClientOptions(message, secret_key, token, session, chat, parsed, ndjson)
 
 
-def limits(timeout: float, max_events: int | None, linger: float = 0.0) -> Limits:
+def limits(
+    timeout: float, max_events: int | None, linger: float = 0.0, idle: float | None = None
+) -> Limits:
     from streamctl.net.base import Limits  # noqa: PLC0415
 
-    return Limits(timeout=timeout, max_events=max_events, linger=linger)
+    return Limits(timeout=timeout, max_events=max_events, linger=linger, idle=idle)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

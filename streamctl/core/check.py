@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 
 from streamctl.core.protocols import get
 from streamctl.core.protocols.base import Protocol, excerpt
-from streamctl.core.spec import Finding, Level, Msg, Rule
+from streamctl.core.spec import ANY, Finding, Level, Machine, Msg, Rule
 from streamctl.core.transcript import Frame, Transcript
 
 __all__ = ["NO_REPLY", "check", "failed", "no_reply", "order_findings"]
@@ -63,35 +63,26 @@ def _check(transcript: Transcript, proto: Protocol) -> list[Finding]:
 
 
 def order_findings(proto: Protocol, msgs: Sequence[Msg], transcript: Transcript) -> list[Finding]:
-    """Apply the protocol's transition table to the messages, in order."""
+    """Apply the protocol's transition table to the messages, in order.
+
+    A message the table does not allow is one finding, and the walk re-synchronises on it (as
+    if the one frame before it went missing, or from any state that takes it), so one missing
+    or extra frame does not make every later frame a finding too.
+    """
     machine = proto.spec.machine
     if machine is None:
         return []
     findings: list[Finding] = []
     state = machine.initial
-    for msg in msgs:
+    for index, msg in enumerate(msgs):
         after = machine.next_state(state, msg.type)
         if after is not None:
             state = after
-        elif state in machine.terminal:
-            findings.append(
-                proto.finding(
-                    machine.after_final,
-                    f"{msg.type} after the stream already ended ({state})",
-                    msg.frame,
-                    msg.raw,
-                )
-            )
-        else:
-            expected = ", ".join(machine.expected(state)) or "nothing"
-            findings.append(
-                proto.finding(
-                    machine.unexpected,
-                    f"{msg.type} is not allowed in state {state!r} (expected: {expected})",
-                    msg.frame,
-                    msg.raw,
-                )
-            )
+            continue
+        findings.append(_out_of_order(proto, machine, state, msg))
+        following = msgs[index + 1].type if index + 1 < len(msgs) else None
+        if following is None or machine.next_state(state, following) is None:
+            state = _resync(machine, state, msg.type)  # else: an extra frame, skipped
     if state not in machine.final:
         end = transcript.end
         how = f"; the recording ended: {end.outcome}" if end is not None else ""
@@ -104,6 +95,34 @@ def order_findings(proto: Protocol, msgs: Sequence[Msg], transcript: Transcript)
             )
         )
     return findings
+
+
+def _out_of_order(proto: Protocol, machine: Machine, state: str, msg: Msg) -> Finding:
+    if state in machine.terminal:
+        what = f"{msg.type} after the stream already ended ({state})"
+        return proto.finding(machine.after_final, what, msg.frame, msg.raw)
+    expected = ", ".join(machine.expected(state)) or "nothing"
+    what = f"{msg.type} is not allowed in state {state!r} (expected: {expected})"
+    return proto.finding(machine.unexpected, what, msg.frame, msg.raw)
+
+
+def _resync(machine: Machine, state: str, kind: str) -> str:
+    """The state after ``kind`` when it came out of order and the next message does not fit
+    without it: one missing frame before it, else the first state that takes it; a message no
+    state takes is skipped."""
+    if state in machine.terminal:
+        return state
+    for missing in machine.expected(state):
+        between = machine.next_state(state, missing)
+        after = None if between is None else machine.next_state(between, kind)
+        if after is not None:
+            return after
+    for source, taken in machine.transitions:
+        if taken == kind and source not in (ANY, state):
+            after = machine.next_state(source, kind)
+            if after is not None:
+                return after
+    return state
 
 
 def failed(findings: Sequence[Finding], strict: bool = False) -> bool:
