@@ -72,7 +72,8 @@ def test_send_says_what_to_pass_when_authentication_is_refused(live_server: Live
     assert f"Authentication required: no token; {TOKEN_HINT}" in result.stderr
     result = cli("send", "goose", live_server.base_url, "hi", "--secret-key", "wrong")
     assert result.exit_code == ExitCode.HTTP_STATUS
-    assert "HTTP 401; pass --secret-key KEY" in result.stderr
+    assert "HTTP 401 from POST " in result.stderr
+    assert "/reply; pass --secret-key KEY" in result.stderr
     result = cli("send", "sse-delta-done", live_server.base_url + "?scenario=error-at-start", "hi")
     assert result.exit_code == ExitCode.PROTOCOL_ERROR
     assert "pass --" not in result.stderr
