@@ -62,7 +62,10 @@ class ExitCode(enum.IntEnum):
 
 _MEANINGS = {
     ExitCode.OK: "success: the stream completed (for `check`: nothing failed)",
-    ExitCode.CHECK_FAILED: "`check` found a failing finding (any MUST; any SHOULD with --strict)",
+    ExitCode.CHECK_FAILED: (
+        "`check` failed: a failing finding (any MUST; any SHOULD with --strict), a stale "
+        "baseline, or nothing could be checked"
+    ),
     ExitCode.USAGE: "invalid arguments or unreadable input (unknown protocol, bad header, …)",
     ExitCode.UNREACHABLE: "server unreachable (connection refused, DNS failure, TLS error)",
     ExitCode.UPGRADE_REFUSED: "the WebSocket upgrade was refused (no 101 Switching Protocols)",

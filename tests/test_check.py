@@ -90,3 +90,18 @@ def test_check_leaves_a_paused_collector_paused() -> None:
         gc.enable()
     check(sse_transcript(NAME, [delta("a"), DONE]))
     assert gc.isenabled()
+
+
+def test_an_unexpected_message_resyncs_from_any_state_that_takes_it() -> None:
+    from streamctl.core.check import _resync
+    from streamctl.core.protocols import get as protocol
+
+    machine = protocol("ws-events").spec.machine
+    assert machine is not None
+    # complete in state "connected": no single missing frame explains it; typing takes it.
+    assert _resync(machine, "connected", "assistant_message_complete") == "chat"
+    assert _resync(machine, "connected", "no-such-type") == "connected"
+    done = protocol("sse-delta-done").spec.machine
+    assert done is not None
+    final = next(iter(done.terminal))
+    assert _resync(done, final, "delta") == final

@@ -161,7 +161,8 @@ BREAKS: dict[str, Transcript] = {
     ),
     "message-stream.ndjson.utf8": nd_of([*ND_GOOD[:3], nd(END).replace(b"gpt-4o", b"gpt\xff")]),
     "message-stream.ndjson.line-end": nd_of([*ND_GOOD, b'{"type": "message_delta"']),
-    "message-stream.event-name": sse_of([GOOD[0], sse(D1, event=None), *GOOD[2:]]),
+    "message-stream.event-name": sse_of([GOOD[0], sse(D1, event="delta"), *GOOD[2:]]),
+    "message-stream.event-line": sse_of([GOOD[0], sse(D1, event=None), *GOOD[2:]]),
     "message-stream.json": sse_of([GOOD[0], b"data: {not json\n\n", *GOOD[1:]]),
     "message-stream.type.unknown": sse_of([GOOD[0], sse({"type": "ping"}), *GOOD[1:]]),
     "message-stream.schema.message_start": sse_of(

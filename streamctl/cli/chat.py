@@ -17,6 +17,7 @@ from streamctl.cli.common import (
     ChatOpt,
     DebugOpt,
     HeaderOpt,
+    JwtSecretOpt,
     MaxEventsOpt,
     NdjsonOpt,
     ProtocolArg,
@@ -75,6 +76,7 @@ def chat_command(
     *,
     secret_key: SecretKeyOpt = None,
     token: TokenOpt = None,
+    jwt_secret: JwtSecretOpt = None,
     header: HeaderOpt = None,
     session: SessionOpt = None,
     chat: ChatOpt = None,
@@ -99,6 +101,7 @@ def chat_command(
             headers=header,
             secret_key=secret_key,
             token=token,
+            jwt_secret=jwt_secret,
             session=session,
             chat=chat,
             ndjson=ndjson,
@@ -119,7 +122,7 @@ def chat_command(
         if interactive:
             console.note(f"streamctl chat: {proto.name} at {url}. {HELP}")
         messages = read_messages(sys.stdin, console, interactive=interactive)
-        _loop(conversation, messages, console, reconnect=proto.transport == "ws")
+        _loop(proto, conversation, messages, console)
 
 
 def fresh(proto: Protocol, options: ClientOptions, url: str) -> ClientOptions:
@@ -143,14 +146,14 @@ def _has_chat_ids(proto: Protocol) -> bool:
 
 
 def _loop(
+    proto: Protocol,
     conversation: Callable[[], Conversation],
     messages: Iterator[str],
     console: Console,
-    *,
-    reconnect: bool,
 ) -> None:
     import asyncio  # noqa: PLC0415
 
+    from streamctl.cli.flow import hinted  # noqa: PLC0415
     from streamctl.errors import ProtocolErrorEvent  # noqa: PLC0415
 
     # One event loop for the whole chat, so a WebSocket connection outlives each turn; the
@@ -164,13 +167,18 @@ def _loop(
                 except KeyboardInterrupt:  # the runner cancelled the turn
                     console.end_text()
                     console.note(CANCELLED)
-                    if reconnect:  # the rest of that reply would come first on this connection
+                    if proto.transport == "ws":  # the rest of that reply would come first on this connection
                         runner.run(conv.aclose())
                         conv = conversation()
                     continue
                 console.end_text()
-                if result.error is not None and not isinstance(result.error, ProtocolErrorEvent):
-                    raise result.error
+                if result.error is None:
+                    continue
+                error = hinted(proto, result, result.error)
+                if not isinstance(error, ProtocolErrorEvent):
+                    raise error
+                if error is not result.error:
+                    console.note(f"streamctl: {error}")
         except KeyboardInterrupt:  # a second Ctrl-C, while no reply was streaming: leave
             console.end_text()
         finally:

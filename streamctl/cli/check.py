@@ -17,6 +17,7 @@ from streamctl.cli.common import (
     ChatOpt,
     DebugOpt,
     HeaderOpt,
+    JwtSecretOpt,
     MaxEventsOpt,
     NdjsonOpt,
     ProtocolArg,
@@ -35,9 +36,9 @@ from streamctl.errors import CheckFailed, UsageError
 if TYPE_CHECKING:
     from streamctl.cli.report import Checked
     from streamctl.core.protocols.base import ClientOptions, Protocol
-    from streamctl.net import Limits
+    from streamctl.net import Limits, Observer
 
-__all__ = ["check_command", "load_scenario"]
+__all__ = ["check_command", "load_messages"]
 
 URL_SCHEMES = ("http://", "https://", "ws://", "wss://")
 
@@ -49,12 +50,49 @@ TargetArg = Annotated[
         show_default=False,
     ),
 ]
-ScenarioOpt = Annotated[
+MessagesOpt = Annotated[
     Path | None,
     typer.Option(
-        "--scenario",
-        help='Live URL only: send these messages (JSON: ["…", …] or {"messages": […]}).',
+        "--messages",
+        help="Live URL only: instead of the probes, send these messages and check the replies "
+        '(JSON: ["…", …], {"messages": […]}, or a scenario file: one message per turn).',
         metavar="FILE",
+    ),
+]
+ProbeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--probe",
+        metavar="NAME",
+        help="Live URL only: run this probe of the contract suite (repeatable; default: all, "
+        "see `streamctl spec PROTOCOL`).",
+    ),
+]
+QuickOpt = Annotated[
+    bool, typer.Option("--quick", help="Live URL only: run the one-exchange probe only.")
+]
+IdleOpt = Annotated[
+    float,
+    typer.Option(
+        "--idle-timeout",
+        min=0.001,
+        metavar="SECONDS",
+        help="Live URL only: a stream silent this long fails (<protocol>.stalled) at once.",
+    ),
+]
+BaselineOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--baseline",
+        metavar="FILE",
+        help="Known findings (by probe and rule) that do not fail the run; one that no longer "
+        "appears makes the baseline stale, which fails.",
+    ),
+]
+WriteBaselineOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--write-baseline", metavar="FILE", help="Write this run's findings as a baseline."
     ),
 ]
 MessageOpt = Annotated[
@@ -99,25 +137,30 @@ ReportOpt = Annotated[
 ]
 
 
-def load_scenario(path: Path) -> list[str]:
-    """The user messages of a check scenario file."""
+def load_messages(path: Path) -> list[str]:
+    """The user messages of a ``--messages`` file: a list, ``{"messages": […]}``, or a
+    scenario file (one message per turn)."""
     import json  # noqa: PLC0415 (not needed for --help)
 
     try:
         obj: Any = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise UsageError(f"cannot read scenario {path}: {exc.strerror}") from exc
+        raise UsageError(f"cannot read messages {path}: {exc.strerror}") from exc
     except ValueError as exc:
-        raise UsageError(f"scenario {path} is not JSON: {exc}") from exc
+        raise UsageError(f"messages {path} is not JSON: {exc}") from exc
     messages = obj.get("messages") if isinstance(obj, dict) else obj
+    turns = obj.get("turns") if isinstance(obj, dict) else None
+    if messages is None and isinstance(turns, list) and turns:
+        name = obj.get("name") or path.stem
+        messages = [f"Turn {index + 1} of {name}" for index in range(len(turns))]
     if (
         not isinstance(messages, list)
         or not messages
         or not all(isinstance(m, str) and m for m in messages)
     ):
         raise UsageError(
-            f'scenario {path}: expected a non-empty list of messages, ["…", …] or '
-            '{"messages": ["…", …]}'
+            f'messages {path}: expected a non-empty list of messages, ["…", …], '
+            '{"messages": ["…", …]} or a scenario with "turns"'
         )
     return messages
 
@@ -170,19 +213,23 @@ def check_live(
     url: str,
     messages: list[str],
     bounds: Limits,
+    *,
+    observer: Observer | None = None,
 ) -> list[Checked]:
     """Send ``messages`` to ``url``, record what comes back, and check it."""
     from streamctl.cli.common import run  # noqa: PLC0415
     from streamctl.cli.report import Checked  # noqa: PLC0415
-    from streamctl.core.check import check  # noqa: PLC0415
+    from streamctl.core.check import NO_REPLY, check, no_reply  # noqa: PLC0415
     from streamctl.net import exchange  # noqa: PLC0415
 
-    transcripts = run(exchange(proto, options, url, messages, bounds))
+    transcripts = run(exchange(proto, options, url, messages, bounds, observer=observer))
     checked = []
+    rules = (NO_REPLY, *proto.spec.rules)
     for index, transcript in enumerate(transcripts):
         name = url if len(transcripts) == 1 else f"{url} [{index + 1}: {messages[index]!r}]"
-        findings = check(transcript, proto)
-        checked.append(Checked(name, proto.name, transcript, findings, proto.spec.rules))
+        refused = no_reply(transcript, proto)
+        findings = [*([refused] if refused else []), *check(transcript, proto)]
+        checked.append(Checked(name, proto.name, transcript, findings, rules))
     return checked
 
 
@@ -218,65 +265,131 @@ def check_command(
     fmt: FormatOpt = "text",
     strict: StrictOpt = False,
     output: ReportOpt = None,
+    probe: ProbeOpt = None,
+    quick: QuickOpt = False,
+    baseline: BaselineOpt = None,
+    write_to: WriteBaselineOpt = None,
     message: MessageOpt = "Hello from streamctl check",
-    scenario: ScenarioOpt = None,
+    messages: MessagesOpt = None,
     secret_key: SecretKeyOpt = None,
     token: TokenOpt = None,
+    jwt_secret: JwtSecretOpt = None,
     header: HeaderOpt = None,
     session: SessionOpt = None,
     chat: ChatOpt = None,
     ndjson: NdjsonOpt = False,
     timeout: TimeoutOpt = 30.0,
+    idle_timeout: IdleOpt = 5.0,
     max_events: MaxEventsOpt = 10_000,
     linger: LingerOpt = 0.5,
     resume: ResumeOpt = False,
     resume_after: ResumeAfterOpt = 3,
     debug: DebugOpt = False,
 ) -> None:
-    """Check a live server, a transcript or a directory of transcripts against the spec.
+    """Check a live server (its whole contract suite of probes), a transcript or a directory
+    of transcripts against the spec.
 
-    Prints the findings grouped by level, with rule ids and frame excerpts. Exits 0 only when
-    nothing fails (any MUST finding fails; with --strict any SHOULD finding too).
+    A live URL runs every probe of the protocol's suite (`streamctl spec PROTOCOL` lists
+    them) and reports each as pass, fail or not run, with the rules exercised. Exits 0 only
+    when nothing fails (any MUST finding fails; with --strict any SHOULD finding too); a run
+    that checked nothing fails.
 
     Examples: streamctl check sse-delta-done http://127.0.0.1:8000 --format junit;
     streamctl check goose recorded.jsonl
     """
-    from streamctl.cli.report import FORMATS, render  # noqa: PLC0415
+    from streamctl.cli.report import FORMATS  # noqa: PLC0415
 
     console = Console()
     with guard(console, debug=debug):
         if fmt not in FORMATS:
             raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
         proto = resolve_protocol(protocol)
-        if target.startswith(URL_SCHEMES):
-            messages = [message] if scenario is None else load_scenario(scenario)
-            options = client_options(
-                messages[0],
-                headers=header,
-                secret_key=secret_key,
-                token=token,
-                session=session,
-                chat=chat,
-                ndjson=ndjson,
-            )
-            checked = check_live(
-                proto, options, target, messages, limits(timeout, max_events, linger)
-            )
+        live = target.startswith(URL_SCHEMES)
+        _refuse_offline(live, messages=messages, resume=resume, probe=probe, quick=quick)
+        _refuse_offline(live, baseline=baseline, write_baseline=write_to)
+        if not live:
+            _report(console, check_files(proto, Path(target), console), fmt, strict, output)
+            return
+        options = client_options(
+            message,
+            headers=header,
+            secret_key=secret_key,
+            token=token,
+            session=session,
+            chat=chat,
+            ndjson=ndjson,
+            jwt_secret=jwt_secret,
+        )
+        bounds = limits(timeout, max_events, linger, idle_timeout)
+        observer = _wire(console, debug)
+        if messages is not None or resume:
+            if probe or quick or baseline or write_to:
+                raise UsageError(
+                    "--messages and --resume do not run probes: drop --probe, "
+                    "--quick and the baselines"
+                )
+            sent = [message] if messages is None else load_messages(messages)
+            checked = check_live(proto, options, target, sent, bounds, observer=observer)
             if resume:
                 checked = check_resume(
                     proto, options, target, checked, cut_after=resume_after, timeout=timeout
                 )
-        else:
-            if scenario is not None:
-                raise UsageError("--scenario needs a live URL as TARGET")
-            if resume:
-                raise UsageError("--resume needs a live URL as TARGET")
-            checked = check_files(proto, Path(target), console)
-        report = render(checked, fmt, strict=strict)
-        _emit(console, report, output)
-        bad = [item.name for item in checked if item.failed(strict)]
-        if bad:
-            raise CheckFailed(f"{len(bad)} of {len(checked)} failed")
+            _report(console, checked, fmt, strict, output)
+            return
+        from streamctl.cli.check_suite import suite_check, write_baseline  # noqa: PLC0415
+        from streamctl.cli.suite_report import render_suite  # noqa: PLC0415
+
+        suite = suite_check(
+            proto,
+            target,
+            options,
+            bounds,
+            probes=probe or [],
+            quick=quick,
+            strict=strict,
+            jwt_secret=jwt_secret,
+            baseline=baseline,
+            observer=observer,
+        )
+        if write_to is not None:
+            write_baseline(write_to, suite)
+            console.note(f"wrote {write_to}")
+        _emit(console, render_suite(suite, fmt), output)
+        if suite.failed:
+            failed = sum(r.status == "fail" for r in suite.results)
+            raise CheckFailed(
+                f"{failed} of {len(suite.results)} probes failed"
+                + "".join(f"; {line}" for line in suite.problems())
+            )
+
+
+def _refuse_offline(live: bool, **given: object) -> None:
+    if live:
+        return
+    for name, value in given.items():
+        if value:
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(f"{flag} needs a live URL as TARGET")
+
+
+def _wire(console: Console, debug: bool) -> Observer | None:
+    """With --debug, the wire on stderr."""
+    if not debug:
+        return None
+    from streamctl.cli.live import WireView  # noqa: PLC0415
+
+    return WireView(console)
+
+
+def _report(
+    console: Console, checked: list[Checked], fmt: str, strict: bool, output: Path | None
+) -> None:
+    from streamctl.cli.report import render  # noqa: PLC0415
+
+    _emit(console, render(checked, fmt, strict=strict), output)
+    bad = [item.name for item in checked if item.failed(strict)]
+    if bad:
+        raise CheckFailed(f"{len(bad)} of {len(checked)} failed")
 
 
 def _emit(console: Console, report: str, output: Path | None) -> None:

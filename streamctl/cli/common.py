@@ -114,6 +114,15 @@ TokenOpt = Annotated[
         "--token", envvar="STREAMCTL_TOKEN", metavar="JWT", help="ws-events: the JWT to join with."
     ),
 ]
+JwtSecretOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--jwt-secret",
+        envvar="JWT_SECRET",
+        metavar="SECRET",
+        help="ws-events: mint the JWT with this HS256 secret when --token is not given.",
+    ),
+]
 SessionOpt = Annotated[
     str | None, typer.Option("--session", metavar="NAME", help="goose: the session name.")
 ]
@@ -162,20 +171,32 @@ def client_options(
     session: str | None = None,
     chat: str | None = None,
     ndjson: bool = False,
+    jwt_secret: str | None = None,
 ) -> ClientOptions:
-    """The :class:`ClientOptions` a protocol's client session is built from."""
+    """The :class:`ClientOptions` a protocol's client session is built from (``jwt_secret``
+    mints the token when none is given)."""
     from streamctl.core.protocols.base import ClientOptions  # noqa: PLC0415
 
+    if token is None and jwt_secret:
+        from streamctl.core.jwt import mint_dev_token  # noqa: PLC0415
+
+        token = mint_dev_token(jwt_secret)
     parsed = tuple(parse_header(h) for h in headers or ())
     return ClientOptions(message, secret_key, token, session, chat, parsed, ndjson)
 
 
 def limits(
-    timeout: float, max_events: int | None, linger: float = 0.0, max_bytes: int | None = None
+    timeout: float,
+    max_events: int | None,
+    linger: float = 0.0,
+    max_bytes: int | None = None,
+    idle: float | None = None,
 ) -> Limits:
     from streamctl.net.base import Limits  # noqa: PLC0415
 
-    return Limits(timeout=timeout, max_events=max_events, linger=linger, max_bytes=max_bytes)
+    return Limits(
+        timeout=timeout, max_events=max_events, linger=linger, max_bytes=max_bytes, idle=idle
+    )
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

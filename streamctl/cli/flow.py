@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from streamctl.cli.common import run
 from streamctl.cli.live import Stats, Tee
 from streamctl.cli.output import Console
-from streamctl.errors import RefusedError
+from streamctl.errors import ProtocolErrorEvent, RefusedError, StreamctlError
 from streamctl.net.base import Result
 
 if TYPE_CHECKING:
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from streamctl.engine.recorder import Recorder
     from streamctl.net import Conversation, Limits, Observer
 
-__all__ = ["raise_for", "stream_once"]
+__all__ = ["hinted", "raise_for", "stream_once"]
 
 
 def open_one(
@@ -65,7 +65,21 @@ def stream_once(
     return result
 
 
-def raise_for(result: Result) -> None:
-    """Raise what went wrong with ``result``'s stream, if anything did."""
+def raise_for(result: Result, protocol: Protocol | None = None) -> None:
+    """Raise what went wrong with ``result``'s stream, if anything did (with what to pass
+    when ``protocol``'s server refused the credentials)."""
     if result.error is not None:
-        raise result.error
+        raise result.error if protocol is None else hinted(protocol, result, result.error)
+
+
+def hinted(protocol: Protocol, result: Result, error: StreamctlError) -> StreamctlError:
+    """``error``, saying what to pass when it is the server refusing the credentials: HTTP
+    401/403, or the protocol's error event before any reply."""
+    hint = protocol.credentials_hint
+    status = None if result.response is None else result.response.status
+    refused = status in (401, 403) or (isinstance(error, ProtocolErrorEvent) and not result.replied)
+    if hint is None or not refused:
+        return error
+    better = type(error)(f"{error}; {hint}")
+    better.__cause__ = error.__cause__
+    return better

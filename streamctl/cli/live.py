@@ -10,7 +10,7 @@ from streamctl.core.transcript import Frame, Request, Response
 from streamctl.errors import ConnectionLost
 from streamctl.net.base import Observer, Result, WireEvent
 
-__all__ = ["JsonView", "RawView", "Stats", "Tee", "TextView", "make_view"]
+__all__ = ["JsonView", "RawView", "Stats", "Tee", "TextView", "WireView", "make_view"]
 
 
 class TextView:
@@ -45,6 +45,17 @@ class TextView:
             self.console.note(f"[{update.info}]")
         if update.error is not None:
             self.console.note(f"[server error: {update.error}]")
+
+
+class WireView(TextView):
+    """The wire only (heads and frames) on stderr, for ``check --debug``: stdout keeps the
+    report."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(console, debug=True)
+
+    def on_event(self, event: WireEvent) -> None:
+        pass
 
 
 class JsonView:

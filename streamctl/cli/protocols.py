@@ -11,6 +11,7 @@ from streamctl.cli.output import Console, json_line
 from streamctl.errors import UsageError
 
 if TYPE_CHECKING:
+    from streamctl.core.probe import Probe
     from streamctl.core.protocols.base import Protocol
     from streamctl.core.spec import Rule
 
@@ -91,17 +92,59 @@ def _rules_text(rules: tuple[Rule, ...], fmt: str) -> list[str]:
     return lines
 
 
+def _probes_text(proto: Protocol, fmt: str) -> list[str]:
+    from streamctl.core.probes import suite, unreachable  # noqa: PLC0415
+
+    probes = suite(proto)
+    if fmt == "markdown":
+        lines = ["", "| probe | kind | what it checks | its own rules |", "|---|---|---|---|"]
+        for p in probes:
+            own = ", ".join(f"`{r.id}`" for r in p.rules)
+            lines.append(f"| `{p.name}` | {p.kind} | {_cell(p.text)} | {own} |")
+        return lines
+    width = max(len(p.name) for p in probes)
+    lines = ["", f"probes (streamctl check {proto.name} URL runs them all):"]
+    for p in probes:
+        lines.append(f"  {p.name:<{width}}  {p.kind:<12}  {p.text}")
+        lines += [f"  {'':<{width}}  {'':<12}  rule {r.id}: {r.text}" for r in p.rules]
+    away = ", ".join(unreachable(proto)) or "none"
+    return [*lines, f"not reachable from outside: {away}"]
+
+
 def spec_command(protocol: ProtocolArg, fmt: FormatOpt = "text") -> None:
-    """Print a protocol's rules: id, level (MUST/SHOULD), text and source.
+    """Print a protocol's rules (id, level MUST/SHOULD, text, source) and the probes of its
+    contract suite (what `streamctl check PROTOCOL URL` runs).
 
     Example: streamctl spec sse-delta-done --format markdown
     """
+    from streamctl.core.probes import suite_rules  # noqa: PLC0415
+
     console = Console()
     with guard(console):
-        rules = resolve_protocol(protocol).spec.rules
+        proto = resolve_protocol(protocol)
+        rules = suite_rules(proto)
         if _format(fmt) == "json":
             for rule in rules:
                 obj = {"id": rule.id, "level": rule.level.value, "text": rule.text}
                 console.line(json_line({**obj, "source": rule.source}))
+            for p in _suite(proto):
+                rule_ids = [r.id for r in p.rules]
+                console.line(
+                    json_line(
+                        {
+                            "probe": p.name,
+                            "kind": p.kind,
+                            "text": p.text,
+                            "rules": rule_ids,
+                            "needs": list(p.needs),
+                        }
+                    )
+                )
             return
-        console.line("\n".join(_rules_text(rules, fmt)))
+        console.line("\n".join([*_rules_text(rules, fmt), *_probes_text(proto, fmt)]))
+
+
+def _suite(proto: Protocol) -> tuple[Probe, ...]:
+    from streamctl.core.probes import suite  # noqa: PLC0415
+
+    return suite(proto)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from streamctl.cli.output import escape
-from streamctl.core.check import failed
+from streamctl.core.check import NO_REPLY, failed
 from streamctl.core.protocols.base import excerpt
 from streamctl.core.spec import Finding, Level, Rule
 from streamctl.core.transcript import Frame, Transcript
@@ -40,6 +40,11 @@ class Checked:
 
     def failed(self, strict: bool) -> bool:
         return failed(self.findings, strict)
+
+    @property
+    def refused(self) -> str | None:
+        """Why the server gave no reply to check (one line), if it gave none."""
+        return next((f.message for f in self.findings if f.rule == NO_REPLY.id), None)
 
     def excerpt(self, finding: Finding) -> str | None:
         """The finding's own excerpt, or the frame it points at."""
@@ -86,7 +91,8 @@ def _text_target(item: Checked, strict: bool) -> list[str]:
             if shown is not None:
                 lines.append(f"      > {escape(shown)}")
             lines.append(f"      source: {finding.source}")
-    lines.append(f"  {'FAIL' if item.failed(strict) else 'PASS'}")
+    verdict = "FAIL" if item.failed(strict) else "PASS"
+    lines.append(f"  {verdict}: {escape(item.refused)}" if item.refused else f"  {verdict}")
     return lines
 
 
@@ -114,6 +120,7 @@ def _json(checked: Sequence[Checked], strict: bool) -> str:
             "protocol": item.protocol,
             "ended": item.ended,
             "failed": item.failed(strict),
+            "refused": item.refused,
             "findings": [{**f.as_dict(), "excerpt": item.excerpt(f)} for f in item.findings],
         }
         for item in checked

@@ -11,6 +11,7 @@ from streamctl.cli.common import (
     DebugOpt,
     HeaderOpt,
     MaxBytesOpt,
+    JwtSecretOpt,
     MaxEventsOpt,
     NdjsonOpt,
     ProtocolArg,
@@ -54,6 +55,7 @@ def send_command(
     raw: RawOpt = False,
     secret_key: SecretKeyOpt = None,
     token: TokenOpt = None,
+    jwt_secret: JwtSecretOpt = None,
     header: HeaderOpt = None,
     session: SessionOpt = None,
     chat: ChatOpt = None,
@@ -81,6 +83,7 @@ def send_command(
             headers=header,
             secret_key=secret_key,
             token=token,
+            jwt_secret=jwt_secret,
             session=session,
             chat=chat,
             ndjson=ndjson,
@@ -91,4 +94,4 @@ def send_command(
         result = stream_once(
             console, proto, options, url, recorder=recorder, view=view, limits=bounds
         )
-        raise_for(result)
+        raise_for(result, proto)

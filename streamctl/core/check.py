@@ -13,11 +13,21 @@ import gc
 from collections.abc import Iterator, Sequence
 
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import Protocol
-from streamctl.core.spec import Finding, Level, Msg
-from streamctl.core.transcript import Transcript
+from streamctl.core.protocols.base import Protocol, excerpt
+from streamctl.core.spec import ANY, Finding, Level, Machine, Msg, Rule
+from streamctl.core.transcript import Frame, Transcript
 
-__all__ = ["check", "failed", "order_findings"]
+__all__ = ["NO_REPLY", "check", "failed", "no_reply", "order_findings"]
+
+#: A live check relies on a reply: a refused exchange has no stream to check, so it fails.
+NO_REPLY = Rule(
+    "check.reply",
+    Level.MUST,
+    "The server answers the check's message with a reply: not an HTTP error, a refused "
+    "upgrade, or the protocol's error event before any of the reply.",
+    "streamctl check: no reply, no pass",
+)
+_AUTH_STATUSES = (401, 403)
 
 
 def check(transcript: Transcript, protocol: Protocol | None = None) -> list[Finding]:
@@ -53,35 +63,26 @@ def _check(transcript: Transcript, proto: Protocol) -> list[Finding]:
 
 
 def order_findings(proto: Protocol, msgs: Sequence[Msg], transcript: Transcript) -> list[Finding]:
-    """Apply the protocol's transition table to the messages, in order."""
+    """Apply the protocol's transition table to the messages, in order.
+
+    A message the table does not allow is one finding, and the walk re-synchronises on it (as
+    if the one frame before it went missing, or from any state that takes it), so one missing
+    or extra frame does not make every later frame a finding too.
+    """
     machine = proto.spec.machine
     if machine is None:
         return []
     findings: list[Finding] = []
     state = machine.initial
-    for msg in msgs:
+    for index, msg in enumerate(msgs):
         after = machine.next_state(state, msg.type)
         if after is not None:
             state = after
-        elif state in machine.terminal:
-            findings.append(
-                proto.finding(
-                    machine.after_final,
-                    f"{msg.type} after the stream already ended ({state})",
-                    msg.frame,
-                    msg.raw,
-                )
-            )
-        else:
-            expected = ", ".join(machine.expected(state)) or "nothing"
-            findings.append(
-                proto.finding(
-                    machine.unexpected,
-                    f"{msg.type} is not allowed in state {state!r} (expected: {expected})",
-                    msg.frame,
-                    msg.raw,
-                )
-            )
+            continue
+        findings.append(_out_of_order(proto, machine, state, msg))
+        following = msgs[index + 1].type if index + 1 < len(msgs) else None
+        if following is None or machine.next_state(state, following) is None:
+            state = _resync(machine, state, msg.type)  # else: an extra frame, skipped
     if state not in machine.final:
         end = transcript.end
         how = f"; the recording ended: {end.outcome}" if end is not None else ""
@@ -96,6 +97,89 @@ def order_findings(proto: Protocol, msgs: Sequence[Msg], transcript: Transcript)
     return findings
 
 
+def _out_of_order(proto: Protocol, machine: Machine, state: str, msg: Msg) -> Finding:
+    if state in machine.terminal:
+        what = f"{msg.type} after the stream already ended ({state})"
+        return proto.finding(machine.after_final, what, msg.frame, msg.raw)
+    expected = ", ".join(machine.expected(state)) or "nothing"
+    what = f"{msg.type} is not allowed in state {state!r} (expected: {expected})"
+    return proto.finding(machine.unexpected, what, msg.frame, msg.raw)
+
+
+def _resync(machine: Machine, state: str, kind: str) -> str:
+    """The state after ``kind`` when it came out of order and the next message does not fit
+    without it: one missing frame before it, else the first state that takes it; a message no
+    state takes is skipped."""
+    if state in machine.terminal:
+        return state
+    for missing in machine.expected(state):
+        between = machine.next_state(state, missing)
+        after = None if between is None else machine.next_state(between, kind)
+        if after is not None:
+            return after
+    for source, taken in machine.transitions:
+        if taken == kind and source not in (ANY, state):
+            after = machine.next_state(source, kind)
+            if after is not None:
+                return after
+    return state
+
+
 def failed(findings: Sequence[Finding], strict: bool = False) -> bool:
     """Whether findings fail a check: any MUST, or with ``strict`` any finding at all."""
     return any(f.level is Level.MUST or strict for f in findings)
+
+
+def no_reply(transcript: Transcript, protocol: Protocol | None = None) -> Finding | None:
+    """The :data:`NO_REPLY` finding when ``transcript`` holds no reply: one line saying why
+    and, when the server refused credentials, what to pass."""
+    proto = protocol or get(transcript.protocol)
+    response = transcript.header.response
+    if response is None:
+        return _no_reply(proto, "the server never answered", transcript)
+    if response.status not in (200, 101):
+        said = _body(transcript)
+        what = f"HTTP {response.status}" + (f' "{said}"' if said else "")
+        return _no_reply(proto, what, transcript, auth=response.status in _AUTH_STATUSES)
+    msgs, _ = proto.messages(transcript)
+    before: list[str] = []
+    for msg in msgs:
+        if msg.type in proto.reply_types:
+            return None
+        if msg.type in proto.error_types:
+            said = excerpt(_error_text(msg), 160)
+            return _no_reply(proto, f'"{said}"', transcript, auth=proto.auth_pending(before))
+        before.append(msg.type)
+    end = transcript.end
+    how = f" (ended: {end.outcome}{': ' + end.detail if end.detail else ''})" if end else ""
+    return _no_reply(proto, f"no reply arrived{how}", transcript, refused=False)
+
+
+def _no_reply(
+    proto: Protocol, what: str, transcript: Transcript, *, auth: bool = False, refused: bool = True
+) -> Finding:
+    if auth and proto.credentials_hint:
+        message = f"{proto.name}: authentication refused ({what}); {proto.credentials_hint}"
+    elif refused:
+        message = f"{proto.name}: the server refused the exchange ({what})"
+    else:
+        message = f"{proto.name}: {what}"
+    frame = len(transcript.records) - 1 if transcript.records else None
+    return Finding(NO_REPLY.id, NO_REPLY.level, message, NO_REPLY.source, frame)
+
+
+def _body(transcript: Transcript) -> str:
+    parts = [r.payload for r in transcript.records if isinstance(r, Frame) and r.sender == "server"]
+    text = "".join(p if isinstance(p, str) else p.decode("utf-8", "replace") for p in parts)
+    return excerpt(text.strip(), 160)
+
+
+def _error_text(msg: Msg) -> str:
+    """What an error event says: its ``message`` or ``error`` (or ``error.message``)."""
+    for key in ("message", "error"):
+        value = msg.body.get(key)
+        if isinstance(value, dict):
+            value = value.get("message")
+        if isinstance(value, str):
+            return value
+    return msg.raw

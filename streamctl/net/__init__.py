@@ -110,6 +110,8 @@ async def exchange(
     base_url: str,
     messages: list[str],
     limits: Limits | None = None,
+    *,
+    observer: Observer | None = None,
 ) -> list[Transcript]:
     """Send ``messages`` and return what came back as transcripts, in memory (one per HTTP
     request, one for a WebSocket connection): what a live conformance check reads.
@@ -124,7 +126,7 @@ async def exchange(
         return recorders[-1]
 
     conversation = open_conversation(
-        protocol, options, base_url, recorders=new_recorder, limits=limits
+        protocol, options, base_url, recorders=new_recorder, observer=observer, limits=limits
     )
     for result in await converse(conversation, messages):
         if isinstance(result.error, Unreachable):

@@ -7,6 +7,7 @@ httpx or websockets at import time.
 from __future__ import annotations
 
 import json
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -17,6 +18,7 @@ from streamctl.core.transcript import Frame, Request, Response
 from streamctl.errors import ConnectionLost, ProtocolErrorEvent, StreamctlError
 
 __all__ = [
+    "Deadline",
     "Limits",
     "NullObserver",
     "Observer",
@@ -37,12 +39,57 @@ class Limits:
     ``linger``: after the protocol's terminator, keep reading this long (or until the server
     closes) so whatever a server wrongly sends after it is still seen; 0 stops at once.
     ``max_bytes``: stop once the server has sent this many bytes (body or messages).
+    ``idle``: give up when nothing arrives for this long (``None``: only ``timeout`` bounds a
+    silent stream); the transcript then ends ``timeout`` with a detail beginning "stalled:".
     """
 
     timeout: float | None = 30.0
     max_events: int | None = None
     linger: float = 0.0
     max_bytes: int | None = None
+    idle: float | None = None
+
+
+class Deadline:
+    """The time bounds of one exchange: ``timeout`` for all of it, ``idle`` between arrivals.
+
+    :meth:`scope` opens the one timeout scope; :meth:`alive` pushes it back when something
+    arrived; :meth:`stalled` tells, once it ran out, whether silence ran it out.
+    """
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.end: float | None = None
+        self.frozen = False
+        self._scope: asyncio.Timeout | None = None
+
+    def scope(self) -> asyncio.Timeout:
+        now = asyncio.get_running_loop().time()
+        timeout = self.limits.timeout
+        self.end = None if timeout is None else now + timeout
+        self._scope = asyncio.timeout_at(self._next(now))
+        return self._scope
+
+    def _next(self, now: float) -> float | None:
+        idle = self.limits.idle
+        bounds = [b for b in (self.end, None if idle is None else now + idle) if b is not None]
+        return min(bounds, default=None)
+
+    def alive(self) -> None:
+        """Something arrived: the idle bound starts again (not while lingering)."""
+        if self.limits.idle is not None and self._scope is not None and not self.frozen:
+            self._scope.reschedule(self._next(asyncio.get_running_loop().time()))
+
+    def stalled(self) -> bool:
+        """Whether the idle bound (not ``timeout``) ran out."""
+        if self.limits.idle is None or self.frozen:
+            return False
+        return self.end is None or asyncio.get_running_loop().time() < self.end - 0.001
+
+    def stall_detail(self) -> str:
+        from streamctl.core.probe import STALLED  # noqa: PLC0415
+
+        return f"{STALLED} nothing arrived for {self.limits.idle:g} s (--idle-timeout)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +144,8 @@ class Result:
     done: bool = False
     events: int = 0
     errors: tuple[str, ...] = ()
+    #: Some of the reply's text arrived.
+    replied: bool = False
 
 
 #: Error events kept per exchange (the first is what is reported; a server that sends
@@ -159,7 +208,9 @@ class Pump:
         detail: str,
         error: StreamctlError | None = None,
     ) -> Result:
-        return Result(response, outcome, detail, error, self.done, self.events, tuple(self.errors))
+        errors = tuple(self.errors)
+        replied = bool(self.text)
+        return Result(response, outcome, detail, error, self.done, self.events, errors, replied)
 
     def failed(self, response: Response | None, outcome: str, error: StreamctlError) -> Result:
         """The result when ``error`` stopped the stream."""

@@ -33,6 +33,7 @@ from streamctl.errors import (
 )
 from streamctl.net import urls
 from streamctl.net.base import (
+    Deadline,
     Limits,
     Observer,
     Pump,
@@ -119,6 +120,7 @@ class _Exchange:
         self.lingering = False
         self.refused: StreamctlError | None = None
         self.scope: asyncio.Timeout | None = None
+        self.deadline = Deadline(limits)
 
     async def run(self) -> Result:
         # TLS settings are only used for https: a plain-http exchange need not pay for loading
@@ -138,11 +140,14 @@ class _Exchange:
 
     async def _bounded(self, client: httpx.AsyncClient) -> Result:
         try:
-            async with asyncio.timeout(self.limits.timeout) as self.scope:
+            async with self.deadline.scope() as self.scope:
                 return await self._send(client)
         except TimeoutError:
             if self.lingering:
                 return self.pump.ending(self.response)
+            if self.deadline.stalled():
+                stalled = StreamTimeout(self.deadline.stall_detail())
+                return self.pump.failed(self.response, "timeout", stalled)
             if self.refused is not None:
                 return self.pump.failed(self.response, "timeout", self.refused)
             error = StreamTimeout(f"no end of stream within {self.limits.timeout:g} s")
@@ -198,6 +203,7 @@ class _Exchange:
     async def _stream(self, raw: httpx.Response) -> Result:
         decode = self._decoder()
         async for chunk in raw.aiter_raw():
+            self.deadline.alive()
             frame = self.recorder.frame("server", chunk)
             self.observer.on_frame(frame)
             for event in decode(chunk, frame.t):
@@ -230,7 +236,7 @@ class _Exchange:
             return True
         if self.limits.linger <= 0 or self.scope is None:
             return False
-        self.lingering = True
+        self.lingering = self.deadline.frozen = True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.limits.linger
         current = self.scope.when()

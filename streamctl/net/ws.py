@@ -37,6 +37,7 @@ from streamctl.errors import (
 )
 from streamctl.net import urls
 from streamctl.net.base import (
+    Deadline,
     Limits,
     Observer,
     Pump,
@@ -100,8 +101,12 @@ class WSConversation:
 
     async def turn(self, message: str) -> Result:
         """Send ``message`` (connecting first if needed) and receive the reply."""
-        if self.closed:
+        if self.closed and (self.last is None or self.last.response is None):
             raise RuntimeError("this conversation is over; open a new one")
+        if self.closed:
+            # The server closed the connection after the last turn (often after an error).
+            lost = ConnectionLost("the server closed the connection before this message")
+            return Result(self.response, "error", str(lost), lost)
         self.session = next_session(self.protocol, self.options, self.session, message)
         turn = _Turn(self, self.session, Pump(self.observer, self.limits))
         try:
@@ -221,15 +226,19 @@ class _Turn:
         self.pump = pump
         self.lingering = False
         self.scope: asyncio.Timeout | None = None
+        self.deadline = Deadline(conv.limits)
 
     async def run(self) -> Result:
         limits = self.conv.limits
         try:
-            async with asyncio.timeout(limits.timeout) as self.scope:
+            async with self.deadline.scope() as self.scope:
                 return await self._exchange()
         except TimeoutError:
             if self.lingering:
                 return self.pump.ending(self.conv.response)
+            if self.deadline.stalled():
+                stalled = StreamTimeout(self.deadline.stall_detail())
+                return self.pump.failed(self.conv.response, "timeout", stalled)
             error = StreamTimeout(f"no end of the reply within {limits.timeout:g} s")
             return self.pump.failed(self.conv.response, "timeout", error)
         except StreamctlError as exc:
@@ -259,6 +268,7 @@ class _Turn:
             message = await ws.recv()
         except ConnectionClosed as exc:
             raise self._closed(ws, exc) from exc
+        self.deadline.alive()
         payload = message if isinstance(message, str) else bytes(message)
         frame = self.conv.recorder.frame("server", payload)
         self.conv.observer.on_frame(frame)
@@ -286,7 +296,7 @@ class _Turn:
             return True
         if self.conv.limits.linger <= 0 or self.scope is None:
             return False
-        self.lingering = True
+        self.lingering = self.deadline.frozen = True
         deadline = asyncio.get_running_loop().time() + self.conv.limits.linger
         current = self.scope.when()
         self.scope.reschedule(deadline if current is None else min(current, deadline))

@@ -352,6 +352,12 @@ class Protocol(ABC):
     imitates: ClassVar[str]
     endpoints: ClassVar[tuple[Endpoint, ...]]
     spec: ClassVar[Spec]
+    #: Message types that show a reply arrived (text, or the reply's end), and the protocol's
+    #: error events: an error before any reply means the server refused the exchange.
+    reply_types: ClassVar[frozenset[str]] = frozenset()
+    error_types: ClassVar[frozenset[str]] = frozenset({"error"})
+    #: What a user passes when the server refuses their credentials (None: no credentials).
+    credentials_hint: ClassVar[str | None] = None
 
     @property
     def stream_endpoint(self) -> Endpoint:
@@ -404,6 +410,11 @@ class Protocol(ABC):
     @abstractmethod
     def transport_rules(self, transcript: Transcript) -> list[Finding]:
         """The rules every protocol on this transport shares (HTTP head, handshake)."""
+
+    def auth_pending(self, before: Sequence[str]) -> bool:
+        """Whether an error after the message types ``before`` refuses the credentials (a
+        protocol that authenticates in-band says so; HTTP 401 and 403 always do)."""
+        return False
 
     def http_rules(self, transcript: Transcript) -> Iterable[Finding]:
         """Protocol-specific rules on the request and response head."""

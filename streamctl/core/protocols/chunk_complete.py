@@ -207,6 +207,7 @@ class ChunkComplete(WSProtocol):
         Endpoint("WS", PATH, "send {message, timestamp}; receive chunk… then complete", True),
     )
     spec: ClassVar[Spec] = SPEC
+    reply_types: ClassVar[frozenset[str]] = frozenset({"chunk", "complete"})
 
     # --- checking ---------------------------------------------------------------------------
 

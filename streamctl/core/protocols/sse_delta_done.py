@@ -135,6 +135,7 @@ class SSEDeltaDone(SSEProtocol):
         Endpoint("GET", PATH, "stream a reply to ?message=…", stream=True),
     )
     spec: ClassVar[Spec] = SPEC
+    reply_types: ClassVar[frozenset[str]] = frozenset({"delta", "tool", "done"})
     heartbeat: ClassVar[bytes | None] = encode_comment("ping", eol=EOL)
     heartbeat_ms: ClassVar[float] = 15_000.0
     # --- checking ---------------------------------------------------------------------------

@@ -55,6 +55,11 @@ class Goose(SSEProtocol):
         Endpoint("GET", "/sessions/{session_id}", "a session's metadata and messages"),
     )
     spec: ClassVar[Spec] = SPEC
+    reply_types: ClassVar[frozenset[str]] = frozenset({"Message", "Notification", "Finish"})
+    error_types: ClassVar[frozenset[str]] = frozenset({"Error"})
+    credentials_hint: ClassVar[str | None] = (
+        "pass --secret-key KEY (the server's GOOSE_SERVER__SECRET_KEY)"
+    )
     # §6.4: "Ping frames are interleaved every 500 ms throughout (≈v1.3+)."
     heartbeat: ClassVar[bytes | None] = server.frame(server.PING)
     heartbeat_ms: ClassVar[float] = 500.0

@@ -87,6 +87,7 @@ class MessageStream(SSEProtocol):
     imitates: ClassVar[str] = "REST chat API with streaming (FastAPI-style)"
     endpoints: ClassVar[tuple[Endpoint, ...]] = server.ENDPOINTS
     spec: ClassVar[Spec] = SPEC
+    reply_types: ClassVar[frozenset[str]] = frozenset({"message_delta", "message_end"})
     _last_parse: tuple[SSEEvent, int, dict[str, Any] | Finding] | None = None
 
     # --- checking: framing ------------------------------------------------------------------
@@ -106,10 +107,13 @@ class MessageStream(SSEProtocol):
     def event_rules(self, event: SSEEvent, frame: int) -> Iterable[Finding]:
         obj = self._parsed(event, frame)
         kind = obj.get("type") if isinstance(obj, dict) else None  # not JSON: the json rule
-        if isinstance(kind, str) and kind != event.type:
-            message = f"event {event.type!r} carries a message of type {kind!r}"
-            return [self.finding("event-name", message, frame, event.data)]
-        return ()
+        if not isinstance(kind, str) or kind == event.type:
+            return ()
+        if event.type == "message":  # no event: line (the WHATWG default name)
+            message = f"no event: line names this {kind!r} message"
+            return [self.finding("event-line", message, frame, event.data)]
+        message = f"event {event.type!r} carries a message of type {kind!r}"
+        return [self.finding("event-name", message, frame, event.data)]
 
     def _parsed(self, event: SSEEvent, frame: int) -> dict[str, Any] | Finding:
         # The checker calls event_rules and then classify for each event, and both need its

@@ -54,8 +54,17 @@ _FRAMING = (
     Rule(
         f"{NAME}.event-name",
         Level.MUST,
-        "An SSE event's name (the event: field) equals the 'type' in its JSON data.",
+        "An SSE event's name, when an event: line sets one, equals the 'type' in its JSON data.",
         PROTOCOLS,
+    ),
+    # "the SSE `event:` name SHOULD be sent and then equals the JSON `type`; the seed's handler
+    # also reads events carried by the JSON `type` alone"
+    Rule(
+        f"{NAME}.event-line",
+        Level.SHOULD,
+        "An SSE event carries an event: line naming its type.",
+        PROTOCOLS + " (SHOULD, not MUST: seed 004's handler also reads events by the JSON "
+        "type alone, so a stream of bare data: lines works)",
     ),
     Rule(
         f"{NAME}.json",

@@ -91,6 +91,10 @@ class WSEvents(WSProtocol):
         Endpoint("WS", PATH, "join_chat / create_chat with a JWT, then message", stream=True),
     )
     spec: ClassVar[Spec] = SPEC
+    reply_types: ClassVar[frozenset[str]] = frozenset(
+        {"assistant_message_token", "assistant_message_complete"}
+    )
+    credentials_hint: ClassVar[str | None] = "pass --token JWT, or --jwt-secret SECRET to mint one"
 
     # --- checking ---------------------------------------------------------------------------
 
@@ -99,6 +103,10 @@ class WSEvents(WSProtocol):
 
     def content_rules(self, msgs: Sequence[Msg], transcript: Transcript) -> Iterable[Finding]:
         return checking.content_findings(msgs, transcript)
+
+    def auth_pending(self, before: Sequence[str]) -> bool:
+        # "A bad, expired or missing token gets error and no chat."
+        return "authenticated" not in before
 
     # --- serving ----------------------------------------------------------------------------
 

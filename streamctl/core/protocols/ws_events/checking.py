@@ -42,8 +42,19 @@ def classify(obj: dict[str, Any], raw: str, frame: int, t: float) -> Msg | list[
 def content_findings(msgs: Sequence[Msg], transcript: Transcript) -> Iterator[Finding]:
     """Every rule that looks across messages: tokens, the user's echo, ids and timestamps."""
     yield from _tokens_rule(msgs)
+    yield from _auth_first_rule(msgs)
     yield from _echo_rule(msgs, transcript)
     yield from _said_rules(msgs)
+
+
+def _auth_first_rule(msgs: Sequence[Msg]) -> Iterator[Finding]:
+    for msg in msgs:
+        if msg.type == "authenticated":
+            return
+        if msg.type in ("chat_joined", "chat_created"):
+            text = f"{msg.type} before authenticated"
+            yield _finding("order.authenticated", text, msg.frame, msg.raw)
+            return
 
 
 def _tokens_rule(msgs: Sequence[Msg]) -> Iterator[Finding]:

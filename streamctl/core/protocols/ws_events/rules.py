@@ -76,8 +76,16 @@ RULES = (
     # assistant_message_start → assistant_message_token* → assistant_message_complete".
     _rule(
         "order",
-        "connected comes first, authenticated before a chat is joined or created, and each turn "
-        "runs user_message, assistant_message_start, tokens, then complete (or error).",
+        "connected comes first, and each turn runs user_message, assistant_message_start, "
+        "tokens, then complete (or error).",
+    ),
+    # "authenticated {userId} (after a valid token; SHOULD come before the chat is joined or
+    # created — the seed does not fix that order)"
+    _rule(
+        "order.authenticated",
+        "authenticated comes before the chat is joined or created.",
+        PROTOCOLS + " (SHOULD, not MUST: the seed does not fix this order)",
+        Level.SHOULD,
     ),
     _rule("incomplete", "The exchange does not end before connected, nor in the middle of a turn."),
     # "… where complete.content equals the concatenated tokens."
@@ -107,6 +115,9 @@ MACHINE = Machine(
     transitions={
         ("new", "connected"): "connected",
         ("connected", "authenticated"): "authenticated",
+        # Joined or created before authenticated: the order.authenticated rule (a SHOULD).
+        ("connected", "chat_joined"): "chat",
+        ("connected", "chat_created"): "chat",
         ("authenticated", "authenticated"): "=",
         ("chat", "authenticated"): "=",  # join_chat on a connection already in a chat
         ("authenticated", "chat_joined"): "chat",
