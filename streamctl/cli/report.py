@@ -108,6 +108,8 @@ def _text(checked: Sequence[Checked], strict: bool) -> str:
 
 
 def _json(checked: Sequence[Checked], strict: bool) -> str:
+    from streamctl.core.check import unjudged  # noqa: PLC0415
+
     targets = [
         {
             "target": item.name,
@@ -115,6 +117,8 @@ def _json(checked: Sequence[Checked], strict: bool) -> str:
             "ended": item.ended,
             "failed": item.failed(strict),
             "findings": [{**f.as_dict(), "excerpt": item.excerpt(f)} for f in item.findings],
+            # Rules a capture lacked the facts for (docs/recording.md).
+            "unjudged": [rule.id for rule in unjudged(item.transcript)],
         }
         for item in checked
     ]

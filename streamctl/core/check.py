@@ -14,16 +14,32 @@ from collections.abc import Iterator, Sequence
 
 from streamctl.core.protocols import get
 from streamctl.core.protocols.base import Protocol
-from streamctl.core.spec import Finding, Level, Msg
+from streamctl.core.spec import Finding, Level, Msg, Rule
 from streamctl.core.transcript import Transcript
 
-__all__ = ["check", "failed", "order_findings"]
+__all__ = ["check", "failed", "order_findings", "unjudged"]
 
 
 def check(transcript: Transcript, protocol: Protocol | None = None) -> list[Finding]:
-    """Every finding for ``transcript``, ordered by the frame it concerns."""
+    """Every finding for ``transcript``, ordered by the frame it concerns.
+
+    Rules that need a fact the transcript lacks (a capture without timing, say) are not
+    judged: they give no finding, and :func:`unjudged` lists them.
+    """
+    proto = protocol or get(transcript.protocol)
     with _collector_paused():
-        return _check(transcript, protocol or get(transcript.protocol))
+        findings = _check(transcript, proto)
+    skipped = {rule.id for rule in unjudged(transcript, proto)}
+    return [f for f in findings if f.rule not in skipped] if skipped else findings
+
+
+def unjudged(transcript: Transcript, protocol: Protocol | None = None) -> list[Rule]:
+    """The rules :func:`check` cannot judge: they need a fact the transcript marks unknown."""
+    unknown = frozenset(transcript.header.unknown)
+    if not unknown:
+        return []
+    proto = protocol or get(transcript.protocol)
+    return [rule for rule in proto.spec.rules if rule.needs & unknown]
 
 
 @contextlib.contextmanager
