@@ -17,6 +17,7 @@ from streamctl.cli.check import check_command
 from streamctl.cli.imports import import_command
 from streamctl.cli.inspect import inspect_command
 from streamctl.cli.protocols import protocols_command, spec_command
+from streamctl.cli.proxy import proxy_command
 from streamctl.cli.record import record_command
 from streamctl.cli.send import send_command
 from streamctl.cli.serve import serve_command
@@ -66,6 +67,7 @@ app.command("protocols")(protocols_command)
 app.command("spec")(spec_command)
 app.command("token")(token_command)
 app.command("serve")(serve_command)
+app.command("proxy")(proxy_command)
 
 
 def main() -> None:

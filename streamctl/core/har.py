@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +28,7 @@ from streamctl.core.capture import (
     split_events,
     split_lines,
 )
-from streamctl.core.protocols import REGISTRY
+from streamctl.core.endpoints import endpoint_for
 from streamctl.core.protocols.base import Protocol
 from streamctl.core.redact import redact_body, redact_headers, redact_target, redact_text
 from streamctl.core.transcript import (
@@ -197,19 +196,10 @@ def _stream_type(response: Mapping[str, Any]) -> str | None:
     return kind if kind in _STREAM_TYPES else None
 
 
-def _pattern(path: str) -> re.Pattern[str]:
-    parts = re.split(r"(\{[^}]+\})", path)
-    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
-
-
 def _owner(method: str, target: str) -> Protocol | None:
     """The protocol whose stream endpoint is ``method`` ``target`` (``WS`` for WebSocket)."""
-    path = target.partition("?")[0]
-    for candidate in REGISTRY.values():
-        endpoint = candidate.stream_endpoint
-        if endpoint.method == method and _pattern(endpoint.path).fullmatch(path):
-            return candidate
-    return None
+    found = endpoint_for(method, target)
+    return found[0] if found is not None and found[1].stream else None
 
 
 def _content(response: Mapping[str, Any]) -> bytes | None:
