@@ -306,6 +306,12 @@ def test_har_websocket_messages_keep_direction_time_and_secrets_out() -> None:
     assert [f.rule for f in check(transcript)] == ["ws-events.content.user-echo", "ws.text"]
 
 
+def test_har_websocket_times_in_milliseconds_as_playwright_writes_them() -> None:
+    message = {"type": "receive", "time": T0 * 1000 + 42.5, "opcode": 1, "data": "{}"}
+    (transcript,) = read_capture(har_bytes(ws_entry("ws://h/chat/ws", [message])))
+    assert [r.t for r in transcript.records] == [42.5]
+
+
 def test_har_websocket_without_a_start_time_has_unknown_timing() -> None:
     message = {"type": "receive", "time": T0, "opcode": 1, "data": "{}"}
     for started in (None, "not a date"):

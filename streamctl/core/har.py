@@ -45,6 +45,8 @@ from streamctl.core.transcript import (
 __all__ = ["exchanges"]
 
 _STREAM_TYPES = (SSE_TYPE, NDJSON_TYPE)
+# A message time above this is in milliseconds since the epoch (seconds would be year 5138).
+_MS_EPOCH = 1e11
 # Headers that describe the wire, not the decoded body a HAR file holds.
 _DROPPED = frozenset({"content-encoding"})
 
@@ -267,7 +269,9 @@ def _message(obj: object, started: float | None, where: str) -> Frame:
         raise CaptureError(f"{where}: 'data' must be a string")
     t = 0.0
     if started is not None and isinstance(time, int | float) and not isinstance(time, bool):
-        t = max(0.0, round((time - started) * 1000.0, 3))
+        # Chrome writes seconds since the epoch, Playwright milliseconds.
+        seconds = time / 1000.0 if time > _MS_EPOCH else time
+        t = max(0.0, round((seconds - started) * 1000.0, 3))
     sender: Sender = "client" if obj["type"] == "send" else "server"
     if opcode == 2:  # a binary message: Chrome stores it base64-encoded
         try:
