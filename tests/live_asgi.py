@@ -20,6 +20,13 @@ from mockserver.run import bind
 __all__ = ["LiveASGI"]
 
 
+async def _cancel_the_rest() -> None:
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 class LiveASGI:
     """``app`` served until :meth:`stop` (or the end of a ``with`` block)."""
 
@@ -44,6 +51,8 @@ class LiveASGI:
         try:
             self._loop.run_until_complete(serve(self.app, config, shutdown_trigger=self._stop.wait))
         finally:
+            # Tasks an app left behind (sse-starlette's shutdown watcher) end with the loop.
+            self._loop.run_until_complete(_cancel_the_rest())
             self._loop.close()
 
     def run(self, coroutine: Any, timeout: float = 10.0) -> Any:

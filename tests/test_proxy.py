@@ -180,7 +180,7 @@ def test_proxy_records_what_the_client_got_and_replay_gives_it_back(
     # anchor, since the first frame's own latency (connecting, forwarding) is the proxy's, not
     # the upstream's. Lateness is the machine's, so only this lower bound is asserted.
     got, want = bursts(again)[-1], bursts(recorded)[-1]
-    assert want[-1] - want[0] >= 60.0  # the upstream paced its tokens
+    assert want[-1] >= 90.0  # the upstream paced its tokens (at least 4, 25-30 ms apart)
     assert got[-1] >= want[-1] - want[0] - 1.0, (got, want)
 
 
