@@ -17,7 +17,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from streamctl.core.check import check, failed
+    from streamctl.core.capture import CaptureError, read_capture
+    from streamctl.core.check import check, failed, unjudged
     from streamctl.core.protocols import REGISTRY, UnknownProtocolError, get, names
     from streamctl.core.protocols.base import ClientOptions, Protocol, Update
     from streamctl.core.spec import Finding, Level, Rule
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "CaptureError": "streamctl.core.capture",
+    "read_capture": "streamctl.core.capture",
+    "unjudged": "streamctl.core.check",
     "check": "streamctl.core.check",
     "failed": "streamctl.core.check",
     "REGISTRY": "streamctl.core.protocols",
@@ -53,6 +57,7 @@ _EXPORTS = {
 
 __all__ = [
     "REGISTRY",
+    "CaptureError",
     "ClientOptions",
     "ExitCode",
     "Finding",
@@ -74,6 +79,8 @@ __all__ = [
     "get",
     "load",
     "names",
+    "read_capture",
+    "unjudged",
 ]
 
 

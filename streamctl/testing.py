@@ -24,6 +24,7 @@ from streamctl.core.protocols import get
 from streamctl.core.protocols.base import ClientOptions
 from streamctl.core.spec import Finding, Level
 from streamctl.core.transcript import Transcript, dump, load
+from streamctl.engine.captures import CAPTURE_SUFFIXES, named, read_file
 
 if TYPE_CHECKING:
     from mockserver.testing import LiveServer
@@ -60,16 +61,28 @@ class MockServer:
 
         ``scenario`` is a loaded scenario's name, a scripted scenario (the JSON form of
         ``fixtures/README.md``, e.g. ``{"reply": "Hello!"}``), a recorded :class:`Transcript`,
-        or a path to either kind of file. Without ``protocol`` it is only loaded (ask for it
-        with ``?scenario=NAME``). Scenarios added here are forgotten at the next test.
+        or a path to either kind of file or to a capture (``.sse``, ``.ndjson``: a raw body of
+        ``protocol``; ``.har``: its first exchange of ``protocol``). Without ``protocol`` it
+        is only loaded (ask for it with ``?scenario=NAME``). Scenarios added here are
+        forgotten at the next test.
         """
-        chosen = scenario if isinstance(scenario, str) else self._add(scenario, name)
+        chosen = scenario if isinstance(scenario, str) else self._add(scenario, name, protocol)
         if protocol is not None:
             body = {"protocol": protocol, "scenario": chosen, "count": count}
             self._admin("POST", "/queue", json=body)
         return chosen
 
-    def _add(self, scenario: Mapping[str, Any] | Transcript | Path, name: str | None) -> str:
+    def _add(
+        self,
+        scenario: Mapping[str, Any] | Transcript | Path,
+        name: str | None,
+        protocol: str | None = None,
+    ) -> str:
+        if isinstance(scenario, Path) and scenario.suffix in CAPTURE_SUFFIXES:
+            # A capture: its first exchange (of ``protocol``, if named) as a recording.
+            first = read_file(scenario, protocol)[:1]
+            name = name or named(scenario, first)[0][0]
+            scenario = first[0]
         if isinstance(scenario, Path):
             text, name = scenario.read_text(encoding="utf-8"), name or scenario.stem
         elif isinstance(scenario, Transcript):

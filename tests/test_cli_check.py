@@ -155,7 +155,7 @@ def test_a_directory_skips_other_protocols_with_a_note(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("", "cannot read transcript"),
+        ("", "not a valid transcript: empty transcript"),
         ('{"format": "something else"}\n', "not a streamctl transcript"),
     ],
 )
@@ -182,7 +182,7 @@ def test_one_unreadable_file_in_a_directory_is_reported_and_the_others_checked(
 def test_an_empty_directory_is_a_usage_error(tmp_path: Path) -> None:
     result = cli("check", "goose", str(tmp_path))
     assert result.exit_code == ExitCode.USAGE
-    assert "no transcripts (*.jsonl)" in result.stderr
+    assert "no transcripts or captures (*.jsonl," in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -128,7 +128,7 @@ def test_a_broken_transcript_is_a_usage_error() -> None:
     text = dump(sse_transcript("goose", [b"data: x\n\n"])) + "not json\n"
     result = inspect(input=text.encode())
     assert result.exit_code == ExitCode.USAGE
-    assert "cannot read transcript -: line 4: not JSON" in result.stderr
+    assert "cannot read -: not a valid transcript: line 4: not JSON" in result.stderr
 
 
 def test_events_are_printed_while_the_pipe_is_still_open() -> None:

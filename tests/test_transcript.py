@@ -360,8 +360,10 @@ README = Path(__file__).resolve().parent.parent / "fixtures" / "README.md"
 
 def test_readme_transcript_examples_load() -> None:
     blocks = re.findall(r"```jsonl\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
-    assert len(blocks) == 2
-    sse, ws = (load(block) for block in blocks)
+    assert len(blocks) == 3
+    sse, ws, capture = (load(block) for block in blocks)
+    assert capture.header.unknown == ("timing", "chunks", "request", "response")
+    assert capture.end is None
     assert sse.header.transport == "sse"
     assert sse.header.request.headers[-1] == ("cookie", "<redacted>")
     assert sse.end == End(15042.0, "complete")

@@ -14,8 +14,10 @@ import typer
 
 from streamctl.cli.chat import chat_command
 from streamctl.cli.check import check_command
+from streamctl.cli.imports import import_command
 from streamctl.cli.inspect import inspect_command
 from streamctl.cli.protocols import protocols_command, spec_command
+from streamctl.cli.proxy import proxy_command
 from streamctl.cli.record import record_command
 from streamctl.cli.send import send_command
 from streamctl.cli.serve import serve_command
@@ -60,10 +62,12 @@ app.command("chat")(chat_command)
 app.command("record")(record_command)
 app.command("check")(check_command)
 app.command("inspect")(inspect_command)
+app.command("import")(import_command)
 app.command("protocols")(protocols_command)
 app.command("spec")(spec_command)
 app.command("token")(token_command)
 app.command("serve")(serve_command)
+app.command("proxy")(proxy_command)
 
 
 def main() -> None:

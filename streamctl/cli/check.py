@@ -45,7 +45,8 @@ URL_SCHEMES = ("http://", "https://", "ws://", "wss://")
 TargetArg = Annotated[
     str,
     typer.Argument(
-        help="A live server URL, a transcript file (.jsonl) or a directory of transcripts.",
+        help="A live server URL; a transcript (.jsonl) or capture (.sse, .ndjson, .har) file, "
+        "a directory of them, or '-' for stdin.",
         metavar="TARGET",
         show_default=False,
     ),
@@ -165,43 +166,25 @@ def load_messages(path: Path) -> list[str]:
     return messages
 
 
-def _transcript_files(target: Path) -> list[Path]:
-    if target.is_dir():
-        files = sorted(p for p in target.rglob("*.jsonl") if p.is_file())
-        if not files:
-            raise UsageError(f"no transcripts (*.jsonl) in {target}")
-        return files
-    if target.is_file():
-        return [target]
-    raise UsageError(f"{str(target)!r} is neither a URL nor a transcript file or directory")
-
-
-def check_files(proto: Protocol, target: Path, console: Console) -> list[Checked]:
-    """Check every transcript at ``target`` (a file, or a directory searched recursively)."""
+def check_files(proto: Protocol, target: str, console: Console) -> list[Checked]:
+    """Check every transcript or capture at ``target`` (a file, a directory searched
+    recursively, or ``-`` for stdin)."""
     from streamctl.cli.report import Checked  # noqa: PLC0415
+    from streamctl.cli.sources import note_unjudged, read_source  # noqa: PLC0415
     from streamctl.core.check import check  # noqa: PLC0415
-    from streamctl.core.transcript import TranscriptError, load  # noqa: PLC0415
 
     checked: list[Checked] = []
-    files = _transcript_files(target)
-    for path in files:
-        try:
-            transcript = load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, TranscriptError) as exc:
-            if len(files) == 1:
-                raise UsageError(f"cannot read transcript {path}: {exc}") from exc
-            console.note(
-                f"streamctl: cannot read transcript {path}: {exc} (the others are checked)"
-            )
-            continue
+    found = read_source(target, proto.name, console)
+    for name, transcript in found:
         if transcript.protocol != proto.name:
-            message = f"{path} is a {transcript.protocol} transcript, not {proto.name}"
-            if len(files) == 1:
+            message = f"{name} is a {transcript.protocol} transcript, not {proto.name}"
+            if len(found) == 1:
                 raise UsageError(message)
             console.note(f"streamctl: skipped {message}")
             continue
+        note_unjudged(console, name, transcript, proto)
         findings = check(transcript, proto)
-        checked.append(Checked(str(path), proto.name, transcript, findings, proto.spec.rules))
+        checked.append(Checked(name, proto.name, transcript, findings, proto.spec.rules))
     if not checked:
         raise UsageError(f"no {proto.name} transcripts in {target}")
     return checked
@@ -308,7 +291,7 @@ def check_command(
         _refuse_offline(live, messages=messages, resume=resume, probe=probe, quick=quick)
         _refuse_offline(live, baseline=baseline, write_baseline=write_to)
         if not live:
-            _report(console, check_files(proto, Path(target), console), fmt, strict, output)
+            _report(console, check_files(proto, target, console), fmt, strict, output)
             return
         options = client_options(
             message,

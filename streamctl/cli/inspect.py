@@ -1,7 +1,8 @@
 """``streamctl inspect``: what an ``EventSource`` would dispatch, from a capture or transcript.
 
 Input is a raw SSE capture (``curl -N … | streamctl inspect``), decoded live as bytes arrive,
-or a transcript (recognised by its first line). Each dispatched event is printed as one JSON
+a transcript (recognised by its first line), or a browser's HAR file (each event-stream or
+WebSocket exchange in it, one after the other). Each dispatched event is printed as one JSON
 line ``{"type", "data", "id", "retry"}`` exactly as WHATWG parsing defines it; framing
 problems go to stderr with their line numbers. A WebSocket transcript has no SSE events: its
 messages are printed as ``{"t", "from", "data"}`` lines.
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["inspect_command"]
 
 CHUNK = 65536
-MAGIC = b"streamctl-transcript"
 
 SourceArg = Annotated[
     str,
@@ -70,9 +70,9 @@ def _first_line(read: Callable[[], bytes]) -> bytes:
     return head
 
 
-def _is_transcript(head: bytes) -> bool:
-    first = head.split(b"\n", 1)[0].lstrip()
-    return first.startswith(b"{") and MAGIC in first
+def _is_json(head: bytes) -> bool:
+    """A transcript or a HAR file (JSON); an event stream never starts with a brace."""
+    return head.lstrip().startswith((b"{", b"["))
 
 
 class _Problems:
@@ -151,18 +151,22 @@ def inspect_command(source: SourceArg = "-", debug: DebugOpt = False) -> None:
 
     Example: curl -N "http://127.0.0.1:8000/api/chat/stream?message=hi" | streamctl inspect
     """
-    from streamctl.core.transcript import TranscriptError, load  # noqa: PLC0415
+    from streamctl.core.capture import CaptureError, detect, read_capture  # noqa: PLC0415
 
     console = Console()
     with guard(console, debug=debug), _open(source) as stream:
-        read = _reader(stream)
-        head = _first_line(read)
-        if not _is_transcript(head):
-            inspect_capture(console, head, read)
+        reader = _reader(stream)
+        head = _first_line(reader)
+        if not _is_json(head):
+            inspect_capture(console, head, reader)
             return
-        text = _read_all(head, read).decode("utf-8", "replace")
+        data = _read_all(head, reader)
         try:
-            transcript = load(text)
-        except TranscriptError as exc:
-            raise UsageError(f"cannot read transcript {source}: {exc}") from exc
-        inspect_transcript(console, transcript)
+            kind = detect(data)
+            if kind == "ndjson":
+                raise CaptureError("an NDJSON body has no SSE events (check it with `check`)")
+            transcripts = read_capture(data, kind=kind)
+        except CaptureError as exc:
+            raise UsageError(f"cannot read {source}: {exc}") from exc
+        for transcript in transcripts:
+            inspect_transcript(console, transcript)

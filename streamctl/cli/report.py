@@ -114,6 +114,8 @@ def _text(checked: Sequence[Checked], strict: bool) -> str:
 
 
 def _json(checked: Sequence[Checked], strict: bool) -> str:
+    from streamctl.core.check import unjudged  # noqa: PLC0415
+
     targets = [
         {
             "target": item.name,
@@ -122,6 +124,8 @@ def _json(checked: Sequence[Checked], strict: bool) -> str:
             "failed": item.failed(strict),
             "refused": item.refused,
             "findings": [{**f.as_dict(), "excerpt": item.excerpt(f)} for f in item.findings],
+            # Rules a capture lacked the facts for (docs/recording.md).
+            "unjudged": [rule.id for rule in unjudged(item.transcript)],
         }
         for item in checked
     ]

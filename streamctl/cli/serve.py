@@ -59,7 +59,8 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
             exists=True,
             file_okay=False,
             dir_okay=True,
-            help="Directory of scenario files (*.json scripted, *.jsonl recorded); repeatable. "
+            help="Directory of scenario files (*.json scripted, *.jsonl recorded, captures "
+            "*.sse, *.ndjson, *.har); repeatable. "
             "A later directory's scenario replaces a bundled one of the same name.",
         ),
     ] = None,

@@ -17,7 +17,7 @@ from streamctl.core.protocols.base import Protocol, excerpt
 from streamctl.core.spec import ANY, Finding, Level, Machine, Msg, Rule
 from streamctl.core.transcript import Frame, Transcript
 
-__all__ = ["NO_REPLY", "check", "failed", "no_reply", "order_findings"]
+__all__ = ["NO_REPLY", "check", "failed", "no_reply", "order_findings", "unjudged"]
 
 #: A live check relies on a reply: a refused exchange has no stream to check, so it fails.
 NO_REPLY = Rule(
@@ -31,9 +31,25 @@ _AUTH_STATUSES = (401, 403)
 
 
 def check(transcript: Transcript, protocol: Protocol | None = None) -> list[Finding]:
-    """Every finding for ``transcript``, ordered by the frame it concerns."""
+    """Every finding for ``transcript``, ordered by the frame it concerns.
+
+    Rules that need a fact the transcript lacks (a capture without timing, say) are not
+    judged: they give no finding, and :func:`unjudged` lists them.
+    """
+    proto = protocol or get(transcript.protocol)
     with _collector_paused():
-        return _check(transcript, protocol or get(transcript.protocol))
+        findings = _check(transcript, proto)
+    skipped = {rule.id for rule in unjudged(transcript, proto)}
+    return [f for f in findings if f.rule not in skipped] if skipped else findings
+
+
+def unjudged(transcript: Transcript, protocol: Protocol | None = None) -> list[Rule]:
+    """The rules :func:`check` cannot judge: they need a fact the transcript marks unknown."""
+    unknown = frozenset(transcript.header.unknown)
+    if not unknown:
+        return []
+    proto = protocol or get(transcript.protocol)
+    return [rule for rule in proto.spec.rules if rule.needs & unknown]
 
 
 @contextlib.contextmanager

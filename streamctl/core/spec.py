@@ -40,6 +40,9 @@ class Rule:
     level: Level
     text: str
     source: str
+    #: Facts of the exchange the rule needs (``timing``, ``request``, ``response``, ``client``;
+    #: see :data:`streamctl.core.transcript.FACTS`): a capture that lacks one cannot judge it.
+    needs: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from streamctl.core import jsontext
 
 __all__ = [
+    "FACTS",
     "FORMAT_VERSION",
     "Close",
     "Disconnect",
@@ -44,6 +45,13 @@ MAGIC = "streamctl-transcript"
 Transport = Literal["sse", "ws"]
 Sender = Literal["server", "client"]
 Headers = tuple[tuple[str, str], ...]
+
+#: Facts a transcript can lack (a capture imported from a raw body or a browser's HAR file):
+#: the ``timing`` of frames (their ``t`` is then 0 or coarse), the ``chunks`` boundaries (frames
+#: are then cut at event or message boundaries), the ``request`` (a stand-in: the protocol's
+#: stream endpoint), the ``response`` head (a stand-in: status 200 and the body's media type),
+#: and the ``client`` messages of a WebSocket connection (only the server's side was kept).
+FACTS = ("timing", "chunks", "request", "response", "client")
 
 #: How a recording ended: the stream finished normally; the user interrupted it; a time or event
 #: bound stopped it; the connection failed.
@@ -84,6 +92,8 @@ class Header:
     response: Response | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
     version: int = FORMAT_VERSION
+    #: Facts this transcript does not know (see :data:`FACTS`); empty for a recording.
+    unknown: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +200,8 @@ def dump_header(header: Header) -> str:
         "response": None,
         "meta": dict(header.meta),
     }
+    if header.unknown:
+        obj["unknown"] = list(header.unknown)
     if header.response is not None:
         obj["response"] = {
             "status": header.response.status,
@@ -276,7 +288,11 @@ def _load_header(obj: Mapping[str, Any]) -> Header:
     meta = obj.get("meta") or {}
     if not isinstance(meta, dict):
         raise TranscriptError("line 1: 'meta' must be an object")
-    return Header(_want(obj, "protocol", str, 1), transport, request, response, meta, version)
+    unknown = obj.get("unknown", [])
+    if not isinstance(unknown, list) or not all(isinstance(u, str) for u in unknown):
+        raise TranscriptError("line 1: 'unknown' must be a list of fact names")
+    protocol = _want(obj, "protocol", str, 1)
+    return Header(protocol, transport, request, response, meta, version, tuple(unknown))
 
 
 def _sender(obj: Mapping[str, Any], line: int) -> Sender:

@@ -7,6 +7,8 @@ Two kinds of file (the format is documented for people in ``docs/scenarios.md``)
   ``protocols`` list. One scenario object per file, or a list of them.
 * ``*.jsonl`` — a *recorded* scenario: a transcript (see :mod:`streamctl.core.transcript`)
   replayed byte for byte on the protocol it was recorded from, named by the file's stem.
+* ``*.sse``, ``*.ndjson``, ``*.har`` — captures (:mod:`streamctl.engine.captures`): a raw body
+  named ``NAME.PROTOCOL.sse`` or a browser's HAR file, replayed like recordings.
 
 Every error names the file and the field to fix. Choosing one for a request is
 :mod:`streamctl.engine.choice`.
@@ -21,11 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streamctl.core.capture import CaptureError
 from streamctl.core.protocols import REGISTRY, get
 from streamctl.core.protocols.base import ClientOptions, Protocol, SSEProtocol
 from streamctl.core.script import Script, ScriptFormatError, Token, script_from_dict
 from streamctl.core.transcript import MAGIC as TRANSCRIPT_MAGIC
 from streamctl.core.transcript import Transcript, TranscriptError, load
+from streamctl.engine.captures import CAPTURE_SUFFIXES, named, read_file
 from streamctl.engine.faults import Fault, FaultError, parse_many
 from streamctl.engine.patterns import Pattern, PatternError, compile_pattern
 
@@ -49,6 +53,7 @@ SCENARIO_KEYS = SCRIPT_KEYS | {
     "loop",
     "faults",
 }
+SUFFIXES = (".json", ".jsonl", *CAPTURE_SUFFIXES)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
@@ -131,7 +136,9 @@ class Scenario:
 
 
 def load_file(path: Path) -> list[Scenario]:
-    """The scenarios in one file (``.json`` scripted, ``.jsonl`` recorded)."""
+    """The scenarios in one file (``.json`` scripted, ``.jsonl`` recorded, or a capture)."""
+    if path.suffix in CAPTURE_SUFFIXES:
+        return _captured(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -147,6 +154,14 @@ def load_file(path: Path) -> list[Scenario]:
     return [_scripted(obj, path, "", path.stem)]
 
 
+def _captured(path: Path) -> list[Scenario]:
+    try:
+        found = read_file(path)
+    except CaptureError as exc:
+        raise ScenarioError(str(exc)) from exc
+    return [_recorded_transcript(path, t, name) for name, t in named(path, found)]
+
+
 def load_dirs(dirs: Iterable[Path]) -> ScenarioSet:
     """Every scenario in ``dirs`` (files sorted by name; not recursive).
 
@@ -159,7 +174,7 @@ def load_dirs(dirs: Iterable[Path]) -> ScenarioSet:
             raise ScenarioError(f"{directory}: not a directory")
         here: dict[str, Scenario] = {}
         for path in sorted(directory.iterdir()):
-            if path.suffix not in (".json", ".jsonl") or not path.is_file():
+            if path.suffix not in SUFFIXES or not path.is_file():
                 continue
             for scenario in load_file(path):
                 if scenario.name in here:
@@ -182,7 +197,7 @@ def fingerprint(dirs: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
             marks.append((str(directory), -1, -1))
             continue
         for path in paths:
-            if path.suffix in (".json", ".jsonl"):
+            if path.suffix in SUFFIXES:
                 try:
                     stat = path.stat()
                 except OSError:
@@ -324,6 +339,10 @@ def _recorded(path: Path, text: str, name: str | None = None) -> Scenario:
         transcript = load(text)
     except TranscriptError as exc:
         raise ScenarioError(f"{path}: not a valid transcript: {exc}") from exc
+    return _recorded_transcript(path, transcript, name)
+
+
+def _recorded_transcript(path: Path, transcript: Transcript, name: str | None) -> Scenario:
     if transcript.protocol not in REGISTRY:
         raise ScenarioError(
             f"{path}: 'protocol': unknown protocol {transcript.protocol!r} "

@@ -261,24 +261,33 @@ class ServerSession(ABC):
 # --- shared rules -------------------------------------------------------------------------
 
 SSE_RULES: tuple[Rule, ...] = (
-    Rule("sse.http.status", Level.MUST, "A stream is answered with status 200.", WHATWG),
+    Rule(
+        "sse.http.status",
+        Level.MUST,
+        "A stream is answered with status 200.",
+        WHATWG,
+        needs=frozenset({"response"}),
+    ),
     Rule(
         "sse.http.content-type",
         Level.MUST,
         "The response Content-Type is text/event-stream.",
         WHATWG,
+        needs=frozenset({"response"}),
     ),
     Rule(
         "sse.http.no-content-length",
         Level.MUST,
         "An event stream has no Content-Length (its length is unknown when it starts).",
         PROTOCOLS_MD,
+        needs=frozenset({"response"}),
     ),
     Rule(
         "sse.http.cache-control",
         Level.SHOULD,
         "The response carries Cache-Control: no-cache (or no-store) so nothing caches it.",
         WHATWG + " (authoring notes)",
+        needs=frozenset({"response"}),
     ),
     Rule("sse.utf8", Level.MUST, "The stream is valid UTF-8.", WHATWG + " §9.2.5"),
     Rule(
@@ -328,6 +337,7 @@ WS_RULES: tuple[Rule, ...] = (
         Level.MUST,
         "The server accepts the WebSocket upgrade (status 101).",
         RFC6455 + " §4.2.2",
+        needs=frozenset({"response"}),
     ),
     Rule("ws.text", Level.MUST, "Every message is a text frame carrying JSON.", "PROTOCOLS.md"),
 )
@@ -437,6 +447,8 @@ class SSEProtocol(Protocol):
     """A protocol streamed as Server-Sent Events over one HTTP response."""
 
     transport: ClassVar[Transport] = "sse"
+    #: The body formats (media types) the protocol streams in; the first is the default.
+    media_types: ClassVar[tuple[str, ...]] = ("text/event-stream",)
     #: Bytes the server writes as a heartbeat, and how often (ms); ``None`` for no heartbeat.
     heartbeat: ClassVar[bytes | None] = None
     heartbeat_ms: ClassVar[float] = 0.0

@@ -130,6 +130,7 @@ RULES = (
         Level.MUST,
         "A reply starts only when a client message is waiting for its answer.",
         SEED + " (Flux de données)",
+        needs=frozenset({"client"}),
     ),
     # "Invalid input … gets {"type":"error", …}": every message gets a reply or an error.
     Rule(
@@ -137,6 +138,7 @@ RULES = (
         Level.MUST,
         "Every client message is answered, by a reply or by an error.",
         PROTOCOLS,
+        needs=frozenset({"client"}),
     ),
 )
 

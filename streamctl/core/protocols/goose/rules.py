@@ -141,6 +141,7 @@ RULES = (
         "A Ping arrives every 500 ms: no gap between events (or before the stream ends without "
         "Finish) exceeds 1000 ms.",
         _src("§6.4"),
+        needs=frozenset({"timing"}),
     ),
     # §6.4: "each text delta is its own Message event whose message has the same id".
     Rule(
@@ -174,12 +175,14 @@ RULES = (
         Level.MUST,
         "With a user_message request, every Message and Finish carries token_state.",
         _src("§6.3, §7.4", ERA_E),
+        needs=frozenset({"request"}),
     ),
     Rule(
         "goose.metadata.required",
         Level.MUST,
         "With a user_message request, every Message's message carries metadata.",
         _src("§7.1", ERA_E),
+        needs=frozenset({"request"}),
     ),
 )
 

@@ -83,6 +83,7 @@ class MessageStream(SSEProtocol):
 
     name: ClassVar[str] = NAME
     title: ClassVar[str] = "message_start/delta/end over POST (SSE or NDJSON) with chat history"
+    media_types: ClassVar[tuple[str, ...]] = (SSE, NDJSON)
     seed: ClassVar[str] = "004"
     imitates: ClassVar[str] = "REST chat API with streaming (FastAPI-style)"
     endpoints: ClassVar[tuple[Endpoint, ...]] = server.ENDPOINTS

@@ -30,6 +30,7 @@ _NEGOTIATION = (
         "The response is application/x-ndjson when the request's Accept prefers it to "
         "text/event-stream, and text/event-stream otherwise.",
         PROTOCOLS,
+        needs=frozenset({"request", "response"}),
     ),
     # An NDJSON reply is streamed like the event stream: its length is unknown when it starts.
     Rule(
@@ -37,6 +38,7 @@ _NEGOTIATION = (
         Level.MUST,
         "An NDJSON stream has no Content-Length (its length is unknown when it starts).",
         PROTOCOLS + " and the shared SSE ground rules",
+        needs=frozenset({"response"}),
     ),
     # "All serialized data MUST use the UTF8 encoding."
     Rule(f"{NAME}.ndjson.utf8", Level.MUST, "The NDJSON stream is valid UTF-8.", NDJSON_SPEC),
@@ -148,6 +150,7 @@ _CONTENT = (
         Level.MUST,
         "message.chat_id equals the chat_id in the request URL.",
         PROTOCOLS + " (POST /api/web/v1/chats/{chat_id}/messages/stream)",
+        needs=frozenset({"request"}),
     ),
     # "`message_start {message: MessageRead (assistant, content "")}`"; the seed adds "an empty
     # assistant message" as the placeholder the reply streams into. A reply under another role

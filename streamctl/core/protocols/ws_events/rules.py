@@ -56,8 +56,14 @@ SCHEMAS: dict[str, Shape] = {
 }
 
 
-def _rule(suffix: str, text: str, source: str = PROTOCOLS, level: Level = Level.MUST) -> Rule:
-    return Rule(f"ws-events.{suffix}", level, text, source)
+def _rule(
+    suffix: str,
+    text: str,
+    source: str = PROTOCOLS,
+    level: Level = Level.MUST,
+    needs: frozenset[str] = frozenset(),
+) -> Rule:
+    return Rule(f"ws-events.{suffix}", level, text, source, needs)
 
 
 def _schema_rule(kind: str, shape: Shape) -> Rule:
@@ -93,7 +99,12 @@ RULES = (
         "content.tokens",
         "assistant_message_complete.content equals the concatenated tokens of its turn.",
     ),
-    _rule("content.user-echo", "user_message.content is a message the client sent.", SEED),
+    _rule(
+        "content.user-echo",
+        "user_message.content is a message the client sent.",
+        SEED,
+        needs=frozenset({"client"}),
+    ),
     _rule(
         "message-id.unique",
         "Every user_message and assistant_message_complete has its own messageId.",

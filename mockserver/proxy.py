@@ -1,0 +1,436 @@
+"""A recording reverse proxy: every request passed to a real backend, each stream written down.
+
+Everything is forwarded unbuffered: an HTTP response body chunk by chunk as the upstream sends
+it, a WebSocket message by message in both directions, close codes and reasons kept, routes that
+are not streams (history, status) and paths no protocol knows too. The exchanges on the stream
+endpoints of the protocols asked for (the core registry says which those are) are written to a
+directory as transcripts while they flow, by the same crash-safe writer as ``streamctl record``
+(secrets redacted), each named after the request's ``X-Streamctl-Test`` header, or numbered.
+``streamctl serve --scenarios DIR`` replays them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from mockserver.asgi import (
+    BodyTooLarge,
+    Disconnected,
+    Receive,
+    Scope,
+    Send,
+    header_pairs,
+    read_body,
+    send_response,
+)
+from streamctl.core.check import check
+from streamctl.core.endpoints import endpoint_for
+from streamctl.core.protocols import get
+from streamctl.core.protocols.base import HttpResponse, Protocol
+from streamctl.core.spec import Finding
+from streamctl.core.transcript import Request, Response, Transcript
+from streamctl.engine.recorder import NullSink, Recorder
+
+__all__ = ["TEST_HEADER", "Proxy", "ProxyConfig", "names_for"]
+
+#: The request header that names an exchange's transcript (a test's name).
+TEST_HEADER = "x-streamctl-test"
+# RFC 9110 §7.6.1: connection-specific fields are not forwarded; host and length are the
+# client library's to set; accept-encoding is dropped so recordings hold plain bytes.
+_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "accept-encoding",
+        TEST_HEADER,
+    }
+)
+_WS_HANDSHAKE = frozenset(
+    {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions"}
+) | {"sec-websocket-protocol"}
+_RESPONSE_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "trailer", "upgrade"})
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_MESSAGE = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """What ``streamctl proxy`` was asked for."""
+
+    upstream: str
+    protocols: tuple[str, ...]
+    out_dir: Path | None = None
+    check: bool = False
+    #: Where people's messages go (one line each): notes and, with ``check``, findings.
+    note: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr))
+
+
+def names_for(test: str | None, sequence: int, protocol: str) -> str:
+    """A transcript's file stem: the test's name made file-safe, else a sequence number."""
+    safe = _UNSAFE.sub("-", test or "").strip("-.")[:90]
+    return safe or f"{sequence:04d}-{protocol}"
+
+
+class _Names:
+    """Stems handed out once per run (a test's second exchange gets ``NAME-2``)."""
+
+    def __init__(self) -> None:
+        self.sequence = 0
+        self.used: set[str] = set()
+
+    def take(self, test: str | None, protocol: str) -> str:
+        self.sequence += 1
+        base = name = names_for(test, self.sequence, protocol)
+        count = 1
+        while name in self.used:
+            count += 1
+            name = f"{base}-{count}"
+        self.used.add(name)
+        return name
+
+
+class _Exchange:
+    """One recorded exchange: its recorder, its file, and what to do when it ends."""
+
+    def __init__(self, proxy: Proxy, proto: Protocol, name: str, request: Request) -> None:
+        self.proxy, self.proto, self.name = proxy, proto, name
+        self.file: IO[str] | None = None
+        sink: Any = NullSink()
+        if proxy.config.out_dir is not None:
+            self.path = proxy.config.out_dir / f"{name}.jsonl"
+            self.file = sink = self.path.open("w", encoding="utf-8")
+        keep = proxy.config.check
+        meta = {"proxy": proxy.config.upstream}
+        self.recorder = Recorder(sink, proto.name, proto.transport, meta=meta, keep=keep)
+        self.recorder.start(request)
+
+    def end(self, outcome: str, detail: str = "") -> None:
+        self.recorder.end(outcome, detail)
+        if self.file is not None:
+            self.file.close()
+        if self.proxy.config.check:
+            self.proxy.report(self.name, self.recorder.transcript(), self.proto)
+
+
+class Proxy:
+    """The ASGI app: a reverse proxy to ``config.upstream`` that records stream exchanges."""
+
+    def __init__(self, config: ProxyConfig) -> None:
+        self.config = config
+        parts = urlsplit(config.upstream)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                f"the upstream must be an http:// or https:// URL, not {config.upstream!r}"
+            )
+        self.base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        self.ws_base = ("wss" if parts.scheme == "https" else "ws") + self.base[len(parts.scheme) :]
+        self.protocols = tuple(get(name) for name in config.protocols)
+        self.names = _Names()
+        self.client: httpx.AsyncClient | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "websocket":
+            await self._websocket(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self._open()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _open(self) -> httpx.AsyncClient:
+        if self.client is None:
+            # No timeouts (a stream may pause for minutes), no pool bound (every client gets a
+            # connection of its own, as without the proxy), no default headers of httpx's own.
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)
+            self.client = httpx.AsyncClient(timeout=None, limits=limits, follow_redirects=False)
+            self.client.headers = httpx.Headers({"accept-encoding": "identity"})
+        return self.client
+
+    async def aclose(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+            self.client = None
+
+    def report(self, name: str, transcript: Transcript, proto: Protocol) -> None:
+        """With ``--check``: one line per exchange, and one per finding."""
+        findings = check(transcript, proto)
+        musts = sum(1 for f in findings if f.level.value == "MUST")
+        verdict = "FAIL" if musts else "ok"
+        self.config.note(
+            f"proxy: {name} ({proto.name}): {verdict}, {musts} MUST, {len(findings) - musts} SHOULD"
+        )
+        for finding in findings:
+            self.config.note(f"  {_finding_line(finding)}")
+
+    def _exchange(
+        self, method: str, target: str, pairs: Sequence[tuple[str, str]], body: bytes | None
+    ) -> _Exchange | None:
+        found = endpoint_for(method, target, self.protocols)
+        if found is None or not found[1].stream:
+            return None
+        test = next((v for k, v in pairs if k == TEST_HEADER), None)
+        name = self.names.take(test, found[0].name)
+        request = Request(
+            "GET" if method == "WS" else method,
+            target,
+            tuple((k, v) for k, v in pairs if k != TEST_HEADER),
+            body,
+        )
+        return _Exchange(self, found[0], name, request)
+
+    # --- HTTP -----------------------------------------------------------------------------
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method, target = scope["method"], _target(scope)
+        pairs = header_pairs(scope)
+        try:
+            body = await read_body(receive)
+        except Disconnected:
+            return
+        except BodyTooLarge:
+            await send_response(send, HttpResponse.text(413, "request body too large\n"))
+            return
+        client = self._open()
+        forward = [(k, v) for k, v in pairs if k not in _HOP]
+        request = client.build_request(method, self.base + target, headers=forward, content=body)
+        try:
+            upstream = await client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            self.config.note(f"proxy: {method} {target}: upstream unreachable: {exc}")
+            message = f"streamctl proxy: cannot reach {self.config.upstream}: {exc}\n"
+            await send_response(send, HttpResponse.text(502, message))
+            return
+        try:
+            exchange = self._exchange(method, target, pairs, body or None)
+            await self._relay(upstream, exchange, receive, send)
+        finally:
+            await upstream.aclose()
+
+    async def _relay(
+        self, upstream: httpx.Response, exchange: _Exchange | None, receive: Receive, send: Send
+    ) -> None:
+        head = [(k, v) for k, v in upstream.headers.raw]
+        if exchange is not None:
+            text = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in head]
+            exchange.recorder.head(Response(upstream.status_code, tuple(text)))
+        forward = [(k, v) for k, v in head if k.decode("latin-1").lower() not in _RESPONSE_HOP]
+        start = {"type": "http.response.start", "status": upstream.status_code, "headers": forward}
+        await send(start)
+        pump = asyncio.ensure_future(_pump(upstream, exchange, send))
+        watch = asyncio.ensure_future(_disconnect(receive))
+        done, _ = await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
+        if pump not in done:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+            if exchange is not None:
+                exchange.end("interrupted", "the client went away")
+            return
+        watch.cancel()
+        problem = pump.result()
+        if exchange is not None:
+            if problem is not None:
+                exchange.recorder.disconnect(problem)
+            exchange.end("complete" if problem is None else "error", problem or "")
+
+    # --- WebSocket ------------------------------------------------------------------------
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (await receive())["type"] != "websocket.connect":
+            return
+        target, pairs = _target(scope), header_pairs(scope)
+        forward = [(k, v) for k, v in pairs if k not in _HOP and k not in _WS_HANDSHAKE]
+        try:
+            upstream = await connect(
+                self.ws_base + target,
+                additional_headers=forward,
+                subprotocols=scope.get("subprotocols") or None,
+                open_timeout=30,
+                ping_interval=None,
+                max_size=MAX_MESSAGE,
+                max_queue=None,
+                compression=None,
+                user_agent_header=None,
+            )
+        except (InvalidHandshake, OSError, TimeoutError) as exc:
+            await self._refuse(scope, send, exc)
+            return
+        exchange = self._exchange("WS", target, pairs, None)
+        if exchange is not None and upstream.response is not None:
+            headers = tuple(upstream.response.headers.raw_items())
+            exchange.recorder.head(Response(101, headers))
+        await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
+        await _bridge(upstream, exchange, receive, send)
+
+    async def _refuse(self, scope: Scope, send: Send, exc: Exception) -> None:
+        """Pass an upstream's refusal on (its status, with Hypercorn's extension), or close."""
+        self.config.note(f"proxy: WebSocket {_target(scope)}: upstream refused: {exc}")
+        extensions = scope.get("extensions") or {}
+        if isinstance(exc, InvalidStatus) and "websocket.http.response" in extensions:
+            response = exc.response
+            headers = [
+                (k.encode("latin-1"), v.encode("latin-1"))
+                for k, v in response.headers.raw_items()
+                if k.lower() not in _RESPONSE_HOP
+            ]
+            start = {"type": "websocket.http.response.start", "status": response.status_code}
+            await send({**start, "headers": headers})
+            await send({"type": "websocket.http.response.body", "body": response.body or b""})
+            return
+        await send({"type": "websocket.close", "code": 1011})
+
+
+def _target(scope: Scope) -> str:
+    raw = scope.get("raw_path") or scope["path"].encode("latin-1")
+    query = scope.get("query_string", b"")
+    target: bytes = raw + (b"?" + query if query else b"")
+    return target.decode("latin-1")
+
+
+def _finding_line(finding: Finding) -> str:
+    where = "" if finding.frame is None else f" frame {finding.frame}:"
+    return f"{finding.level.value} {finding.rule}{where} {finding.message}"
+
+
+async def _pump(upstream: httpx.Response, exchange: _Exchange | None, send: Send) -> str | None:
+    """Copy the body chunk by chunk; the problem that cut it short, if one did."""
+    try:
+        async for chunk in upstream.aiter_raw():
+            if exchange is not None:
+                exchange.recorder.frame("server", chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    except httpx.HTTPError as exc:
+        # The upstream cut the body: leave ours unended too, so Hypercorn cuts the connection.
+        return f"upstream: {exc or type(exc).__name__}"
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    return None
+
+
+async def _disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _bridge(
+    upstream: ClientConnection, exchange: _Exchange | None, receive: Receive, send: Send
+) -> None:
+    """Messages both ways until either side closes; the other side gets the same close."""
+    gone = asyncio.Event()  # the client closed first: nothing more is sent to it
+    from_client = asyncio.ensure_future(_client_to_upstream(upstream, exchange, receive, gone))
+    from_upstream = asyncio.ensure_future(_upstream_to_client(upstream, exchange, send, gone))
+    done, _ = await asyncio.wait((from_client, from_upstream), return_when=asyncio.FIRST_COMPLETED)
+    if from_client in done:
+        with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+            await from_upstream  # ends: the upstream answers the close we passed on
+    else:
+        from_client.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await from_client
+    if exchange is not None:
+        closed = upstream.protocol.close_rcvd is not None or from_client in done
+        exchange.end("complete" if closed else "error", "" if closed else "upstream lost")
+
+
+async def _client_to_upstream(
+    upstream: ClientConnection, exchange: _Exchange | None, receive: Receive, gone: asyncio.Event
+) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            gone.set()
+            code, reason = message.get("code", 1005), message.get("reason") or ""
+            if exchange is not None:
+                # Hypercorn reports every client close as 1006: the code is not known.
+                exchange.recorder.close("client", None if code in (1005, 1006) else code, reason)
+            if code in (1005, 1006):
+                await upstream.close()
+            else:
+                await upstream.close(code, reason)
+            return
+        data = message.get("text")
+        payload: str | bytes = data if data is not None else message.get("bytes") or b""
+        if exchange is not None:
+            exchange.recorder.frame("client", payload)
+        with contextlib.suppress(ConnectionClosed):
+            await upstream.send(payload)
+
+
+async def _upstream_to_client(
+    upstream: ClientConnection, exchange: _Exchange | None, send: Send, gone: asyncio.Event
+) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        async for data in upstream:
+            if exchange is not None:
+                exchange.recorder.frame("server", data)
+            key = "text" if isinstance(data, str) else "bytes"
+            if not gone.is_set():
+                await send({"type": "websocket.send", key: data})
+    rcvd = upstream.protocol.close_rcvd
+    if exchange is not None:
+        if rcvd is not None:
+            code = None if rcvd.code == 1005 else rcvd.code
+            exchange.recorder.close("server", code, rcvd.reason)
+        else:
+            exchange.recorder.disconnect("the upstream connection was lost")
+    if gone.is_set():
+        return
+    # 1005 (no code) cannot be sent; a lost upstream is an error on our side (1011).
+    code = 1011 if rcvd is None else 1000 if rcvd.code == 1005 else rcvd.code
+    reason = "" if rcvd is None else rcvd.reason
+    await send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+def serve_proxy(config: ProxyConfig, sock: socket.socket, *, loop: str = "auto") -> None:
+    """Serve the proxy on ``sock`` with Hypercorn, as the mock server is served, until
+    SIGINT or SIGTERM."""
+    from hypercorn.asyncio import serve  # noqa: PLC0415
+    from hypercorn.config import Config  # noqa: PLC0415
+
+    from mockserver.loops import loop_factory  # noqa: PLC0415
+    from mockserver.run import BACKLOG, GRACEFUL_TIMEOUT, quiet_lost_writes  # noqa: PLC0415
+
+    hyper = Config()
+    hyper.bind = [f"fd://{os.dup(sock.fileno())}"]
+    hyper.graceful_timeout = GRACEFUL_TIMEOUT
+    hyper.backlog = BACKLOG
+    hyper.accesslog = None
+    # The upstream's Date and Server headers are passed on; Hypercorn adds none of its own.
+    hyper.include_date_header = False
+    hyper.include_server_header = False
+    quiet_lost_writes()
+    with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
+        runner.run(serve(Proxy(config), hyper))  # type: ignore[arg-type]
