@@ -10,6 +10,7 @@ and quit; the run then ends as Locust's does when its last worker leaves.
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ import gevent
 from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
-from locust.stats import RequestStats, StatsEntry
+from locust.stats import PERCENTILES_TO_REPORT, RequestStats, StatsCSV, StatsEntry
 
 __all__ = ["PERCENTILES", "summary", "user_finished"]
 
@@ -155,11 +156,27 @@ def _order(entry: StatsEntry) -> tuple[int, str, str]:
 
 def _write_summary(environment: Environment, **_: Any) -> None:
     parsed = environment.parsed_options
-    path = getattr(parsed, "summary_file", None) if parsed is not None else None
-    if not path or isinstance(environment.runner, WorkerRunner):
+    if parsed is None or isinstance(environment.runner, WorkerRunner):
         return
-    data = summary(environment.stats, environment)
-    Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    path = getattr(parsed, "summary_file", None)
+    if path:
+        data = summary(environment.stats, environment)
+        Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    prefix = getattr(parsed, "csv_prefix", None)
+    if prefix:
+        _final_csv(environment, prefix)
+
+
+def _final_csv(environment: Environment, prefix: str) -> None:
+    """Write Locust's stats and failures CSV files with the final figures.
+
+    Locust rewrites them every second and not at the end (locustio/locust#2299): a run that
+    ends by count within that second would leave them without its last turns.
+    """
+    tables = StatsCSV(environment, PERCENTILES_TO_REPORT)
+    for suffix, write in (("stats", tables.requests_csv), ("failures", tables.failures_csv)):
+        with open(f"{prefix}_{suffix}.csv", "w", newline="", encoding="utf-8") as file:
+            write(csv.writer(file))
 
 
 def _listen(hook: Any, listener: Any) -> None:
