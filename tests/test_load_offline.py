@@ -129,3 +129,9 @@ def test_the_watch_applies_the_protocols_own_rules() -> None:
     ws = Watch(get("chunk-complete"))
     assert [f.rule for f in ws.message("[1]")] == ["chunk-complete.json"]
     assert [f.level.value for f in ws.message('{"type": "nope"}')] == ["MUST"]
+
+
+def test_this_test_process_is_never_monkey_patched() -> None:
+    # Locust runs in subprocesses only; pytest's locust plugin imports it only on demand.
+    assert "locust" not in sys.modules
+    assert "gevent" not in sys.modules

@@ -262,7 +262,21 @@ def _distribution(
     if master:
         argv += ["--master", "--expect-workers", str(expect_workers)]
         argv += [] if bind_port is None else ["--master-bind-port", str(bind_port)]
+    elif processes is not None:
+        # Master and workers all on this machine: a port of their own, not Locust's default
+        # 5557, where another run's workers would join them.
+        port = str(_free_port())
+        argv += ["--master-bind-host", "127.0.0.1", "--master-bind-port", port]
+        argv += ["--master-port", port]
     return argv
+
+
+def _free_port() -> int:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _secrets(secret_key: str | None, token: str | None) -> dict[str, Any]:

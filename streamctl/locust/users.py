@@ -162,7 +162,7 @@ class StreamUser(User):
         if self.chat.transport == "ws":
             return WSConversation(self.chat, self._options(), base, self.bounds, recorder)
         if self._http is None:
-            self._http = http_client(base, self.bounds)
+            self._http = http_client(self.bounds)
         return HttpConversation(
             self.chat, self._options(), base, self._http, bounds=self.bounds, record=recorder
         )

@@ -15,7 +15,9 @@ A turn never raises for what the server does: every way it can go wrong becomes 
 
 from __future__ import annotations
 
+import functools
 import logging
+import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -65,13 +67,21 @@ class Conversation(Protocol):
     def close(self) -> None: ...
 
 
-def http_client(base_url: str, bounds: Bounds) -> httpx.Client:
+def http_client(bounds: Bounds) -> httpx.Client:
     """A user's HTTP client: connections kept between turns, reads bounded by the stall.
 
-    TLS settings are loaded only for https (about 100 ms of CPU a client otherwise)."""
-    https = base_url.lower().startswith(("https:", "wss:"))
+    Every client of the process shares one TLS context: making one per client (what httpx
+    does by default, even with ``verify=False``) costs milliseconds of CPU, which a worker
+    spawning hundreds of users spends without yielding, long enough to miss Locust's
+    heartbeats on a busy machine.
+    """
     timeout = httpx.Timeout(bounds.stall, connect=bounds.timeout)
-    return httpx.Client(timeout=timeout, verify=https, follow_redirects=False)
+    return httpx.Client(timeout=timeout, verify=_tls(), follow_redirects=False)
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    return ssl.create_default_context()
 
 
 @contextmanager
