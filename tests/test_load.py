@@ -217,3 +217,12 @@ def test_a_users_own_locustfile_runs_our_users(live_server: LiveServer, tmp_path
     # Every custom row is in Locust's own CSV (what its web UI shows too).
     rows = (tmp_path / "run_stats.csv").read_text().splitlines()
     assert {r.split(",")[1].strip('"') for r in rows[1:-1]} == set(NAMES)
+
+
+def test_a_run_in_which_no_turn_completes_fails() -> None:
+    server = BrokenServer()
+    server.handler = http_stream([DELTA], end="hang", server=[server])
+    with server:
+        result = load("sse-delta-done", server.url, "-u", "1", "--run-time", "2s")
+    assert result.exit_code == 1
+    assert "no turn completed" in result.output

@@ -224,6 +224,11 @@ def load_command(
         if json_file is not None:
             _write(json_file, load_report.as_json(run, summary))
             console.note(f"wrote {json_file}")
+        if not load_report.turns(summary):
+            raise LoadFailed(
+                "no turn completed: the server never finished a reply in time, or Locust lost "
+                "its workers (a worker's heartbeat late on a busy machine; --debug shows it)"
+            )
         failed = load_report.failures(summary, "stream")
         nonconformant = load_report.failures(summary, "check")
         if failed or nonconformant:
