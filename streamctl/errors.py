@@ -3,6 +3,7 @@
 * :class:`StreamctlError` — anything streamctl reports as a one-line error
     * :class:`UsageError` — bad arguments or unreadable input files (2)
     * :class:`CheckFailed` — ``check`` found failing findings (1)
+    * :class:`LoadFailed` — ``load`` saw failed turns (1)
     * :class:`TransportError` — the exchange could not happen or broke
         * :class:`Unreachable` — no connection to the server (3)
         * :class:`ConnectionLost` — the connection dropped, or the stream stopped short (9)
@@ -27,6 +28,7 @@ __all__ = [
     "ConnectionLost",
     "ExitCode",
     "HttpStatusError",
+    "LoadFailed",
     "ProtocolErrorEvent",
     "RefusedError",
     "StreamTimeout",
@@ -64,7 +66,7 @@ _MEANINGS = {
     ExitCode.OK: "success: the stream completed (for `check`: nothing failed)",
     ExitCode.CHECK_FAILED: (
         "`check` failed: a failing finding (any MUST; any SHOULD with --strict), a stale "
-        "baseline, or nothing could be checked"
+        "baseline, or nothing could be checked; `load` saw a failed turn"
     ),
     ExitCode.USAGE: "invalid arguments or unreadable input (unknown protocol, bad header, …)",
     ExitCode.UNREACHABLE: "server unreachable (connection refused, DNS failure, TLS error)",
@@ -93,6 +95,12 @@ class UsageError(StreamctlError):
 
 class CheckFailed(StreamctlError):
     """``check`` found at least one failing finding."""
+
+    exit_code = ExitCode.CHECK_FAILED
+
+
+class LoadFailed(StreamctlError):
+    """``load`` saw turns fail (or sampled conversations break the protocol's rules)."""
 
     exit_code = ExitCode.CHECK_FAILED
 

@@ -16,6 +16,7 @@ from streamctl.cli.chat import chat_command
 from streamctl.cli.check import check_command
 from streamctl.cli.imports import import_command
 from streamctl.cli.inspect import inspect_command
+from streamctl.cli.load import load_command
 from streamctl.cli.protocols import protocols_command, spec_command
 from streamctl.cli.proxy import proxy_command
 from streamctl.cli.record import record_command
@@ -63,6 +64,7 @@ app.command("record")(record_command)
 app.command("check")(check_command)
 app.command("inspect")(inspect_command)
 app.command("import")(import_command)
+app.command("load")(load_command)
 app.command("protocols")(protocols_command)
 app.command("spec")(spec_command)
 app.command("token")(token_command)

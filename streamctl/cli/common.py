@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from streamctl.cli.output import Console
-from streamctl.errors import ExitCode, StreamctlError, UsageError
+from streamctl.errors import ExitCode, LoadFailed, StreamctlError, UsageError
 
 if TYPE_CHECKING:
     from streamctl.core.protocols.base import ClientOptions, Protocol
@@ -277,6 +277,8 @@ def _silence_stdout() -> None:
 
 
 def _label(exc: StreamctlError) -> str:
+    if isinstance(exc, LoadFailed):  # exit 1 like a failed check, but not a check
+        return "load failed: "
     labels = {
         ExitCode.UNREACHABLE: "server unreachable: ",
         ExitCode.UPGRADE_REFUSED: "",
