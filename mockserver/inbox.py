@@ -13,15 +13,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
-__all__ = ["LIMIT", "new_inbox", "offer"]
+__all__ = ["LIMIT", "Inbox", "offer"]
 
 #: Messages a connection's inbox holds before the server stops reading from the client.
 LIMIT = 16
 
 
-def new_inbox() -> asyncio.Queue[str]:
-    return asyncio.Queue(LIMIT)
+class Inbox(asyncio.Queue[str]):
+    """A connection's bounded inbox; :meth:`heed` shows a message to whoever answers the
+    connection as soon as it is read, before it waits its turn (a cancel must not wait behind
+    the reply it cancels)."""
+
+    def __init__(self) -> None:
+        super().__init__(LIMIT)
+        #: Told of every message as it is read (set once the connection has a responder).
+        self.listener: Callable[[str], None] | None = None
+
+    def heed(self, text: str) -> None:
+        if self.listener is not None:
+            self.listener(text)
 
 
 async def offer(

@@ -28,7 +28,7 @@ from mockserver.asgi import (
 )
 from mockserver.directives import read
 from mockserver.hyperfix import closed_event
-from mockserver.inbox import new_inbox, offer
+from mockserver.inbox import Inbox, offer
 from mockserver.journal import Entry
 from mockserver.state import ServerState
 from streamctl.core.protocols.base import ServerSession, WSProtocol
@@ -80,6 +80,12 @@ class _Session:
         self.requested, self.faults = asked
         #: A drop fault closed the connection: later messages get no answer.
         self.dropped = False
+        #: The reply being sent, while one is (a cancel stops it: ``interrupt``).
+        self.sending: asyncio.Task[None] | None = None
+
+    def interrupt(self, text: str) -> None:
+        if self.sending is not None and self.session.interrupts(text):
+            self.sending.cancel()
 
     async def opened(self) -> None:
         for text in self.session.greeting():
@@ -104,12 +110,19 @@ class _Session:
         record = self.entry.reply(reply.choice.name, reply.choice.how, reply.turn.user_text)
         progress = Progress()
         try:
-            await self.handler.send(reply, self.socket, progress)
+            sending = asyncio.ensure_future(self.handler.send(reply, self.socket, progress))
+            self.sending = sending
+            await sending
         except asyncio.CancelledError:
-            record["outcome"] = "disconnected"
+            task = asyncio.current_task()
+            gone = task is not None and task.cancelling() > 0
+            record["outcome"] = "disconnected" if gone else "cancelled"
             self._finish(reply, progress, False)
-            raise
+            if gone:
+                raise
+            return  # the client cancelled the reply; the connection goes on
         finally:
+            self.sending = None
             record["writes"] = progress.writes
         if reply.ending is not None:
             record["outcome"] = "dropped"
@@ -138,6 +151,9 @@ class _Replay:
         self.socket = socket
         self.replay = ws_replay(choice.scenario.recording)
         self.segment = 0
+
+    def interrupt(self, text: str) -> None:
+        """A recording plays on whatever the client sends."""
 
     async def opened(self) -> None:
         await self._play()
@@ -205,7 +221,7 @@ class WSStream:
         await send({"type": "websocket.accept"})
         entry.status = 101
         socket = Socket(send)
-        inbox = new_inbox()
+        inbox = Inbox()
         worker = asyncio.create_task(self._work(inbox, socket, entry, asked))
         try:
             outcome = await _read(receive, inbox, entry, worker, closed)
@@ -229,13 +245,14 @@ class WSStream:
 
     async def _work(
         self,
-        inbox: asyncio.Queue[str],
+        inbox: Inbox,
         socket: Socket,
         entry: Entry,
         asked: tuple[Scenario | None, tuple[Fault, ...]],
     ) -> None:
         try:
             responder = self._responder(socket, entry, asked)
+            inbox.listener = responder.interrupt
             await responder.opened()
             while True:
                 await responder.message(await inbox.get())
@@ -264,7 +281,7 @@ async def _refuse(scope: Scope, send: Send, entry: Entry, refused: Refused) -> N
 
 async def _read(
     receive: Receive,
-    inbox: asyncio.Queue[str],
+    inbox: Inbox,
     entry: Entry,
     worker: asyncio.Task[None],
     closed: asyncio.Event,
@@ -278,6 +295,7 @@ async def _read(
             if text is None:
                 text = (message.get("bytes") or b"").decode("utf-8", errors="replace")
             entry.message(text)
+            inbox.heed(text)
             await offer(inbox, text, worker, closed)  # waits while the inbox is full
         elif kind == "websocket.disconnect":
             busy = not worker.done() and any(r["outcome"] == "streaming" for r in entry.replies)

@@ -124,7 +124,8 @@ JwtSecretOpt = Annotated[
     ),
 ]
 SessionOpt = Annotated[
-    str | None, typer.Option("--session", metavar="NAME", help="goose: the session name.")
+    str | None,
+    typer.Option("--session", metavar="NAME", help="goose, goose-web: the session name."),
 ]
 ChatOpt = Annotated[
     str | None,

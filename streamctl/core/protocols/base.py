@@ -24,7 +24,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from streamctl.core import jsontext
 from streamctl.core.script import Script
-from streamctl.core.spec import Finding, Level, Msg, Rule, Spec, validate
+from streamctl.core.spec import Finding, Level, Msg, Rule, Shape, Spec, validate
 from streamctl.core.sse import SSEDecoder, SSEEvent
 from streamctl.core.transcript import Headers, Request, Transcript, Transport
 
@@ -257,6 +257,12 @@ class ServerSession(ABC):
     def finish(self, turn: Turn, script: Script, completed: bool) -> None:
         """Record the reply in history (``completed`` is false when the client left early)."""
 
+    def interrupts(self, text: str) -> bool:
+        """Whether client message ``text`` stops the reply in progress at once (a cancel)
+        instead of waiting its turn; the reply's ``finish`` then learns it was cut short, and
+        :meth:`receive` answers the message as usual."""
+        return False
+
 
 # --- shared rules -------------------------------------------------------------------------
 
@@ -368,6 +374,15 @@ class Protocol(ABC):
     error_types: ClassVar[frozenset[str]] = frozenset({"error"})
     #: What a user passes when the server refuses their credentials (None: no credentials).
     credentials_hint: ClassVar[str | None] = None
+    #: The member of a server message naming its type (``None``: its members tell, as in
+    #: sse-delta-done); with ``data_field`` the message is an envelope ``{type, data}`` whose
+    #: ``data`` the spec's schema describes. The AsyncAPI export reads both.
+    type_field: ClassVar[str | None] = "type"
+    data_field: ClassVar[str | None] = None
+    #: What a client sends, by message name, as whole payloads (for the AsyncAPI export).
+    client_schemas: ClassVar[Mapping[str, Shape]] = {}
+    #: The SSE ``event:`` name a message type goes out under, where it is not ``message``.
+    event_names: ClassVar[Mapping[str, str]] = {}
 
     @property
     def stream_endpoint(self) -> Endpoint:
@@ -436,6 +451,11 @@ class Protocol(ABC):
 
     def routes(self) -> tuple[Route, ...]:
         """The non-streaming endpoints (history, status) with their handlers."""
+        return ()
+
+    def pages(self) -> tuple[Route, ...]:
+        """Routes that take ``/`` and the like when the server runs as this protocol
+        (``streamctl serve --as NAME``), such as a web UI the imitated server serves."""
         return ()
 
     @abstractmethod

@@ -9,7 +9,7 @@ yields ``{"event": "message", "data": json.dumps({"delta": …})}`` per token an
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from json.encoder import encode_basestring_ascii
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -136,6 +136,8 @@ class SSEDeltaDone(SSEProtocol):
     )
     spec: ClassVar[Spec] = SPEC
     reply_types: ClassVar[frozenset[str]] = frozenset({"delta", "tool", "done"})
+    type_field: ClassVar[str | None] = None  # the member present names the message
+    event_names: ClassVar[Mapping[str, str]] = {"tool": "tool"}
     heartbeat: ClassVar[bytes | None] = encode_comment("ping", eol=EOL)
     heartbeat_ms: ClassVar[float] = 15_000.0
     # --- checking ---------------------------------------------------------------------------

@@ -89,6 +89,7 @@ class MessageStream(SSEProtocol):
     endpoints: ClassVar[tuple[Endpoint, ...]] = server.ENDPOINTS
     spec: ClassVar[Spec] = SPEC
     reply_types: ClassVar[frozenset[str]] = frozenset({"message_delta", "message_end"})
+    event_names: ClassVar[Mapping[str, str]] = {kind: kind for kind in TYPES}
     _last_parse: tuple[SSEEvent, int, dict[str, Any] | Finding] | None = None
 
     # --- checking: framing ------------------------------------------------------------------
