@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from mockserver.asgi import Message, Receive, Scope, Send, json_body
+from mockserver.asgi import Message, Receive, Scope, Send
+from streamctl.core.jsontext import dumps_compact
 
 __all__ = ["BodyDeadline"]
 
@@ -67,7 +68,7 @@ class _Deadline:
         if not self.started:
             self.started = True
             detail = f"the request body did not arrive within {self.seconds:g} s"
-            body = json_body({"detail": detail})
+            body = dumps_compact({"detail": detail}).encode()
             headers = [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),

@@ -167,7 +167,9 @@ def _loop(
                 except KeyboardInterrupt:  # the runner cancelled the turn
                     console.end_text()
                     console.note(CANCELLED)
-                    if proto.transport == "ws":  # the rest of that reply would come first on this connection
+                    if (
+                        proto.transport == "ws"
+                    ):  # the rest of that reply would come first on this connection
                         runner.run(conv.aclose())
                         conv = conversation()
                     continue

@@ -303,7 +303,7 @@ def check_command(
             ndjson=ndjson,
             jwt_secret=jwt_secret,
         )
-        bounds = limits(timeout, max_events, linger, idle_timeout)
+        bounds = limits(timeout, max_events, linger, idle=idle_timeout)
         observer = _wire(console, debug)
         if messages is not None or resume:
             if probe or quick or baseline or write_to:

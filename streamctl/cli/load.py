@@ -249,12 +249,12 @@ def _validate(url: str, run_time: str | None, *, master: bool, worker: bool) -> 
 
 
 def _messages(message: list[str] | None, path: Path | None) -> list[str]:
-    from streamctl.cli.check import load_scenario  # noqa: PLC0415
+    from streamctl.cli.check import load_messages  # noqa: PLC0415
 
     if message and path is not None:
         raise UsageError("--message and --messages cannot be used together")
     if path is not None:
-        return load_scenario(path)
+        return load_messages(path)
     if any(not m for m in message or ()):
         raise UsageError("--message cannot be empty")
     return list(message or ["Hello from streamctl load"])

@@ -6,8 +6,8 @@ httpx or websockets at import time.
 
 from __future__ import annotations
 
-import json
 import asyncio
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -163,11 +163,14 @@ class Pump:
     received: int = 0  # bytes the server sent
     done: bool = False
     errors: list[str] = field(default_factory=list)
+    #: Some of the reply's text arrived (the text itself is not kept).
+    replied: bool = False
 
     def take(self, event: WireEvent) -> None:
         self.events += 1
         update = event.update
         # The text is shown as it comes and not kept: an endless reply costs no memory.
+        self.replied = self.replied or bool(update.text)
         if update.error is not None and len(self.errors) < MAX_ERRORS:
             self.errors.append(update.error)
         self.done = self.done or update.done
@@ -209,8 +212,9 @@ class Pump:
         error: StreamctlError | None = None,
     ) -> Result:
         errors = tuple(self.errors)
-        replied = bool(self.text)
-        return Result(response, outcome, detail, error, self.done, self.events, errors, replied)
+        return Result(
+            response, outcome, detail, error, self.done, self.events, errors, self.replied
+        )
 
     def failed(self, response: Response | None, outcome: str, error: StreamctlError) -> Result:
         """The result when ``error`` stopped the stream."""
