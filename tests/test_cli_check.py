@@ -175,7 +175,8 @@ def test_one_unreadable_file_in_a_directory_is_reported_and_the_others_checked(
     (tmp_path / "a.jsonl").write_bytes(b"\xff\xfe not text")
     (tmp_path / "b.jsonl").write_text(dump(sse_transcript("sse-delta-done", [DELTA, DONE])))
     result = cli("check", "sse-delta-done", str(tmp_path))
-    assert f"cannot read transcript {tmp_path / 'a.jsonl'}: " in result.stderr
+    assert f"cannot read {tmp_path / 'a.jsonl'}: " in result.stderr
+    assert "(the others are checked)" in result.stderr
     assert "1 checked, 0 failed" in result.stdout
 
 
