@@ -17,16 +17,26 @@ if TYPE_CHECKING:
 __all__ = ["protocols_command", "spec_command"]
 
 FORMATS = ("text", "json", "markdown")
+SPEC_FORMATS = (*FORMATS, "asyncapi")
 
 FormatOpt = Annotated[
     str,
     typer.Option("--format", "-f", metavar="FORMAT", help="Output format: text, json or markdown."),
 ]
+SpecFormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        "-f",
+        metavar="FORMAT",
+        help="Output format: text, json, markdown, or asyncapi (an AsyncAPI 3.0 document).",
+    ),
+]
 
 
-def _format(fmt: str) -> str:
-    if fmt not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+def _format(fmt: str, known: tuple[str, ...] = FORMATS) -> str:
+    if fmt not in known:
+        raise UsageError(f"--format must be one of {', '.join(known)}, not {fmt!r}")
     return fmt
 
 
@@ -73,6 +83,15 @@ def protocols_command(fmt: FormatOpt = "text") -> None:
             console.line("\n".join(_protocol_text(proto, fmt == "markdown")))
 
 
+def _asyncapi(proto: Protocol) -> str:
+    import json  # noqa: PLC0415
+
+    from streamctl import __version__  # noqa: PLC0415
+    from streamctl.core.asyncapi import document  # noqa: PLC0415
+
+    return json.dumps(document(proto, __version__), indent=2, ensure_ascii=False)
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -91,15 +110,20 @@ def _rules_text(rules: tuple[Rule, ...], fmt: str) -> list[str]:
     return lines
 
 
-def spec_command(protocol: ProtocolArg, fmt: FormatOpt = "text") -> None:
-    """Print a protocol's rules: id, level (MUST/SHOULD), text and source.
+def spec_command(protocol: ProtocolArg, fmt: SpecFormatOpt = "text") -> None:
+    """Print a protocol's rules: id, level (MUST/SHOULD), text and source; or, with
+    --format asyncapi, its channel, operations and message schemas as an AsyncAPI 3.0 document.
 
     Example: streamctl spec sse-delta-done --format markdown
     """
     console = Console()
     with guard(console):
-        rules = resolve_protocol(protocol).spec.rules
-        if _format(fmt) == "json":
+        proto = resolve_protocol(protocol)
+        rules = proto.spec.rules
+        if _format(fmt, SPEC_FORMATS) == "asyncapi":
+            console.line(_asyncapi(proto))
+            return
+        if fmt == "json":
             for rule in rules:
                 obj = {"id": rule.id, "level": rule.level.value, "text": rule.text}
                 console.line(json_line({**obj, "source": rule.source}))

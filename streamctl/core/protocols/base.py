@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal, NamedTuple
 
 from streamctl.core import jsontext
 from streamctl.core.script import Script
-from streamctl.core.spec import Finding, Level, Msg, Rule, Spec, validate
+from streamctl.core.spec import Finding, Level, Msg, Rule, Shape, Spec, validate
 from streamctl.core.sse import SSEDecoder, SSEEvent
 from streamctl.core.transcript import Headers, Request, Transcript
 
@@ -354,6 +354,15 @@ class Protocol(ABC):
     imitates: ClassVar[str]
     endpoints: ClassVar[tuple[Endpoint, ...]]
     spec: ClassVar[Spec]
+    #: The member of a server message naming its type (``None``: its members tell, as in
+    #: sse-delta-done); with ``data_field`` the message is an envelope ``{type, data}`` whose
+    #: ``data`` the spec's schema describes. The AsyncAPI export reads both.
+    type_field: ClassVar[str | None] = "type"
+    data_field: ClassVar[str | None] = None
+    #: What a client sends, by message name, as whole payloads (for the AsyncAPI export).
+    client_schemas: ClassVar[Mapping[str, Shape]] = {}
+    #: The SSE ``event:`` name a message type goes out under, where it is not ``message``.
+    event_names: ClassVar[Mapping[str, str]] = {}
 
     @property
     def stream_endpoint(self) -> Endpoint:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -207,6 +207,7 @@ class ChunkComplete(WSProtocol):
         Endpoint("WS", PATH, "send {message, timestamp}; receive chunk… then complete", True),
     )
     spec: ClassVar[Spec] = SPEC
+    client_schemas: ClassVar[Mapping[str, Shape]] = {"message": CLIENT_MESSAGE}
 
     # --- checking ---------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ yields ``{"event": "message", "data": json.dumps({"delta": …})}`` per token an
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from json.encoder import encode_basestring_ascii
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -135,6 +135,8 @@ class SSEDeltaDone(SSEProtocol):
         Endpoint("GET", PATH, "stream a reply to ?message=…", stream=True),
     )
     spec: ClassVar[Spec] = SPEC
+    type_field: ClassVar[str | None] = None  # the member present names the message
+    event_names: ClassVar[Mapping[str, str]] = {"tool": "tool"}
     heartbeat: ClassVar[bytes | None] = encode_comment("ping", eol=EOL)
     heartbeat_ms: ClassVar[float] = 15_000.0
     # --- checking ---------------------------------------------------------------------------

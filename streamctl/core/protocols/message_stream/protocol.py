@@ -87,6 +87,7 @@ class MessageStream(SSEProtocol):
     imitates: ClassVar[str] = "REST chat API with streaming (FastAPI-style)"
     endpoints: ClassVar[tuple[Endpoint, ...]] = server.ENDPOINTS
     spec: ClassVar[Spec] = SPEC
+    event_names: ClassVar[Mapping[str, str]] = {kind: kind for kind in TYPES}
     _last_parse: tuple[SSEEvent, int, dict[str, Any] | Finding] | None = None
 
     # --- checking: framing ------------------------------------------------------------------

@@ -25,7 +25,7 @@ that need code), :mod:`.server` (chats and a connection's session) and :mod:`.cl
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from streamctl.core.protocols.base import (
@@ -39,6 +39,7 @@ from streamctl.core.protocols.base import (
 from streamctl.core.protocols.ws_events import checking
 from streamctl.core.protocols.ws_events.client import WSEventsClient
 from streamctl.core.protocols.ws_events.rules import (
+    CLIENT_SCHEMAS,
     MACHINE,
     PROTOCOLS,
     RULES,
@@ -55,7 +56,7 @@ from streamctl.core.protocols.ws_events.server import (
     Session,
     State,
 )
-from streamctl.core.spec import Finding, Msg, Spec
+from streamctl.core.spec import Finding, Msg, Shape, Spec
 from streamctl.core.transcript import Transcript
 
 __all__ = [
@@ -91,6 +92,8 @@ class WSEvents(WSProtocol):
         Endpoint("WS", PATH, "join_chat / create_chat with a JWT, then message", stream=True),
     )
     spec: ClassVar[Spec] = SPEC
+    data_field: ClassVar[str | None] = "data"
+    client_schemas: ClassVar[Mapping[str, Shape]] = CLIENT_SCHEMAS
 
     # --- checking ---------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from streamctl.core.jsontext import dumps_compact
 from streamctl.core.protocols.base import WS_RULES
 from streamctl.core.spec import Field, Level, Machine, Rule, Shape, Spec
 
-__all__ = ["MACHINE", "PROTOCOLS", "RULES", "SCHEMAS", "SEED", "SPEC", "encode"]
+__all__ = ["CLIENT_SCHEMAS", "MACHINE", "PROTOCOLS", "RULES", "SCHEMAS", "SEED", "SPEC", "encode"]
 
 SEED = "seed 001 (Node ws chat server with JWT auth)"
 PROTOCOLS = "PROTOCOLS.md §2"
@@ -135,3 +135,18 @@ SPEC = Spec(rules=RULES, schemas=SCHEMAS, machine=MACHINE)
 def encode(kind: str, data: dict[str, Any]) -> str:
     """One message as the Node server writes it: ``JSON.stringify({type, data})``."""
     return dumps_compact({"type": kind, "data": data})
+
+
+def _envelope(kind: str, *fields: Field) -> Shape:
+    return Shape((Field("type", (str,), values=(kind,)), Field("data", (Shape(fields),))))
+
+
+_TOKEN = Field("token", (str,), nonempty=True)
+
+#: What the seed's client sends ("Сообщения от клиента к серверу"), whole envelopes; the
+#: AsyncAPI export describes the client's side with them.
+CLIENT_SCHEMAS: dict[str, Shape] = {
+    "join_chat": _envelope("join_chat", _TOKEN, Field("chatId", (str,), required=False)),
+    "create_chat": _envelope("create_chat", _TOKEN, Field("title", (str,), required=False)),
+    "message": _envelope("message", Field("message", (str,), nonempty=True)),
+}
