@@ -266,3 +266,17 @@ def test_readme_script_examples_are_valid() -> None:
     )
     assert scripts[3].text == "This answer will"
     assert scripts[4].text == ""
+
+
+def test_thinking_and_an_error_kind_are_read_and_checked() -> None:
+    script = script_from_dict(
+        {"reply": "a", "thinking": "hm", "error": {"message": "full", "kind": "context_exceeded"}}
+    )
+    assert script.thinking == "hm"
+    assert script.error is not None
+    assert script.error.kind == "context_exceeded"
+    assert script_from_dict({"reply": "a", "error": "x"}).error.kind == "error"  # type: ignore[union-attr]
+    with pytest.raises(ScriptFormatError, match="'thinking' must be text"):
+        script_from_dict({"reply": "a", "thinking": 1})
+    with pytest.raises(ScriptFormatError, match="'kind' must be one of error, context_exceeded"):
+        script_from_dict({"reply": "a", "error": {"message": "x", "kind": "other"}})

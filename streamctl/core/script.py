@@ -2,7 +2,7 @@
 
 A :class:`Script` is one assistant reply: tokens with per-token delays, an optional tool call and
 an optional error. Every protocol module renders any script into its own frames, so one scenario
-file drives all five protocols.
+file drives all six protocols.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ __all__ = [
     "scripts_from_turns",
     "tokenize",
 ]
+
+#: What a script's error can be.
+ERROR_KINDS = ("error", "context_exceeded")
 
 _TOKEN = re.compile(r"\s*\S+|\s+$")
 
@@ -58,6 +61,9 @@ class ScriptError:
 
     message: str
     after: int = 0
+    #: ``context_exceeded``: the model's context is full (goose-web has a message of its own
+    #: for it; the other protocols send it as their error).
+    kind: str = "error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,9 @@ class Script:
     tokens: tuple[Token, ...]
     tool: ToolCall | None = None
     error: ScriptError | None = None
+    #: The model's reasoning before its reply (goose-web sends it as ``thinking``; the other
+    #: protocols have no message for it).
+    thinking: str = ""
 
     @property
     def sent_tokens(self) -> tuple[Token, ...]:
@@ -181,15 +190,24 @@ def script_from_dict(obj: Mapping[str, Any], where: str = "script") -> Script:
             after=_after(spec, len(tokens), len(tokens), f"{where}.tool"),
             id=call_id,
         )
-    error = None
-    if obj.get("error") is not None:
-        spec = obj["error"]
-        if isinstance(spec, str):
-            spec = {"message": spec}
-        if not isinstance(spec, dict) or not isinstance(spec.get("message"), str):
-            raise ScriptFormatError(f"{where}.error: needs a 'message'")
-        error = ScriptError(spec["message"], _after(spec, len(tokens), 0, f"{where}.error"))
-    return Script(tokens, tool, error)
+    thinking = obj.get("thinking", "")
+    if not isinstance(thinking, str):
+        raise ScriptFormatError(f"{where}: 'thinking' must be text")
+    return Script(tokens, tool, _error(obj, len(tokens), where), thinking)
+
+
+def _error(obj: Mapping[str, Any], tokens: int, where: str) -> ScriptError | None:
+    if obj.get("error") is None:
+        return None
+    spec = obj["error"]
+    if isinstance(spec, str):
+        spec = {"message": spec}
+    if not isinstance(spec, dict) or not isinstance(spec.get("message"), str):
+        raise ScriptFormatError(f"{where}.error: needs a 'message'")
+    kind = spec.get("kind", "error")
+    if kind not in ERROR_KINDS:
+        raise ScriptFormatError(f"{where}.error: 'kind' must be one of {', '.join(ERROR_KINDS)}")
+    return ScriptError(spec["message"], _after(spec, tokens, 0, f"{where}.error"), kind)
 
 
 def scripts_from_turns(turns: Sequence[Any], where: str) -> tuple[Script, ...]:

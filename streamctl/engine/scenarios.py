@@ -49,7 +49,9 @@ __all__ = [
     "load_file",
 ]
 
-SCRIPT_KEYS = frozenset({"reply", "tokens", "delay_ms", "first_delay_ms", "tool", "error"})
+SCRIPT_KEYS = frozenset(
+    {"reply", "tokens", "delay_ms", "first_delay_ms", "tool", "error", "thinking"}
+)
 SCENARIO_KEYS = SCRIPT_KEYS | {
     "name",
     "description",
