@@ -10,8 +10,15 @@ from streamctl.core.spec import ANY, SAME
 PROTOCOLS = list(REGISTRY.values())
 
 
-def test_the_registry_lists_the_five_protocols_in_order() -> None:
-    assert names() == ["goose", "ws-events", "chunk-complete", "sse-delta-done", "message-stream"]
+def test_the_registry_lists_the_six_protocols_in_order() -> None:
+    assert names() == [
+        "goose",
+        "ws-events",
+        "chunk-complete",
+        "sse-delta-done",
+        "message-stream",
+        "goose-web",
+    ]
 
 
 def test_an_unknown_protocol_names_the_known_ones() -> None:
@@ -19,7 +26,7 @@ def test_an_unknown_protocol_names_the_known_ones() -> None:
         get("nope")
     assert str(error.value) == (
         "unknown protocol 'nope'; known: goose, ws-events, chunk-complete, sse-delta-done, "
-        "message-stream"
+        "message-stream, goose-web"
     )
 
 

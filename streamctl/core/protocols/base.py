@@ -259,6 +259,12 @@ class ServerSession(ABC):
     def finish(self, turn: Turn, script: Script, completed: bool) -> None:
         """Record the reply in history (``completed`` is false when the client left early)."""
 
+    def interrupts(self, text: str) -> bool:
+        """Whether client message ``text`` stops the reply in progress at once (a cancel)
+        instead of waiting its turn; the reply's ``finish`` then learns it was cut short, and
+        :meth:`receive` answers the message as usual."""
+        return False
+
 
 # --- shared rules -------------------------------------------------------------------------
 
@@ -426,6 +432,11 @@ class Protocol(ABC):
 
     def routes(self) -> tuple[Route, ...]:
         """The non-streaming endpoints (history, status) with their handlers."""
+        return ()
+
+    def pages(self) -> tuple[Route, ...]:
+        """Routes that take ``/`` and the like when the server runs as this protocol
+        (``streamctl serve --as NAME``), such as a web UI the imitated server serves."""
         return ()
 
     @abstractmethod
