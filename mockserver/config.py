@@ -60,6 +60,9 @@ class ServerConfig:
     log_requests: bool = False
     log_events: bool = False
     log_format: str = "text"
+    #: Serve ``/`` as this protocol's server does (``--as``, e.g. goose web's page); the
+    #: playground then lives at ``/playground`` only.
+    serve_as: str | None = None
     #: Pacing clock (monotonic); tests inject a fake one.
     clock: Clock = field(default_factory=RealClock, compare=False)
     #: Wall clock for timestamps in messages and the journal.

@@ -27,7 +27,10 @@ from streamctl.core.jwt import mint_dev_token
 from streamctl.core.protocols import REGISTRY
 from streamctl.core.transcript import TranscriptError, load
 
-__all__ = ["STATIC", "playground_blueprint", "wants_html"]
+__all__ = ["PLAYGROUND", "STATIC", "playground_blueprint", "wants_html"]
+
+#: Where the playground always answers (and only there with ``serve --as``).
+PLAYGROUND = "/playground"
 
 STATIC = Path(__file__).parent / "static"
 TYPES = {
@@ -66,12 +69,16 @@ def playground_blueprint(server: ServerState) -> Blueprint:
     """The page, its assets, and the check and token helpers, bound to ``server``."""
     page = Blueprint("streamctl_playground", __name__)
 
-    @page.get("/")
     async def home() -> Response:
         html = wants_html(request.accept_mimetypes)
         response = static_file("index.html") if html else jsonify(index(server))
         response.vary.add("Accept")
         return response
+
+    # With --as, "/" is the imitated server's own page; the playground keeps a path of its own.
+    page.add_url_rule(PLAYGROUND, "playground", home)
+    if server.config.serve_as is None:
+        page.add_url_rule("/", "home", home)
 
     @page.get(f"{PREFIX}/static/<path:name>")
     async def static(name: str) -> Response:

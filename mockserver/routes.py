@@ -54,7 +54,8 @@ def index(server: ServerState, base: str = "") -> dict[str, Any]:
 def register_routes(app: Quart, server: ServerState) -> None:
     """Serve every protocol's ``routes()``, the index, and JSON answers for errors."""
     for proto in server.protocols:
-        for route in proto.routes():
+        pages = proto.pages() if server.config.serve_as == proto.name else ()
+        for route in (*proto.routes(), *pages):
             endpoint = f"{proto.name}:{route.endpoint.method}:{route.endpoint.path}"
             app.add_url_rule(
                 quart_rule(route.endpoint.path),

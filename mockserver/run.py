@@ -20,6 +20,7 @@ from mockserver.admin import PREFIX
 from mockserver.app import MockApp, create_app
 from mockserver.config import ServerConfig
 from mockserver.loops import loop_factory, loop_name
+from mockserver.playground import PLAYGROUND
 from streamctl.core.protocols import REGISTRY
 
 __all__ = ["banner", "bind", "serve", "tune_runtime", "worker_app"]
@@ -74,13 +75,19 @@ def banner(config: ServerConfig, port: int, scenarios: int) -> str:
             base = ws if endpoint.method == "WS" else http
             label = proto.name if i == 0 else ""
             lines.append(f"  {label:<16} {endpoint.method:<6} {base}{endpoint.path}")
-    lines.append(f"  {'playground':<16} {'':<6} {http}/")
+    if config.serve_as is not None:
+        lines.append(f"  {'/':<16} {'':<6} {http}/  (as {config.serve_as})")
+    lines.append(f"  {'playground':<16} {'':<6} {http}{_playground(config)}")
     lines.append(f"  {'admin':<16} {'':<6} {http}{PREFIX}")
     if config.faults:
         share = "every stream" if config.fault_rate >= 1 else f"{config.fault_rate:.0%} of streams"
         seed = "" if config.seed is None else f", seed {config.seed}"
         lines.append(f"  faults on {share}{seed}: {' '.join(config.faults)}")
     return "\n".join(lines)
+
+
+def _playground(config: ServerConfig) -> str:
+    return PLAYGROUND if config.serve_as is not None else "/"
 
 
 def tune_runtime() -> None:

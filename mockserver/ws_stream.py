@@ -63,6 +63,9 @@ class _Socket:
 class _Responder:
     """What answers a connection: a protocol session or a recording."""
 
+    def interrupt(self, text: str) -> None:
+        """A client message just arrived (before it waits its turn in the inbox)."""
+
     async def opened(self) -> None:
         raise NotImplementedError
 
@@ -89,6 +92,12 @@ class _SessionResponder(_Responder):
         self.faults = faults
         #: A drop fault closed the connection: later messages get no answer.
         self.dropped = False
+        #: The reply being sent, while one is (a cancel stops it: ``interrupt``).
+        self.sending: asyncio.Task[None] | None = None
+
+    def interrupt(self, text: str) -> None:
+        if self.sending is not None and self.session.interrupts(text):
+            self.sending.cancel()
 
     async def opened(self) -> None:
         for text in self.session.greeting():
@@ -111,16 +120,22 @@ class _SessionResponder(_Responder):
         faults = (*server.faults.draw(), *scenario_faults, *self.faults)
         plan = apply(faults, ready.outs, self.handler.protocol)
         progress = Progress()
+        if ready.sent_as_is(plan):
+            sending = self.handler.send_ready(ready, self.socket, progress)
+        else:
+            sending = self.handler.perform(plan, self.socket, progress)
+        self.sending = asyncio.ensure_future(sending)
         try:
-            if ready.sent_as_is(plan):
-                await self.handler.send_ready(ready, self.socket, progress)
-            else:
-                await self.handler.perform(plan, self.socket, progress)
+            await self.sending
         except asyncio.CancelledError:
-            record["outcome"] = "disconnected"
+            cancelled = asyncio.current_task().cancelling()  # type: ignore[union-attr]
+            record["outcome"] = "disconnected" if cancelled else "cancelled"
             self._finish(turn, sent_script(choice.script, progress), False)
-            raise
+            if cancelled:
+                raise
+            return  # the client cancelled the reply; the connection goes on
         finally:
+            self.sending = None
             record["writes"] = progress.writes
         if plan.drop is not None:
             record["outcome"] = "dropped"
@@ -263,7 +278,7 @@ class WSStream:
         await send({"type": "websocket.accept"})
         entry.status = 101
         socket = _Socket(send)
-        inbox: asyncio.Queue[str] = asyncio.Queue()
+        inbox = _Inbox()
         worker = asyncio.create_task(self._work(requested, inbox, socket, entry, faults))
         try:
             outcome = await _read(receive, inbox, entry, worker)
@@ -297,13 +312,14 @@ class WSStream:
     async def _work(
         self,
         requested: Scenario | None,
-        inbox: asyncio.Queue[str],
+        inbox: _Inbox,
         socket: _Socket,
         entry: Entry,
         faults: tuple[Fault, ...] = (),
     ) -> None:
         try:
             responder = self._responder(socket, entry, requested, faults)
+            inbox.responder = responder
             await responder.opened()
             while True:
                 await responder.message(await inbox.get())
@@ -335,9 +351,19 @@ class WSStream:
         await send({"type": "websocket.http.response.body", "body": response.body})
 
 
-async def _read(
-    receive: Receive, inbox: asyncio.Queue[str], entry: Entry, worker: asyncio.Task[None]
-) -> str:
+class _Inbox(asyncio.Queue[str]):
+    """The client's messages waiting for the worker; each is first shown to the responder,
+    which may stop the reply in progress for it (a cancel)."""
+
+    responder: _Responder | None = None
+
+    def put_nowait(self, item: str) -> None:
+        if self.responder is not None:
+            self.responder.interrupt(item)
+        super().put_nowait(item)
+
+
+async def _read(receive: Receive, inbox: _Inbox, entry: Entry, worker: asyncio.Task[None]) -> str:
     """Pass the client's messages to the worker until the client leaves; how it ended."""
     while True:
         message = await receive()

@@ -37,6 +37,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="paths",
         default=[],
     )
+    parser.addini(
+        "streamctl_serve_as",
+        "streamctl mock server: answer / as this protocol's server does (goose-web: the Goose "
+        "Chat page; the playground moves to /playground), like streamctl serve --as",
+        default="",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +56,7 @@ def mock_server_session(pytestconfig: pytest.Config) -> Iterator[LiveServer]:
         record=True,
         speed=float(pytestconfig.getini("streamctl_speed")),
         scenario_dirs=tuple(pytestconfig.getini("streamctl_scenarios")),
+        serve_as=pytestconfig.getini("streamctl_serve_as") or None,
     )
     with LiveServer(config) as server:
         yield server

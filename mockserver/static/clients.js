@@ -393,10 +393,39 @@ const chunkComplete = {
   },
 };
 
+// --- goose-web: {type: message, …} in, response… complete out (seed 000, goose web) ------
+
+const gooseWeb = {
+  transport: "ws",
+  via: "WebSocket",
+  run(ctx) {
+    const session = ctx.form.session || "test-session";
+    return streamWebSocket(
+      ctx,
+      ctx.endpoint,
+      {},
+      (send) =>
+        send({ type: "message", content: ctx.form.message, session_id: session, timestamp: Date.now() }),
+      (obj, send, close) => {
+        if (obj.type === "response") ctx.text(obj.content ?? "");
+        else if (obj.type === "tool_request") ctx.note(`tool call: ${obj.tool_name}`);
+        else if (obj.type === "tool_response") ctx.note(`tool result for ${obj.id}`);
+        else if (obj.type === "thinking" || obj.type === "context_exceeded") ctx.note(`${obj.type}: ${obj.message}`);
+        else if (obj.type === "error") ctx.error(obj.message);
+        else if (obj.type === "complete" || obj.type === "cancelled") {
+          ctx.terminate();
+          close(1000);
+        }
+      },
+    );
+  },
+};
+
 export const CLIENTS = {
   goose,
   "ws-events": wsEvents,
   "chunk-complete": chunkComplete,
   "sse-delta-done": sseDeltaDone,
   "message-stream": messageStream,
+  "goose-web": gooseWeb,
 };

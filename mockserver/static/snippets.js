@@ -88,6 +88,22 @@ ws.onmessage = (event) => {
 };`,
     },
   ],
+  "goose-web": (base, wsBase) => [
+    { label: "streamctl", code: `streamctl send goose-web ${base} "Hello" --session test-session` },
+    {
+      label: "JavaScript",
+      code: `const ws = new WebSocket("${wsBase}/ws");
+let reply = "";
+ws.onopen = () =>
+  ws.send(JSON.stringify({ type: "message", content: "Hello", session_id: "test-session", timestamp: Date.now() }));
+ws.onmessage = (event) => {
+  const data = JSON.parse(event.data);
+  if (data.type === "response") reply += data.content;
+  else if (data.type === "complete" || data.type === "cancelled") { console.log(reply); ws.close(); }
+  else if (data.type === "error") console.error(data.message);
+};`,
+    },
+  ],
   "sse-delta-done": (base) => [
     { label: "curl", code: `curl -N "${base}/api/chat/stream?message=Hello"` },
     { label: "streamctl", code: `streamctl send sse-delta-done ${base} "Hello"` },

@@ -105,7 +105,8 @@ TokenOpt = Annotated[
     ),
 ]
 SessionOpt = Annotated[
-    str | None, typer.Option("--session", metavar="NAME", help="goose: the session name.")
+    str | None,
+    typer.Option("--session", metavar="NAME", help="goose, goose-web: the session name."),
 ]
 ChatOpt = Annotated[
     str | None,

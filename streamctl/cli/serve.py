@@ -162,6 +162,15 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
         LogFormat,
         typer.Option(help="How log lines are written: text, or one JSON object a line."),
     ] = LogFormat.text,
+    serve_as: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            metavar="PROTOCOL",
+            help="Answer / as this protocol's server does (goose-web: the Goose Chat page); "
+            "the playground moves to /playground.",
+        ),
+    ] = None,
 ) -> None:
     """Run the mock server: every protocol at once, on its documented paths."""
     import logging  # noqa: PLC0415 (the server stack loads only when serving)
@@ -193,6 +202,7 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
         log_requests=not quiet,
         log_events=log_events,
         log_format=log_format.value,
+        serve_as=serve_as,
     )
     try:
         parse_many(config.faults)
@@ -203,6 +213,10 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
     unknown = [p for p in config.sse_ids if p not in sse]
     if unknown:
         typer.echo(f"error: --sse-ids: {unknown[0]!r} is not one of {', '.join(sse)}", err=True)
+        raise typer.Exit(ExitCode.USAGE)
+    with_pages = [p.name for p in REGISTRY.values() if p.pages()]
+    if serve_as is not None and serve_as not in with_pages:
+        typer.echo(f"error: --as: {serve_as!r} is not one of {', '.join(with_pages)}", err=True)
         raise typer.Exit(ExitCode.USAGE)
     try:
         loop_name(config.loop)
