@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from streamctl.core.jsontext import dumps_compact
+from streamctl.core.protocols.asks import Asks
 from streamctl.core.protocols.base import (
     WS_RULES,
     ClientOptions,
@@ -218,7 +219,7 @@ class ChunkComplete(WSProtocol):
         return [self.finding("type.unknown", f"unknown message type {kind!r}", frame, raw)]
 
     def content_rules(self, msgs: Sequence[Msg], transcript: Transcript) -> Iterable[Finding]:
-        walk = _Walk(self, [index for index, _ in transcript.frames("client")])
+        walk = _Walk(self, Asks([index for index, _ in transcript.frames("client")]))
         for msg in msgs:
             yield from walk.step(msg)
         yield from walk.end(transcript)
@@ -246,40 +247,27 @@ class _Walk:
     """One pass over a connection's messages for the rules that span several of them."""
 
     proto: ChunkComplete
-    asked: list[int]  # record indices of the client's messages
+    asks: Asks  # every client message wants an answer
     state: str = MACHINE.initial
     current: str | None = None  # the open reply's message_id
     used: set[str] = field(default_factory=set)
     last: int = 0  # the highest bot_N number seen
-    answered: int = 0
 
     def step(self, msg: Msg) -> Iterator[Finding]:
         before = self.state
         self.state = MACHINE.next_state(before, msg.type) or before
         if before == "idle" and msg.type == "error":
-            self._answer(msg.frame)  # invalid input (or a reply that failed at once)
+            self.asks.answer(msg.frame)  # invalid input (or a reply that failed at once)
         elif before == "idle" and msg.type == "chunk":
             yield from self._start(msg)
         elif before == "streaming" and msg.type != "error":
             yield from self._same(msg)
 
     def end(self, transcript: Transcript) -> Iterator[Finding]:
-        waiting = len(self.asked) - self.answered
-        if waiting > 0:
-            how = f"; the recording ended: {transcript.end.outcome}" if transcript.end else ""
-            text = f"{waiting} client message(s) got neither a reply nor an error{how}"
-            yield self.proto.finding("reply.missing", text, len(transcript.records) - 1)
-
-    def _answer(self, frame: int) -> bool:
-        """Count one waiting client message as answered; false when none was waiting."""
-        waiting = sum(1 for index in self.asked if index < frame) - self.answered
-        if waiting <= 0:
-            return False
-        self.answered += 1
-        return True
+        return self.asks.missing(self.proto, transcript)
 
     def _start(self, msg: Msg) -> Iterator[Finding]:
-        if not self._answer(msg.frame):
+        if not self.asks.answer(msg.frame):
             yield self._finding("reply.unsolicited", "a reply with no client message waiting", msg)
         reply_id = msg.body.get("message_id")
         # A non-string id already broke the schema rule; the reply has no usable id.

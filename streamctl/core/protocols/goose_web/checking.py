@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from streamctl.core.protocols.asks import Asks
 from streamctl.core.protocols.goose_web.rules import MACHINE, SCHEMAS
 from streamctl.core.spec import Finding, Msg
 from streamctl.core.transcript import Transcript
@@ -42,7 +43,7 @@ def _asks(transcript: Transcript) -> list[int]:
 def content_findings(
     proto: Protocol, msgs: Sequence[Msg], transcript: Transcript
 ) -> Iterator[Finding]:
-    walk = _Walk(proto, _asks(transcript))
+    walk = _Walk(proto, Asks(_asks(transcript)))
     for msg in msgs:
         yield from walk.step(msg)
     yield from walk.end(transcript)
@@ -53,9 +54,8 @@ class _Walk:
     """One pass over a connection's messages for the rules that span several of them."""
 
     proto: Protocol
-    asked: list[int]
+    asks: Asks  # the client's 'message' messages
     state: str = MACHINE.initial
-    answered: int = 0
     tools: set[str] = field(default_factory=set)  # tool_request ids of the open reply
 
     def step(self, msg: Msg) -> Iterator[Finding]:
@@ -63,12 +63,12 @@ class _Walk:
         self.state = MACHINE.next_state(before, msg.type) or before
         if before != "replying" and self.state == "replying":
             self.tools.clear()
-            if not self._answer(msg.frame):
+            if not self.asks.answer(msg.frame):
                 yield self._finding(
                     "reply.unsolicited", "a reply with no client message waiting", msg
                 )
         elif before == "idle" and msg.type == "error":
-            self._answer(msg.frame)  # the agent failed at once, or a refused message
+            self.asks.answer(msg.frame)  # the agent failed at once, or a refused message
         yield from self._content(msg)
 
     def _content(self, msg: Msg) -> Iterator[Finding]:
@@ -83,19 +83,7 @@ class _Walk:
             yield self._finding("response.role", f"role is {msg.body.get('role')!r}", msg)
 
     def end(self, transcript: Transcript) -> Iterator[Finding]:
-        waiting = len(self.asked) - self.answered
-        if waiting > 0:
-            how = f"; the recording ended: {transcript.end.outcome}" if transcript.end else ""
-            text = f"{waiting} client message(s) got neither a reply nor an error{how}"
-            yield self.proto.finding("reply.missing", text, len(transcript.records) - 1)
-
-    def _answer(self, frame: int) -> bool:
-        """Count one waiting client message as answered; false when none was waiting."""
-        waiting = sum(1 for index in self.asked if index < frame) - self.answered
-        if waiting <= 0:
-            return False
-        self.answered += 1
-        return True
+        return self.asks.missing(self.proto, transcript)
 
     def _finding(self, suffix: str, message: str, msg: Msg) -> Finding:
         return self.proto.finding(suffix, message, msg.frame, msg.raw)
