@@ -267,8 +267,8 @@ def test_the_client_sends_what_the_seed_sends() -> None:
         ('{"type":"response"}', Update(text="")),
         (complete()[1], Update(done=True)),
         (server("cancelled", message="x")[1], Update(done=True, info="the reply was cancelled")),
-        (server("error", message="Error: x")[1], Update(error="Error: x", done=True)),
-        ('{"type":"error"}', Update(error='malformed error: \'{"type":"error"}\'', done=True)),
+        (server("error", message="Error: x")[1], Update(error="Error: x")),
+        ('{"type":"error"}', Update(error='malformed error: \'{"type":"error"}\'')),
         (
             server("tool_request", id="t", tool_name="w", arguments={})[1],
             Update(info="tool call 'w' (t)"),
@@ -412,3 +412,8 @@ def test_the_registry_knows_goose_web() -> None:
         "/api/sessions",
         "/api/sessions/{session_id}",
     ]
+
+
+def test_other_protocols_sessions_let_every_message_wait_its_turn() -> None:
+    other = get("chunk-complete").open(get("chunk-complete").new_state(Settings()))  # type: ignore[attr-defined]
+    assert not other.interrupts('{"type": "cancel", "session_id": "s"}')

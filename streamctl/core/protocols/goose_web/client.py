@@ -1,8 +1,10 @@
 """goose-web's sans-I/O client: what the ATLAS ``GooseClient`` does on its WebSocket path.
 
 It sends ``{"type": "message", "content", "session_id", "timestamp"}`` (milliseconds), appends
-the ``content`` of every ``response``, stops at ``complete`` or ``cancelled``, and fails on
-``error`` (seed 000; goose reference §11). Tool calls and thinking are shown as information.
+the ``content`` of every ``response`` and stops at ``complete`` or ``cancelled`` (seed 000; goose
+reference §11). An ``error`` is reported, and the client reads on to the ``complete`` that web.rs
+always sends after it (the seed's client returns at the error; the next message on the same
+connection would then meet that ``complete`` first). Tool calls and thinking are information.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ class GooseWebClient(ClientSession):
         if kind == "error":
             message = obj.get("message")
             reason = message if isinstance(message, str) else f"malformed error: {text[:80]!r}"
-            return Update(error=reason, done=True)
+            return Update(error=reason)
         return Update(info=_describe(kind, obj))
 
 
