@@ -57,7 +57,7 @@ def test_sse_and_websocket_decide_alike(
 ) -> None:
     decided = {}
     for protocol, over in (("sse-delta-done", over_sse), ("chunk-complete", over_websocket)):
-        httpx.post(live_server.url("/_streamctl/reset"), timeout=10).raise_for_status()
+        httpx.post(live_server.url("/_streamctl/reset"), json={}, timeout=10).raise_for_status()
         if queued:
             live_server.server.queues.add(protocol, f"recorded-{protocol}")
         status = over(live_server, asks(unknown, refusal))
