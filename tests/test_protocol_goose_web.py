@@ -417,3 +417,12 @@ def test_the_registry_knows_goose_web() -> None:
 def test_other_protocols_sessions_let_every_message_wait_its_turn() -> None:
     other = get("chunk-complete").open(get("chunk-complete").new_state(Settings()))  # type: ignore[attr-defined]
     assert not other.interrupts('{"type": "cancel", "session_id": "s"}')
+
+
+def test_a_reply_counts_as_one_and_an_error_first_as_none() -> None:
+    from streamctl.core.check import no_reply
+
+    assert no_reply(ws_transcript(NAME, GOOD)) is None
+    refused = no_reply(ws_transcript(NAME, [ask(), server("error", message="Error: no provider")]))
+    assert refused is not None
+    assert "no provider" in refused.message
