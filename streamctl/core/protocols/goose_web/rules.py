@@ -77,8 +77,19 @@ CLIENT_SCHEMAS: dict[str, Shape] = {
 }
 
 
-def _rule(suffix: str, text: str, source: str = REFERENCE, level: Level = Level.MUST) -> Rule:
-    return Rule(f"goose-web.{suffix}", level, text, source)
+def _rule(
+    suffix: str,
+    text: str,
+    source: str = REFERENCE,
+    level: Level = Level.MUST,
+    needs: frozenset[str] = frozenset(),
+) -> Rule:
+    return Rule(f"goose-web.{suffix}", level, text, source, needs=needs)
+
+
+#: Rules about answering the client's messages need them in the transcript (a capture of the
+#: server's side alone has none).
+CLIENT = frozenset({"client"})
 
 
 def _schema_text(kind: str) -> str:
@@ -114,12 +125,14 @@ RULES = (
         "reply.unsolicited",
         "A reply starts only when a client message is waiting for its answer.",
         WEB_RS + " (handle_socket)",
+        needs=CLIENT,
     ),
     _rule(
         "reply.missing",
         "Every client message of type 'message' is answered by a complete, a cancelled or an "
         "error.",
         WEB_RS,
+        needs=CLIENT,
     ),
     # ToolResponse answers the ToolRequest with the same id.
     _rule(
