@@ -50,13 +50,19 @@ def mock_server_session(pytestconfig: pytest.Config) -> Iterator[LiveServer]:
     """The session's mock server (reset by ``mock_server`` before each test that uses it)."""
     from mockserver.config import ServerConfig  # noqa: PLC0415 (only when a test needs it)
     from mockserver.testing import LiveServer  # noqa: PLC0415
+    from streamctl.core.protocols import REGISTRY  # noqa: PLC0415
 
+    serve_as = pytestconfig.getini("streamctl_serve_as") or None
+    with_pages = [p.name for p in REGISTRY.values() if p.pages()]
+    if serve_as is not None and serve_as not in with_pages:
+        known = ", ".join(with_pages)
+        raise pytest.UsageError(f"streamctl_serve_as: {serve_as!r} is not one of {known}")
     config = ServerConfig(
         watch=False,
         record=True,
         speed=float(pytestconfig.getini("streamctl_speed")),
         scenario_dirs=tuple(pytestconfig.getini("streamctl_scenarios")),
-        serve_as=pytestconfig.getini("streamctl_serve_as") or None,
+        serve_as=serve_as,
     )
     with LiveServer(config) as server:
         yield server

@@ -216,24 +216,34 @@ def test_the_pytest_plugin_records_goose_web_and_its_recording_conforms(
     assert assert_conforms(recording) == []
 
 
-def test_the_plugins_ini_option_serves_goose_chat_at_the_root(tmp_path: Any) -> None:
+def _run_pytest(directory: Any, serve_as: str) -> Any:
     import subprocess
     import sys
 
-    (tmp_path / "pytest.ini").write_text("[pytest]\nstreamctl_serve_as = goose-web\n")
-    (tmp_path / "test_page.py").write_text(
+    (directory / "pytest.ini").write_text(f"[pytest]\nstreamctl_serve_as = {serve_as}\n")
+    (directory / "test_page.py").write_text(
         "import httpx\n\n"
         "def test_root(mock_server):\n"
         "    assert 'Goose Chat' in httpx.get(mock_server.base_url + '/').text\n"
         "    assert mock_server.url('goose-web').endswith('/ws')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-        cwd=tmp_path,
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(directory)],
+        cwd=directory,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def test_the_plugins_ini_option_serves_goose_chat_at_the_root(tmp_path: Any) -> None:
+    done = _run_pytest(tmp_path, "goose-web")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+def test_the_plugins_ini_option_refuses_a_protocol_without_pages(tmp_path: Any) -> None:
+    done = _run_pytest(tmp_path, "goose")
+    assert done.returncode != 0
+    assert "streamctl_serve_as: 'goose' is not one of goose-web" in done.stdout + done.stderr
