@@ -156,3 +156,9 @@ def test_record_redacts_the_url_response_headers_and_what_the_server_echoes() ->
     raw = next(base64.b64decode(r["b64"]) for r in records if "b64" in r)
     assert raw == b"data: \xff not utf-8 Bearer <redacted>\n\n"  # other bytes as they came
     assert records[-2]["data"] == "data: plain\n\n"
+
+
+def test_a_member_whose_name_is_not_valid_json_is_judged_by_its_raw_name() -> None:
+    # Cut short, so redacted member by member; "\q" is no JSON escape: the raw name is used.
+    text = '{"a\\q": "kept", "pass\\q": "hunter2", "n": 1'
+    assert redact_text(text) == f'{{"a\\q": "kept", "pass\\q": "{REDACTED}", "n": 1'
