@@ -188,7 +188,7 @@ def load_command(
     console = Console()
     with guard(console, debug=debug):
         proto = resolve_protocol(protocol)
-        _validate(url, run_time, master=master, worker=worker)
+        url = _validate(url, run_time, master=master, worker=worker)
         turns = _messages(message, messages)
         if not run_time and not conversations and not worker:
             console.note("streamctl: no --run-time or --conversations: runs until Ctrl-C")
@@ -238,14 +238,16 @@ def load_command(
             )
 
 
-def _validate(url: str, run_time: str | None, *, master: bool, worker: bool) -> None:
+def _validate(url: str, run_time: str | None, *, master: bool, worker: bool) -> str:
+    """``url`` as Locust is to get it (``http://`` added when it has no scheme)."""
     from streamctl.net.urls import validate  # noqa: PLC0415
 
-    validate(url)
+    absolute = validate(url)
     if master and worker:
         raise UsageError("--master and --worker cannot be used together")
     if run_time is not None and not (run_time and _RUN_TIME.fullmatch(run_time)):
         raise UsageError(f"--run-time must look like 20s, 5m or 1h30m, not {run_time!r}")
+    return absolute
 
 
 def _messages(message: list[str] | None, path: Path | None) -> list[str]:
