@@ -54,7 +54,8 @@ def test_two_local_worker_processes_add_up(live_server: LiveServer, tmp_path: Pa
     out = tmp_path / "summary.json"
     result = load(
         "sse-delta-done", live_server.base_url, "--users", "4", "--spawn-rate", "100",
-        "--conversations", "3", "--processes", "2", "--check-rate", "1", "-m", "hello there",
+        "--conversations", "3", "--run-time", "120s", "--processes", "2", "--check-rate", "1",
+        "-m", "hello there",
         "--json", str(out), "--csv", str(tmp_path / "run"),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -100,7 +101,8 @@ def test_a_master_and_two_workers_give_the_same_totals_as_one_process(
     token = mint_dev_token(live_server.config.jwt_secret)
     args = [
         "ws-events", f"{live_server.base_url}?scenario=conversation", "--users", "3",
-        "--spawn-rate", "100", "--conversations", "2", "-m", "one", "-m", "two",
+        "--spawn-rate", "100", "--conversations", "2", "--run-time", "120s", "-m", "one",
+        "-m", "two",
         "--check-rate", "0.5",
     ]  # fmt: skip
     one, three = tmp_path / "one.json", tmp_path / "three.json"
