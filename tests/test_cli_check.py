@@ -191,6 +191,8 @@ def test_an_empty_directory_is_a_usage_error(tmp_path: Path) -> None:
     [
         ('["a", "b"]', True),
         ('{"name": "x", "messages": ["a"]}', True),
+        ('{"name": "conversation", "turns": [{"reply": "a"}, {"reply": "b"}]}', True),
+        ('{"name": "empty", "turns": []}', False),
         ("[]", False),
         ('{"messages": ["a", 1]}', False),
         ("not json", False),

@@ -151,19 +151,28 @@ def test_protocols_as_markdown() -> None:
 
 @pytest.mark.parametrize("name", names())
 def test_spec_prints_every_rule_with_level_and_source(name: str) -> None:
-    rules = REGISTRY[name].spec.rules
+    from streamctl.core.probes import suite, suite_rules
+
+    rules = suite_rules(REGISTRY[name])  # the spec's rules and the probes' own
+    assert set(REGISTRY[name].spec.rules) <= set(rules)
     text = cli("spec", name)
     assert text.exit_code == 0
     for rule in rules:
         assert re.search(rf"^{re.escape(rule.id)}\s+{rule.level.value}\s", text.stdout, re.M)
         assert f"source: {rule.source}" in text.stdout
+    probes = [p.name for p in suite(REGISTRY[name])]
+    for probe in probes:
+        assert re.search(rf"^  {re.escape(probe)}\s", text.stdout, re.M)
     rows = [json.loads(line) for line in cli("spec", name, "-f", "json").stdout.splitlines()]
-    assert rows == [
+    assert [row for row in rows if "id" in row] == [
         {"id": r.id, "level": r.level.value, "text": r.text, "source": r.source} for r in rules
     ]
+    assert [row["probe"] for row in rows if "probe" in row] == probes
     markdown = cli("spec", name, "-f", "markdown").stdout.splitlines()
     assert markdown[0] == "| id | level | rule | source |"
-    assert len(markdown) == 2 + len(rules)
+    assert markdown[2 + len(rules)] == ""
+    assert markdown[3 + len(rules)] == "| probe | kind | what it checks | its own rules |"
+    assert len(markdown) == 5 + len(rules) + len(probes)
 
 
 def test_token_mints_a_jwt_the_server_secret_verifies() -> None:
@@ -294,7 +303,7 @@ def test_a_report_that_cannot_be_written_is_a_usage_error(tmp_path: Path) -> Non
     assert "cannot write" in result.stderr
 
 
-def test_a_missing_scenario_file_is_a_usage_error(tmp_path: Path) -> None:
-    result = cli("check", "goose", "http://127.0.0.1:9", "--scenario", str(tmp_path / "no.json"))
+def test_a_missing_messages_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = cli("check", "goose", "http://127.0.0.1:9", "--messages", str(tmp_path / "no.json"))
     assert result.exit_code == ExitCode.USAGE
-    assert "cannot read scenario" in result.stderr
+    assert "cannot read messages" in result.stderr
