@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 
 from streamctl.core.protocols import get
 from streamctl.core.protocols.base import Protocol, excerpt
-from streamctl.core.spec import ANY, Finding, Level, Machine, Msg, Rule
+from streamctl.core.spec import ANY, SAME, Finding, Level, Machine, Msg, Rule
 from streamctl.core.transcript import Frame, Transcript
 
 __all__ = ["NO_REPLY", "check", "failed", "no_reply", "order_findings", "unjudged"]
@@ -133,11 +133,9 @@ def _resync(machine: Machine, state: str, kind: str) -> str:
         after = None if between is None else machine.next_state(between, kind)
         if after is not None:
             return after
-    for source, taken in machine.transitions:
+    for (source, taken), target in machine.transitions.items():
         if taken == kind and source not in (ANY, state):
-            after = machine.next_state(source, kind)
-            if after is not None:
-                return after
+            return source if target == SAME else target
     return state
 
 
