@@ -49,6 +49,10 @@ class GooseWeb(WSProtocol):
         *(route.endpoint for route in ROUTES),
     )
     spec: ClassVar[Spec] = SPEC
+    #: What shows a reply arrived (``check``'s no reply, no pass): its text, tools, the end.
+    reply_types: ClassVar[frozenset[str]] = frozenset(
+        {"response", "thinking", "tool_request", "tool_response", "complete"}
+    )
     client_schemas: ClassVar[Mapping[str, Shape]] = CLIENT_SCHEMAS
     reply_types: ClassVar[frozenset[str]] = frozenset({*REPLY_TYPES, "complete", "cancelled"})
 
