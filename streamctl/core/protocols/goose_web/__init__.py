@@ -54,7 +54,6 @@ class GooseWeb(WSProtocol):
         {"response", "thinking", "tool_request", "tool_response", "complete"}
     )
     client_schemas: ClassVar[Mapping[str, Shape]] = CLIENT_SCHEMAS
-    reply_types: ClassVar[frozenset[str]] = frozenset({*REPLY_TYPES, "complete", "cancelled"})
 
     # --- checking ---------------------------------------------------------------------------
 
