@@ -62,6 +62,7 @@ def test_a_wrong_goose_secret_key_is_shown_as_a_401_failure(playground: Playgrou
     assert "FAIL" in playground.verdict
     assert playground.rules == ["sse.http.status"]
     assert "status is 401" in playground.text("#findings")
+    assert "end: refused with HTTP 401" in playground.text("#frames-body tr:last-child")
 
 
 def test_a_bad_ws_events_token_is_shown(playground: Playground) -> None:
@@ -141,6 +142,9 @@ def test_stop_ends_a_reply_while_it_streams(
     assert SLOW.startswith(playground.reply)
     assert len(playground.reply) < len(SLOW)
     assert "end: interrupted" in playground.text("#frames-body tr:last-child")
+    # The stream never reached its end because the user stopped it: not the server's fault.
+    assert "FAIL" not in playground.verdict
+    assert "You stopped this reply" in playground.text("#stopped-note")
 
 
 def test_the_page_shows_every_protocol_with_endpoints_and_code(playground: Playground) -> None:
@@ -214,3 +218,40 @@ def test_a_malformed_frame_fault_is_caught_by_the_checker_in_the_page(
     playground.send(protocol, "Hello there", "plain", fields={"#fault": "malformed:json"})
     assert "FAIL" in playground.verdict
     assert f"{protocol}.json" in playground.rules
+
+
+@pytest.mark.parametrize("protocol", ["goose", "sse-delta-done", "chunk-complete"])
+def test_a_stopped_server_is_shown_as_unreachable(
+    open_playground: Callable[[LiveServer], Playground], protocol: str
+) -> None:
+    server = LiveServer(ServerConfig(watch=False, speed=0)).start()
+    playground = open_playground(server)
+    assert playground.page.get_attribute("#server-info", "data-state") == "up"
+    server.stop()
+    playground.send(protocol, "Hello there", fields=_auth(protocol))
+    assert playground.page.get_attribute("#server-info", "data-state") == "down"
+    assert playground.text("#server-info").endswith("unreachable")
+    assert "is unreachable: is streamctl serve still running?" in playground.error
+    assert "scenario" not in playground.error
+    assert playground.verdict == "Not checked: the server is unreachable."
+
+
+def _auth(protocol: str) -> dict[str, str]:
+    return {"#secret-key": "test"} if protocol == "goose" else {}
+
+
+def test_the_fault_box_shows_a_whole_fault(playground: Playground) -> None:
+    playground.page.fill("#fault", "drop:after=3,mid")
+    fits = "(e => e.scrollWidth <= e.clientWidth)(document.querySelector('#fault'))"
+    assert playground.page.evaluate(fits)
+
+
+def test_each_send_adds_a_turn_to_the_conversation(playground: Playground) -> None:
+    playground.send("chunk-complete", "first message", "plain")
+    playground.send("chunk-complete", "second message", "plain")
+    past = playground.page.locator("#reply-body .bubble.past").all_inner_texts()
+    assert past[0] == "first message"
+    assert past[1].strip().startswith(PLAIN.strip()[:40])
+    assert len(past) == 2
+    assert playground.text("#reply-user") == "second message"
+    assert playground.reply == PLAIN

@@ -39,11 +39,27 @@ function faultList(answer) {
   return items.map((f) => (typeof f === "string" ? { name: f } : { ...f, name: f.name ?? f.id }));
 }
 
-function renderServerInfo(health) {
+function renderServerInfo(health, up = true) {
   const host = location.host;
   const parts = [host];
-  if (health) parts.push(`${health.protocols.length} protocols`, `${health.scenarios} scenarios`);
+  if (!up) parts.push("unreachable");
+  else if (health) parts.push(`${health.protocols.length} protocols`, `${health.scenarios} scenarios`);
   $("#server-info").replaceChildren(h("span", { class: "dot" }), parts.join(" · "));
+  $("#server-info").dataset.state = up ? "up" : "down";
+  page.health = health ?? page.health;
+}
+
+/** Whether the server still answers (asked when a run failed: a stopped server looks like a
+ * refusal to EventSource and WebSocket, which show no status). */
+async function reachable() {
+  try {
+    renderServerInfo(await getJSON("/_streamctl/health"));
+    return true;
+  } catch (err) {
+    if (!(err instanceof TypeError)) return true; // it answered, with something odd
+    renderServerInfo(page.health, false);
+    return false;
+  }
 }
 
 // --- the form -------------------------------------------------------------------------------
@@ -267,6 +283,13 @@ async function send() {
   } catch (err) {
     run.error(`The page's client failed: ${err.message}`);
     run.finish("error", String(err.message));
+  }
+  if (run.outcome === "error" && !(await reachable())) {
+    reply.unreachable(ROOT);
+    reply.finish(run);
+    findings.unreachable();
+    setRunState("done");
+    return;
   }
   reply.finish(run);
   setRunState("checking");

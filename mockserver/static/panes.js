@@ -8,7 +8,10 @@ const MAX_ROWS = 3000; // frames shown in the table (the transcript keeps them a
 // --- the reply pane -------------------------------------------------------------------------
 
 export const reply = {
+  turns: 0,
   start(message) {
+    if (this.turns > 0) this.keepTurn();
+    this.turns += 1;
     $("#reply-user").textContent = message;
     $("#reply-user").hidden = !message;
     $("#reply-text").textContent = "";
@@ -18,6 +21,20 @@ export const reply = {
     $("#reply-stats").textContent = "";
     $("#reply-bubble").classList.add("streaming");
     this.status("connecting", "connecting…");
+  },
+  /** The turn shown so far stays in the conversation, above the next one. */
+  keepTurn() {
+    const copies = ["#reply-user", "#reply-bubble"]
+      .map((selector) => $(selector))
+      .filter((node) => !node.hidden)
+      .map((node) => {
+        const copy = node.cloneNode(true);
+        for (const el of [copy, ...copy.querySelectorAll("[id]")]) el.removeAttribute("id");
+        copy.classList.remove("streaming");
+        copy.classList.add("past");
+        return copy;
+      });
+    $("#reply-user").before(...copies);
   },
   status(state, label) {
     const pill = $("#reply-status");
@@ -31,6 +48,11 @@ export const reply = {
   },
   note(text) {
     $("#reply-notes").append(h("span", { class: "chip" }, text));
+  },
+  /** The run failed because nothing answers at ``root``: say that instead of guessing. */
+  unreachable(root) {
+    $("#reply-error").replaceChildren();
+    this.error(`The server at ${root} is unreachable: is streamctl serve still running?`);
   },
   error(message) {
     const box = $("#reply-error");
@@ -118,6 +140,12 @@ export const frames = {
   },
 };
 
+/** How an exchange ended, in words: a refusal is not a complete stream. */
+function endLabel(record) {
+  if (record.detail?.startsWith("refused")) return record.detail;
+  return `${record.end}${record.detail ? ` — ${record.detail}` : ""}`;
+}
+
 function frameRow(index, record) {
   const dir = record.from === "client" ? "↑" : record.from === "server" ? "↓" : "•";
   const kind = record.from ? record.from : "";
@@ -137,7 +165,7 @@ function frameRow(index, record) {
   } else if ("disconnect" in record) {
     payload = h("span", { class: "meta bad" }, `disconnect: ${record.disconnect}`);
   } else {
-    payload = h("span", { class: "meta" }, `end: ${record.end}${record.detail ? ` — ${record.detail}` : ""}`);
+    payload = h("span", { class: "meta" }, `end: ${endLabel(record)}`);
   }
   const row = h(
     "tr",
@@ -196,6 +224,16 @@ function visible(text) {
   return out;
 }
 
+/** After Stop, the finding that the stream never reached its end is about the user's Stop. */
+function stoppedByUser(run, result) {
+  if (run.outcome !== "interrupted") return result;
+  const cut = result.findings.filter((f) => f.message.endsWith("the recording ended: interrupted"));
+  if (!cut.length) return result;
+  const findings = result.findings.filter((f) => !cut.includes(f));
+  const failed = findings.some((f) => f.level === "MUST");
+  return { ...result, findings, failed, stopped: cut.map((f) => f.rule) };
+}
+
 // --- the findings pane ----------------------------------------------------------------------
 
 export const findings = {
@@ -220,7 +258,13 @@ export const findings = {
       $("#findings").dataset.state = "error";
       return;
     }
-    this.render(run, result, transcript);
+    this.render(run, stoppedByUser(run, result), transcript);
+  },
+  /** The server could not be reached: there is nothing to check. */
+  unreachable() {
+    $("#findings-count").textContent = "";
+    $("#findings").replaceChildren(h("div", { class: "banner bad", id: "verdict" }, "Not checked: the server is unreachable."));
+    $("#findings").dataset.state = "error";
   },
   render(run, result, transcript) {
     const list = result.findings;
@@ -254,6 +298,17 @@ export const findings = {
     );
     const items = list.map((f) => findingItem(f));
     const notes = [];
+    if (result.stopped?.length) {
+      notes.push(
+        h(
+          "p",
+          { class: "note", id: "stopped-note" },
+          `You stopped this reply before its end, so it never ended the way ${run.proto.name} ends a reply: `,
+          h("code", {}, result.stopped.join(", ")),
+          " is not held against the server.",
+        ),
+      );
+    }
     if (run.client.via === "EventSource") {
       notes.push(
         h(
