@@ -109,7 +109,8 @@ def test_a_text_report_shows_frames_excerpts_and_sources(tmp_path: Path) -> None
         "  MUST (2)",
         "    sse-delta-done.json  frame 1: frame payload is not valid JSON",
         "      > not json",
-        "      source: seed 002 (FastAPI + sse-starlette, EventSource client)",
+        "      source: docs/protocols/sse-delta-done.md (FastAPI + sse-starlette, EventSource "
+        "client)",
         "    sse-delta-done.done.missing  frame 2: stream ended in state 'streaming', still "
         "expecting delta, done, error, tool; the recording ended: complete",
     ]

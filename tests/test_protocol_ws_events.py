@@ -284,7 +284,7 @@ def test_a_finding_cites_the_seed_and_the_frame() -> None:
     (finding,) = check(ws_transcript(NAME, BREAKS["ws-events.content.tokens"]))  # type: ignore[arg-type]
     assert finding.frame == len(GOOD) - 1
     assert "'Полный текст ответа'" in finding.message
-    assert finding.source == "PROTOCOLS.md §2"
+    assert finding.source == "docs/protocols/ws-events.md"
 
 
 # --- the server side ----------------------------------------------------------------------

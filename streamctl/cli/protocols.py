@@ -60,7 +60,8 @@ def _protocol_text(proto: Protocol, markdown: bool) -> list[str]:
         lines = [f"### `{proto.name}` — {proto.title}", ""]
         lines += [f"- `{e.method} {e.path}`: {e.summary}" for e in proto.endpoints]
         return [*lines, ""]
-    lines = [f"{proto.name:<16} {proto.transport:<4} {proto.title} (seed {proto.seed})"]
+    page = f"docs/protocols/{proto.name}.md"
+    lines = [f"{proto.name:<16} {proto.transport:<4} {proto.title} ({page})"]
     for e in proto.endpoints:
         mark = "*" if e.stream else " "
         lines.append(f"  {mark} {e.method:<6} {e.path}  {e.summary}")

@@ -60,8 +60,8 @@ from streamctl.core.spec import (
 )
 from streamctl.core.transcript import Transcript
 
-SEED = "seed 003 (FastAPI WebSocket router, NiceGUI ChatUI client)"
-PROTOCOLS = "PROTOCOLS.md §3"
+SEED = "docs/protocols/chunk-complete.md (FastAPI WebSocket router, NiceGUI ChatUI client)"
+PROTOCOLS = "docs/protocols/chunk-complete.md"
 PATH = "/chat/ws"
 
 RULES = (

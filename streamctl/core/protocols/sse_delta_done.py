@@ -32,8 +32,8 @@ from streamctl.core.spec import Field, Finding, Level, Machine, Msg, Rule, Shape
 from streamctl.core.sse import SSEEvent, encode_comment
 from streamctl.core.transcript import Request
 
-SEED = "seed 002 (FastAPI + sse-starlette, EventSource client)"
-PROTOCOLS = "PROTOCOLS.md §4"
+SEED = "docs/protocols/sse-delta-done.md (FastAPI + sse-starlette, EventSource client)"
+PROTOCOLS = "docs/protocols/sse-delta-done.md"
 PATH = "/api/chat/stream"
 EOL = "\r\n"  # sse-starlette's line separator
 

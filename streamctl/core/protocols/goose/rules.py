@@ -11,7 +11,7 @@ from streamctl.core.spec import SAME, Field, Level, Machine, Rule, Shape, Spec
 
 __all__ = ["EVENT_TYPES", "ITEM_SHAPES", "MACHINE", "RULES", "SPEC", "TEXT_CONTENT"]
 
-REF = "goose-protocol.md"
+REF = "docs/protocols/goose.md"
 ERA_B = "goosed v1.3-v1.7"
 ERA_E = "goosed v1.18+"
 

@@ -14,8 +14,8 @@ from streamctl.core.spec import Field, Level, Machine, Rule, Shape, Spec
 __all__ = ["MACHINE", "NAME", "RULES", "SCHEMAS", "SPEC", "TYPES"]
 
 NAME = "message-stream"
-SEED = "seed 004 (MessageStreamHandler, useChat, MessageRead)"
-PROTOCOLS = "PROTOCOLS.md §5"
+SEED = "docs/protocols/message-stream.md (MessageStreamHandler, useChat, MessageRead)"
+PROTOCOLS = "docs/protocols/message-stream.md"
 NDJSON_SPEC = "NDJSON spec 1.0 §3.1 (ndjson/ndjson-spec)"
 
 #: Every message type, in the order a reply sends them.

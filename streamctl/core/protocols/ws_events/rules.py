@@ -14,8 +14,8 @@ from streamctl.core.spec import Field, Level, Machine, Rule, Shape, Spec
 
 __all__ = ["CLIENT_SCHEMAS", "MACHINE", "PROTOCOLS", "RULES", "SCHEMAS", "SEED", "SPEC", "encode"]
 
-SEED = "seed 001 (Node ws chat server with JWT auth)"
-PROTOCOLS = "PROTOCOLS.md §2"
+SEED = "docs/protocols/ws-events.md (Node ws chat server with JWT auth)"
+PROTOCOLS = "docs/protocols/ws-events.md"
 
 
 def _said(role: str) -> Shape:
