@@ -51,7 +51,7 @@ __all__ = [
 
 WHATWG = "WHATWG HTML §9.2 Server-sent events"
 RFC6455 = "RFC 6455 The WebSocket Protocol"
-WS_RULES = "docs/protocols/README.md, shared WebSocket rules"
+WS_GROUND_RULES = "docs/protocols/README.md, shared WebSocket rules"
 PROTOCOLS_MD = "docs/protocols/README.md, shared SSE rules"
 
 
@@ -346,7 +346,7 @@ WS_RULES: tuple[Rule, ...] = (
         RFC6455 + " §4.2.2",
         needs=frozenset({"response"}),
     ),
-    Rule("ws.text", Level.MUST, "Every message is a text frame carrying JSON.", WS_RULES),
+    Rule("ws.text", Level.MUST, "Every message is a text frame carrying JSON.", WS_GROUND_RULES),
 )
 
 
