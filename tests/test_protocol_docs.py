@@ -12,7 +12,7 @@ from streamctl.core.protocols import REGISTRY
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "docs" / "protocols"
 #: Public standards a source may cite instead (each linked from docs/protocols/).
-PUBLIC = ("WHATWG", "RFC", "NDJSON spec")
+PUBLIC = ("WHATWG", "RFC", "NDJSON spec", "github.com/block/goose")
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))

@@ -15,9 +15,9 @@ from streamctl.core.spec import SAME, Field, Level, Machine, Rule, Shape, Spec
 
 __all__ = ["CLIENT_SCHEMAS", "MACHINE", "REPLY_TYPES", "RULES", "SCHEMAS", "SPEC"]
 
-REFERENCE = "goose-protocol.md §12 (goose web)"
-WEB_RS = "goose crates/goose-cli/src/commands/web.rs"
-SEED = "seed 000 (ATLAS GooseClient, WebSocket path)"
+REFERENCE = "docs/protocols/goose-web.md §12 (goose web)"
+WEB_RS = "github.com/block/goose crates/goose-cli/src/commands/web.rs"
+SEED = "docs/protocols/goose-web.md (ATLAS GooseClient, WebSocket path)"
 
 #: Any JSON value (serde_json::Value): tool arguments and results.
 ANY_JSON = (dict, list, str, float, bool, type(None))

@@ -65,7 +65,7 @@ _FRAMING = (
         f"{NAME}.event-line",
         Level.SHOULD,
         "An SSE event carries an event: line naming its type.",
-        PROTOCOLS + " (SHOULD, not MUST: seed 004's handler also reads events by the JSON "
+        PROTOCOLS + " (SHOULD, not MUST: the client's handler also reads events by the JSON "
         "type alone, so a stream of bare data: lines works)",
     ),
     Rule(
