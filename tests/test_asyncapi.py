@@ -105,7 +105,7 @@ def test_path_parameters_become_channel_parameters() -> None:
 def test_a_message_names_its_schema_rule_and_source() -> None:
     message = document(get("chunk-complete"), "1")["components"]["messages"]["chunk"]
     assert "chunk-complete.schema.chunk" in message["description"]
-    assert "seed 003" in message["description"]
+    assert "docs/protocols/chunk-complete.md" in message["description"]
     ping = document(get("goose"), "1")["components"]["messages"]["Ping"]
     assert ping["description"] == "A Ping message."  # no rule: a Ping has no fields
 
