@@ -24,7 +24,7 @@ from streamctl.core.protocols.base import (
 )
 from streamctl.core.protocols.goose_web import checking, page
 from streamctl.core.protocols.goose_web.client import GooseWebClient
-from streamctl.core.protocols.goose_web.rules import CLIENT_SCHEMAS, REPLY_TYPES, SPEC
+from streamctl.core.protocols.goose_web.rules import CLIENT_SCHEMAS, SPEC
 from streamctl.core.protocols.goose_web.server import ROUTES, Session, State
 from streamctl.core.spec import Finding, Msg, Shape, Spec
 from streamctl.core.transcript import Transcript
