@@ -28,7 +28,7 @@ def load(*args: str) -> Result:
         (["--run-time", "soon"], "--run-time must look like 20s"),
         (["-m", "a", "--messages", "x.json"], "--message and --messages cannot be used"),
         (["-m", ""], "--message cannot be empty"),
-        (["--messages", "missing.json"], "cannot read scenario missing.json"),
+        (["--messages", "missing.json"], "cannot read messages missing.json"),
     ],
 )
 def test_bad_options_are_refused_before_locust_starts(args: list[str], message: str) -> None:
