@@ -295,3 +295,13 @@ def test_check_bounds_a_silent_websocket_server() -> None:
     assert result.exit_code == ExitCode.CHECK_FAILED
     assert "chunk-complete.complete.missing" in result.stdout
     assert "chunk-complete.stalled  stalled: nothing arrived for 0.3 s" in result.stdout
+
+
+def test_a_host_port_that_names_a_file_is_checked_as_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "host:8000").write_text(dump(sse_transcript("sse-delta-done", [DELTA, DONE])))
+    result = cli("check", "sse-delta-done", "host:8000")
+    assert result.exit_code == 0, result.stderr
+    assert "1 checked, 0 failed" in result.stdout

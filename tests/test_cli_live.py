@@ -523,6 +523,13 @@ def test_check_a_live_server_passes(live_server: LiveServer, protocol: str) -> N
     assert " 0 failed, 0 not run;" in result.stdout.splitlines()[-1]
 
 
+def test_check_takes_a_url_without_its_scheme(live_server: LiveServer) -> None:
+    bare = live_server.base_url.removeprefix("http://")
+    result = cli("check", "sse-delta-done", bare, "--quick")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"http://{bare} (sse-delta-done: 1 probes)"), result.stdout
+
+
 @pytest.mark.parametrize("protocol", names())
 def test_check_a_scenario_of_several_messages(
     live_server: LiveServer, protocol: str, tmp_path: Path

@@ -8,6 +8,7 @@ any SHOULD finding too.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -41,6 +42,17 @@ if TYPE_CHECKING:
 __all__ = ["check_command", "load_messages"]
 
 URL_SCHEMES = ("http://", "https://", "ws://", "wss://")
+#: ``127.0.0.1:8000``, ``localhost:8000/x``, ``:8000``, ``[::1]:8000``: a URL without its scheme.
+_HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:]+\]|[\w.-]*):\d+(/|\?|$)")
+
+
+def is_live(target: str) -> bool:
+    """Whether TARGET names a server: a URL, or host:port without a scheme (as curl and httpie
+    take it) where no such file exists."""
+    if target.startswith(URL_SCHEMES):
+        return True
+    return bool(_HOST_PORT.match(target)) and not Path(target).exists()
+
 
 TargetArg = Annotated[
     str,
@@ -287,12 +299,15 @@ def check_command(
         if fmt not in FORMATS:
             raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
         proto = resolve_protocol(protocol)
-        live = target.startswith(URL_SCHEMES)
+        live = is_live(target)
         _refuse_offline(live, messages=messages, resume=resume, probe=probe, quick=quick)
         _refuse_offline(live, baseline=baseline, write_baseline=write_to)
         if not live:
             _report(console, check_files(proto, target, console), fmt, strict, output)
             return
+        from streamctl.net.urls import validate  # noqa: PLC0415
+
+        target = validate(target)
         options = client_options(
             message,
             headers=header,
