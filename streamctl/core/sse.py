@@ -126,28 +126,10 @@ class SSEDecoder:
         ``data:`` line, with LF or CRLF endings. This gives what the line loop would give, in a
         fraction of its time; anything else (``None``) goes through the line loop.
         """
-        if text[-2:] == "\n\n" and "\r" not in text:
-            eol = "\n"
-        elif text[-4:] == "\r\n\r\n":
-            eol = "\r\n"
-        else:
+        plain = _plain_event(text)
+        if plain is None:
             return None
-        lines = text[: -2 * len(eol)].split(eol)
-        count = len(lines) + 1  # the lines and the blank line
-        if count == 2:
-            name, data = "", lines[0]
-        elif count == 3 and lines[0][:6] == "event:":
-            name = lines[0][7:] if lines[0][6:7] == " " else lines[0][6:]
-            data = lines[1]
-        else:
-            return None
-        if (
-            data[:5] != "data:"
-            # With CRLF, no lone CR or LF inside a line: each line ending is one CR and one LF.
-            or (eol == "\r\n" and not text.count("\r") == text.count("\n") == count)
-            or _INVALID in text
-        ):
-            return None
+        eol, name, data, count = plain
         self._skip_lf = False
         self._line += count
         self.eol_counts[eol] += count
@@ -157,7 +139,7 @@ class SSEDecoder:
             comments = tuple(self._block.comments)
             self._block = _Block()
         return SSEEvent(
-            data[6:] if data[5:6] == " " else data[5:],
+            data,
             name or "message",
             self.last_event_id,
             None,
@@ -368,3 +350,31 @@ def encode_comment(text: str = "", *, eol: str = "\n") -> bytes:
         raise ValueError(f"eol must be one of {EOLS!r}")
     _check_single_line("comment", text)
     return f": {text}{eol}{eol}".encode() if text else f":{eol}{eol}".encode()
+
+
+def _plain_event(text: str) -> tuple[str, str, str, int] | None:
+    """(line ending, event name, data, line count) of ``text`` when it is exactly one plain
+    event: an optional ``event:`` line and one ``data:`` line, all ended alike; else None."""
+    if text[-2:] == "\n\n" and "\r" not in text:
+        eol = "\n"
+    elif text[-4:] == "\r\n\r\n":
+        eol = "\r\n"
+    else:
+        return None
+    lines = text[: -2 * len(eol)].split(eol)
+    count = len(lines) + 1  # the lines and the blank line
+    if count == 2:
+        name, data = "", lines[0]
+    elif count == 3 and lines[0][:6] == "event:":
+        name = lines[0][7:] if lines[0][6:7] == " " else lines[0][6:]
+        data = lines[1]
+    else:
+        return None
+    if (
+        data[:5] != "data:"
+        # With CRLF, no lone CR or LF inside a line: each line ending is one CR and one LF.
+        or (eol == "\r\n" and not text.count("\r") == text.count("\n") == count)
+        or _INVALID in text
+    ):
+        return None
+    return eol, name, data[6:] if data[5:6] == " " else data[5:], count
