@@ -84,22 +84,7 @@ def playground_blueprint(server: ServerState) -> Blueprint:
     async def static(name: str) -> Response:
         return static_file(name)
 
-    @page.post(f"{PREFIX}/check")
-    async def check_transcript() -> Response | tuple[Response, int]:
-        body = await request.get_data(True, False, False)
-        try:
-            transcript = load(body.decode("utf-8"))
-        except UnicodeDecodeError:
-            return _error(422, "the transcript is not UTF-8 text")
-        except TranscriptError as exc:
-            return _error(422, f"not a transcript: {exc}")
-        except RecursionError:
-            return _error(400, "the transcript's JSON is nested too deeply")
-        if transcript.protocol not in REGISTRY:
-            known = ", ".join(REGISTRY)
-            return _error(422, f"unknown protocol {transcript.protocol!r} (known: {known})")
-        findings = check(transcript)
-        return jsonify({"findings": [f.as_dict() for f in findings], "failed": failed(findings)})
+    page.add_url_rule(f"{PREFIX}/check", "check", _check_transcript, methods=["POST"])
 
     @page.get(f"{PREFIX}/token")
     async def token() -> Response | tuple[Response, int]:
@@ -109,3 +94,21 @@ def playground_blueprint(server: ServerState) -> Blueprint:
         return jsonify({"token": mint_dev_token(server.config.jwt_secret, user)})
 
     return page
+
+
+async def _check_transcript() -> Response | tuple[Response, int]:
+    """The findings for the transcript in the request body (the page's "Check" button)."""
+    body = await request.get_data(True, False, False)
+    try:
+        transcript = load(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return _error(422, "the transcript is not UTF-8 text")
+    except TranscriptError as exc:
+        return _error(422, f"not a transcript: {exc}")
+    except RecursionError:
+        return _error(400, "the transcript's JSON is nested too deeply")
+    if transcript.protocol not in REGISTRY:
+        known = ", ".join(REGISTRY)
+        return _error(422, f"unknown protocol {transcript.protocol!r} (known: {known})")
+    findings = check(transcript)
+    return jsonify({"findings": [f.as_dict() for f in findings], "failed": failed(findings)})
