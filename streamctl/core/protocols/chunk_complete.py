@@ -32,19 +32,19 @@ from typing import Any, ClassVar
 
 from streamctl.core.jsontext import dumps_compact, is_unicode
 from streamctl.core.protocols.asks import Asks
-from streamctl.core.protocols.base import (
-    WS_RULES,
+from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.exchange import (
     ClientOptions,
-    ClientSession,
     Endpoint,
     Out,
     Reaction,
-    ServerSession,
     Settings,
     Turn,
     Update,
-    WSProtocol,
 )
+from streamctl.core.protocols.protocol import WSProtocol
+from streamctl.core.protocols.rules import WS_RULES
+from streamctl.core.protocols.server import ServerSession
 from streamctl.core.script import Script
 from streamctl.core.spec import (
     SAME,

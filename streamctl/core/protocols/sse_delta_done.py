@@ -14,19 +14,19 @@ from json.encoder import encode_basestring_ascii
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
-from streamctl.core.protocols.base import (
-    SSE_RULES,
+from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.exchange import (
     Accepted,
     ClientOptions,
-    ClientSession,
     Endpoint,
     HttpRequest,
     HttpResponse,
     Out,
-    SSEProtocol,
     Turn,
     Update,
 )
+from streamctl.core.protocols.protocol import SSEProtocol
+from streamctl.core.protocols.rules import SSE_RULES
 from streamctl.core.script import Script
 from streamctl.core.spec import Field, Finding, Level, Machine, Msg, Rule, Shape, Spec
 from streamctl.core.sse import SSEEvent, encode_comment

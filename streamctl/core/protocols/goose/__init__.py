@@ -16,22 +16,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
-from streamctl.core.protocols.base import (
+from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.exchange import (
     Accepted,
     ClientOptions,
-    ClientSession,
     Endpoint,
     HttpRequest,
     HttpResponse,
     Out,
     Route,
     Settings,
-    SSEProtocol,
     Turn,
 )
 from streamctl.core.protocols.goose import checking, server
 from streamctl.core.protocols.goose.client import GooseClient
 from streamctl.core.protocols.goose.rules import SPEC
+from streamctl.core.protocols.protocol import SSEProtocol
 from streamctl.core.script import Script
 from streamctl.core.spec import Finding, Msg, Spec
 from streamctl.core.sse import SSEDecoder, SSEEvent

@@ -12,8 +12,8 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from streamctl.core.protocols.base import excerpt
 from streamctl.core.protocols.goose.rules import EVENT_TYPES, ITEM_SHAPES, SPEC, TEXT_CONTENT
+from streamctl.core.protocols.rules import excerpt
 from streamctl.core.spec import Finding, Msg, validate
 from streamctl.core.sse import SSEDecoder, SSEEvent
 from streamctl.core.transcript import Transcript

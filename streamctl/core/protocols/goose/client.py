@@ -10,7 +10,8 @@ from dataclasses import replace
 from typing import Any
 
 from streamctl.core.jsontext import dumps_compact
-from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
+from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.exchange import ClientOptions, Update
 from streamctl.core.sse import SSEEvent
 from streamctl.core.transcript import Request
 

@@ -13,7 +13,7 @@ from streamctl.core.spec import Finding, Msg
 from streamctl.core.transcript import Transcript
 
 if TYPE_CHECKING:
-    from streamctl.core.protocols.base import Protocol
+    from streamctl.core.protocols.protocol import Protocol
 
 __all__ = ["classify", "content_findings"]
 

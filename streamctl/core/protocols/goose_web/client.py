@@ -13,7 +13,8 @@ import json
 import time
 from collections.abc import Callable, Sequence
 
-from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
+from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.exchange import ClientOptions, Update
 from streamctl.core.protocols.goose_web.server import encode
 
 __all__ = ["DEFAULT_SESSION", "GooseWebClient"]

@@ -28,18 +28,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamctl.core.jsontext import dumps_compact
-from streamctl.core.protocols.base import (
+from streamctl.core.protocols.exchange import (
     Endpoint,
     HttpRequest,
     HttpResponse,
     Out,
     Reaction,
     Route,
-    ServerSession,
     Settings,
     Turn,
 )
 from streamctl.core.protocols.goose_web.rules import CLIENT_SCHEMAS
+from streamctl.core.protocols.server import ServerSession
 from streamctl.core.script import Script
 from streamctl.core.spec import validate
 

@@ -6,7 +6,8 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
+from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.exchange import ClientOptions, Update
 from streamctl.core.protocols.message_stream.wire import NDJSON, SSE, NDJSONDecoder, dumps
 from streamctl.core.sse import SSEEvent
 from streamctl.core.transcript import Request

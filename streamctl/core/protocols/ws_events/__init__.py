@@ -28,14 +28,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from streamctl.core.protocols.base import (
-    ClientOptions,
-    ClientSession,
-    Endpoint,
-    ServerSession,
-    Settings,
-    WSProtocol,
-)
+from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.exchange import ClientOptions, Endpoint, Settings
+from streamctl.core.protocols.protocol import WSProtocol
+from streamctl.core.protocols.server import ServerSession
 from streamctl.core.protocols.ws_events import checking
 from streamctl.core.protocols.ws_events.client import WSEventsClient
 from streamctl.core.protocols.ws_events.rules import (

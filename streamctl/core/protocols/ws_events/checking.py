@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from streamctl.core.protocols.base import excerpt
+from streamctl.core.protocols.rules import excerpt
 from streamctl.core.protocols.ws_events.rules import SCHEMAS, SPEC
 from streamctl.core.spec import Finding, Msg
 from streamctl.core.transcript import Transcript

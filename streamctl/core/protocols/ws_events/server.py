@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from streamctl.core.jwt import JWTError, verify
-from streamctl.core.protocols.base import Out, Reaction, ServerSession, Settings, Turn
+from streamctl.core.protocols.exchange import Out, Reaction, Settings, Turn
+from streamctl.core.protocols.server import ServerSession
 from streamctl.core.protocols.ws_events.rules import encode
 from streamctl.core.script import Script
 

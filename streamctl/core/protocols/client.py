@@ -1,0 +1,48 @@
+"""The client side of one exchange, sans-I/O: what ``streamctl send`` and the load tester drive."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from streamctl.core.protocols.exchange import Update
+from streamctl.core.sse import SSEDecoder, SSEEvent
+from streamctl.core.transcript import Request
+
+__all__ = ["ClientSession"]
+
+
+class ClientSession:
+    """Client side of one exchange, sans-I/O.
+
+    HTTP protocols implement :meth:`request` and :meth:`on_event` (the adapter passes response
+    body chunks to :meth:`feed`, which decodes SSE; a protocol with another body format overrides
+    :meth:`feed`). WebSocket protocols implement :meth:`opening` and :meth:`on_message`.
+    """
+
+    _decoder: SSEDecoder | None = None
+
+    def request(self) -> Request:
+        raise NotImplementedError
+
+    def feed(self, chunk: bytes) -> list[Update]:
+        """Updates from one chunk of the response body."""
+        if self._decoder is None:
+            self._decoder = SSEDecoder()
+        return [self.on_event(event) for event in self._decoder.feed(chunk)]
+
+    def on_event(self, event: SSEEvent) -> Update:
+        raise NotImplementedError
+
+    def opening(self) -> Sequence[str]:
+        raise NotImplementedError
+
+    def on_message(self, text: str) -> Update:
+        raise NotImplementedError
+
+    def follow_up(self, message: str) -> ClientSession | None:
+        """A session for the next message of the same conversation, once this exchange ended.
+
+        ``None`` (the default) when the protocol keeps no conversation on the client side: a
+        fresh session with the same options continues it (same chat id, session or connection).
+        """
+        return None
