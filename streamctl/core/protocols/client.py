@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from streamctl.core.jsontext import NotAnObjectError, json_object
 from streamctl.core.protocols.exchange import Update
 from streamctl.core.sse import SSEDecoder, SSEEvent
 from streamctl.core.transcript import Request
 
-__all__ = ["ClientSession"]
+__all__ = ["ClientSession", "read_object"]
 
 
 class ClientSession:
@@ -46,3 +48,14 @@ class ClientSession:
         fresh session with the same options continues it (same chat id, session or connection).
         """
         return None
+
+
+def read_object(text: str, what: str = "message") -> dict[str, Any] | Update:
+    """A server's ``what`` (message, event) as a JSON object, or the :class:`Update` that says
+    the client ignored it (a client shows what it skipped and goes on reading)."""
+    try:
+        return json_object(text)
+    except NotAnObjectError:
+        return Update(info=f"ignored a non-object {what}: {text[:80]!r}")
+    except ValueError:
+        return Update(info=f"ignored a non-JSON {what}: {text[:80]!r}")

@@ -91,12 +91,11 @@ class Protocol(ABC):
     def parse_json(self, raw: str, frame: int) -> dict[str, Any] | Finding:
         """``raw`` as a JSON object, or this protocol's ``json`` finding."""
         try:
-            obj = jsontext.loads(raw)
-        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-            return self.finding("json", "frame payload is not valid JSON", frame, raw)
-        if not isinstance(obj, dict):
+            return jsontext.json_object(raw)
+        except jsontext.NotAnObjectError:
             return self.finding("json", "frame payload is JSON but not an object", frame, raw)
-        return obj
+        except ValueError:
+            return self.finding("json", "frame payload is not valid JSON", frame, raw)
 
     def schema_findings(self, msg: Msg) -> list[Finding]:
         """Findings for a message whose type is known but whose fields do not fit its schema.

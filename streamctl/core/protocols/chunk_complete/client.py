@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from streamctl.core.protocols.chunk_complete.rules import encode
-from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.client import ClientSession, read_object
 from streamctl.core.protocols.exchange import ClientOptions, Update
 
 __all__ = ["ChunkCompleteClient", "iso_timestamp"]
@@ -31,12 +30,9 @@ class ChunkCompleteClient(ClientSession):
         return [encode({"message": self.options.message, "timestamp": stamp})]
 
     def on_message(self, text: str) -> Update:
-        try:
-            obj = json.loads(text)
-        except (ValueError, RecursionError):
-            return Update(info=f"ignored a non-JSON message: {text[:80]!r}")
-        if not isinstance(obj, dict):
-            return Update(info=f"ignored a non-object message: {text[:80]!r}")
+        obj = read_object(text)
+        if isinstance(obj, Update):
+            return obj
         kind = obj.get("type")
         if kind == "chunk":
             chunk = obj.get("text")

@@ -70,16 +70,16 @@ class Goose(SSEProtocol):
         obj = self.parse_json(event.data, frame)
         if isinstance(obj, Finding):
             return [obj]
-        return checking.classify(obj, event.data, frame, t)
+        return checking.classify(self, obj, event.data, frame, t)
 
     def event_rules(self, event: SSEEvent, frame: int) -> Iterable[Finding]:
-        return checking.event_findings(event, frame)
+        return checking.event_findings(self, event, frame)
 
     def stream_rules(self, decoder: SSEDecoder) -> Iterable[Finding]:
-        return checking.stream_findings(decoder)
+        return checking.stream_findings(self, decoder)
 
     def content_rules(self, msgs: Sequence[Msg], transcript: Transcript) -> Iterable[Finding]:
-        return checking.content_findings(msgs, transcript)
+        return checking.content_findings(self, msgs, transcript)
 
     # --- serving ----------------------------------------------------------------------------
 

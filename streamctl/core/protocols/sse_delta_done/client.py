@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from urllib.parse import urlencode
 
-from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.client import ClientSession, read_object
 from streamctl.core.protocols.exchange import ClientOptions, Update
 from streamctl.core.protocols.sse_delta_done.rules import PATH
 from streamctl.core.sse import SSEEvent
@@ -26,12 +25,9 @@ class SSEDeltaDoneClient(ClientSession):
         return Request("GET", target, headers)
 
     def on_event(self, event: SSEEvent) -> Update:
-        try:
-            obj = json.loads(event.data)
-        except ValueError:
-            return Update(info=f"ignored a non-JSON event: {event.data[:80]!r}")
-        if not isinstance(obj, dict):
-            return Update(info=f"ignored a non-object event: {event.data[:80]!r}")
+        obj = read_object(event.data, "event")
+        if isinstance(obj, Update):
+            return obj
         if event.type == "tool":
             return Update(info=f"tool: {obj.get('tool_name')}")
         if obj.get("done"):

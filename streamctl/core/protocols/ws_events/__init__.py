@@ -98,10 +98,10 @@ class WSEvents(WSProtocol):
     # --- checking ---------------------------------------------------------------------------
 
     def classify(self, obj: dict[str, Any], raw: str, frame: int, t: float) -> Msg | list[Finding]:
-        return checking.classify(obj, raw, frame, t)
+        return checking.classify(self, obj, raw, frame, t)
 
     def content_rules(self, msgs: Sequence[Msg], transcript: Transcript) -> Iterable[Finding]:
-        return checking.content_findings(msgs, transcript)
+        return checking.content_findings(self, msgs, transcript)
 
     def auth_pending(self, before: Sequence[str]) -> bool:
         # "A bad, expired or missing token gets error and no chat."
