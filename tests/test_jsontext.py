@@ -108,3 +108,25 @@ def test_utf8_error_finds_the_first_bad_byte(data: bytes, where: int | None) -> 
 )
 def test_nesting_past_says_where_the_limit_is_passed(data: bytes, where: int | None) -> None:
     assert jsontext.nesting_past(data, 3) == where
+
+
+@pytest.mark.parametrize("text", ['{"a": 1}', b'{"a": 1}'])
+def test_json_object_parses_an_object_from_text_or_bytes(text: str | bytes) -> None:
+    assert jsontext.json_object(text) == {"a": 1}
+
+
+@pytest.mark.parametrize("text", ["[1]", "1", '"s"', "null", b"[1]"])
+def test_json_object_tells_json_of_another_kind_apart(text: str | bytes) -> None:
+    with pytest.raises(jsontext.NotAnObjectError):
+        jsontext.json_object(text)
+
+
+@pytest.mark.parametrize("text", ["{oops", "", "[" * 100_000, b"\xff{}"])
+def test_json_object_refuses_what_is_not_json_as_a_value_error(text: str | bytes) -> None:
+    try:
+        jsontext.json_object(text)
+    except jsontext.NotAnObjectError:
+        pytest.fail("text that is not JSON is not 'JSON but not an object'")
+    except ValueError:
+        return
+    pytest.fail("no error")

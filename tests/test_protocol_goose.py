@@ -1240,3 +1240,14 @@ def test_tool_output_streamed_while_the_tool_ran_is_not_shown_again_as_its_resul
         "tool call_1: x\n",
         "tool result call_1: the output above; tool result call_2: x\nx\n",
     ]
+
+
+def test_a_framing_finding_shows_its_event_on_one_short_line() -> None:
+    # An event with an id line and a long multi-line payload: its excerpt is still one line.
+    event = SSEEvent("\n".join(["x" * 100] * 3), id="7", fields=("id", "data", "data", "data"))
+    findings = list(PROTOCOL.event_rules(event, 0))
+    assert [f.rule for f in findings] == ["goose.frame.fields", "goose.frame.one-line"]
+    for finding in findings:
+        assert finding.excerpt is not None
+        assert "\n" not in finding.excerpt
+        assert len(finding.excerpt) <= 120

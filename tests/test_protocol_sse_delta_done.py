@@ -9,7 +9,7 @@ import pytest
 from streamctl.core.check import check
 from streamctl.core.protocols import get
 from streamctl.core.protocols.base import ClientOptions, HttpRequest, Settings, SSEProtocol
-from streamctl.core.protocols.sse_delta_done import SSEDeltaDone
+from streamctl.core.protocols.sse_delta_done.server import delta_event
 from streamctl.core.script import Script, ScriptError, Token, ToolCall, default_reply
 from streamctl.core.sse import SSEDecoder, SSEEvent, encode_comment
 from tests.builders import SSE_HEADERS, rendered_sse, sse_transcript
@@ -129,4 +129,4 @@ def test_the_client_ignores_events_that_are_not_json_objects(data: str) -> None:
 @pytest.mark.parametrize("text", ["Hello", ' "quoted" \\ back', "токен", "\x00\u2028 é 😀", ""])
 def test_deltas_are_exactly_what_the_seeds_json_dumps_writes(text: str) -> None:
     expected = f"event: message\r\ndata: {json.dumps({'delta': text})}\r\n\r\n".encode()
-    assert SSEDeltaDone._delta(text) == expected
+    assert delta_event(text) == expected

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from streamctl.core.spec import Field, Shape
 
 if TYPE_CHECKING:
-    from streamctl.core.protocols.base import Endpoint, Protocol
+    from streamctl.core.protocols.exchange import Endpoint
+    from streamctl.core.protocols.protocol import Protocol
 
 __all__ = ["ASYNCAPI_VERSION", "document", "shape_schema"]
 

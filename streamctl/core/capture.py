@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from streamctl.core.protocols import REGISTRY, get
-from streamctl.core.protocols.base import Protocol, SSEProtocol
+from streamctl.core.protocols.protocol import Protocol, SSEProtocol
 from streamctl.core.transcript import (
     MAGIC,
     Frame,

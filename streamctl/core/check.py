@@ -13,7 +13,8 @@ import gc
 from collections.abc import Iterator, Sequence
 
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import Protocol, excerpt
+from streamctl.core.protocols.protocol import Protocol
+from streamctl.core.protocols.rules import excerpt
 from streamctl.core.spec import ANY, SAME, Finding, Level, Machine, Msg, Rule
 from streamctl.core.transcript import Frame, Transcript
 

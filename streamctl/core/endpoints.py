@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from functools import cache
 
 from streamctl.core.protocols import REGISTRY
-from streamctl.core.protocols.base import Endpoint, Protocol
+from streamctl.core.protocols.exchange import Endpoint
+from streamctl.core.protocols.protocol import Protocol
 
 __all__ = ["endpoint_for"]
 

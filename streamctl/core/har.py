@@ -29,7 +29,7 @@ from streamctl.core.capture import (
     split_lines,
 )
 from streamctl.core.endpoints import endpoint_for
-from streamctl.core.protocols.base import Protocol
+from streamctl.core.protocols.protocol import Protocol
 from streamctl.core.redact import redact_body, redact_headers, redact_target, redact_text
 from streamctl.core.transcript import (
     Frame,

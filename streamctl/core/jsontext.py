@@ -20,9 +20,11 @@ import orjson
 
 __all__ = [
     "STRING_PATTERN",
+    "NotAnObjectError",
     "dumps_compact",
     "encode",
     "is_unicode",
+    "json_object",
     "loads",
     "nesting_past",
     "utf8_error",
@@ -44,6 +46,25 @@ def loads(text: str) -> Any:
         except orjson.JSONDecodeError:
             pass
     return json.loads(text)
+
+
+class NotAnObjectError(ValueError):
+    """JSON text that parses, to something other than an object."""
+
+
+def json_object(text: str | bytes) -> dict[str, Any]:
+    """``text`` parsed as a JSON object: what every frame, message and request body must be.
+
+    Raises :class:`NotAnObjectError` for JSON of another kind, and :class:`ValueError` for text
+    that is not JSON (bytes that are not UTF-8, and nesting too deep to parse, included).
+    """
+    try:
+        obj = loads(text) if isinstance(text, str) else json.loads(text)
+    except RecursionError:  # absurdly deep nesting
+        raise ValueError("JSON nested too deep to parse") from None
+    if not isinstance(obj, dict):
+        raise NotAnObjectError(f"JSON {type(obj).__name__}, not an object")
+    return obj
 
 
 _STDLIB_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))

@@ -19,6 +19,8 @@ import re
 import time
 from typing import Any
 
+from streamctl.core.jsontext import NotAnObjectError, json_object
+
 __all__ = ["JWTError", "encode", "mint_dev_token", "verify"]
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
@@ -45,12 +47,11 @@ def _b64decode(part: str, what: str) -> bytes:
 def _json_object(part: str, what: str) -> dict[str, Any]:
     data = _b64decode(part, what)
     try:
-        obj = json.loads(data)
+        return json_object(data)
+    except NotAnObjectError:
+        raise JWTError(f"malformed token: the {what} is not a JSON object") from None
     except ValueError:  # also UnicodeDecodeError
         raise JWTError(f"malformed token: the {what} is not JSON") from None
-    if not isinstance(obj, dict):
-        raise JWTError(f"malformed token: the {what} is not a JSON object")
-    return obj
 
 
 def _sign(signing_input: str, secret: str) -> bytes:

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from streamctl.core.check import NO_REPLY, check, failed, no_reply
-from streamctl.core.protocols.base import ClientOptions, ClientSession, Protocol
+from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.exchange import ClientOptions
+from streamctl.core.protocols.protocol import Protocol
 from streamctl.core.spec import Finding, Level, Rule
 from streamctl.core.transcript import Headers, Transcript
 

@@ -10,28 +10,30 @@ Two kinds of file (the format is documented for people in ``docs/scenarios.md``)
 * ``*.sse``, ``*.ndjson``, ``*.har`` — captures (:mod:`streamctl.engine.captures`): a raw body
   named ``NAME.PROTOCOL.sse`` or a browser's HAR file, replayed like recordings.
 
-Every error names the file and the field to fix. Choosing one for a request is
-:mod:`streamctl.engine.choice`.
+Every error names the file and the field to fix. The loaded set is
+:mod:`streamctl.engine.scenario_set`; choosing one for a request is :mod:`streamctl.engine.choice`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from streamctl.core.capture import CaptureError
 from streamctl.core.protocols import REGISTRY, get
-from streamctl.core.protocols.base import ClientOptions, Protocol, SSEProtocol
+from streamctl.core.protocols.exchange import ClientOptions
+from streamctl.core.protocols.protocol import Protocol, SSEProtocol
 from streamctl.core.script import Script, ScriptFormatError, Token, script_from_dict
 from streamctl.core.transcript import MAGIC as TRANSCRIPT_MAGIC
 from streamctl.core.transcript import Transcript, TranscriptError, load
 from streamctl.engine.captures import CAPTURE_SUFFIXES, named, read_file
 from streamctl.engine.faults import Fault, FaultError, parse_many
 from streamctl.engine.patterns import Pattern, PatternError, compile_pattern
+from streamctl.engine.scenario_set import ScenarioSet, UnknownScenarioError
 
 __all__ = [
     "Scenario",
@@ -61,19 +63,6 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 class ScenarioError(ValueError):
     """A scenario file that cannot be used; the message names the file and the field."""
-
-
-class UnknownScenarioError(LookupError):
-    """A scenario name that does not exist, or does not apply to the protocol asked for."""
-
-    def __init__(self, name: str, protocol: str, available: Sequence[str]) -> None:
-        super().__init__(name)
-        self.name = name
-        self.protocol = protocol
-        self.available = list(available)
-
-    def __str__(self) -> str:
-        return f"unknown scenario {self.name!r} for protocol {self.protocol!r}"
 
 
 @dataclass(frozen=True)
@@ -387,38 +376,3 @@ def recorded_script(proto: Protocol, transcript: Transcript) -> Script:
         elif isinstance(payload, str):
             pieces.append(client.on_message(payload).text)
     return Script(tuple(Token(p) for p in pieces if p))
-
-
-# --- the loaded set ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ScenarioSet:
-    """The loaded scenarios, in load order."""
-
-    scenarios: tuple[Scenario, ...] = ()
-    by_name: Mapping[str, Scenario] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "by_name", {s.name: s for s in self.scenarios})
-
-    def __len__(self) -> int:
-        return len(self.scenarios)
-
-    def available(self, protocol: str) -> list[str]:
-        """The names that apply to ``protocol``."""
-        return [s.name for s in self.scenarios if s.applies_to(protocol)]
-
-    def get(self, name: str, protocol: str) -> Scenario:
-        """The scenario ``name`` for ``protocol``, or :class:`UnknownScenarioError`."""
-        scenario = self.by_name.get(name)
-        if scenario is None or not scenario.applies_to(protocol):
-            raise UnknownScenarioError(name, protocol, self.available(protocol))
-        return scenario
-
-    def matching(self, protocol: str, user_text: str) -> Scenario | None:
-        """The first scripted scenario for ``protocol`` whose ``match`` finds ``user_text``."""
-        return next(
-            (s for s in self.scenarios if s.applies_to(protocol) and s.matches(user_text)),
-            None,
-        )

@@ -20,7 +20,7 @@ from streamctl.core.probes import (
     sse_delta_done,
     ws_events,
 )
-from streamctl.core.protocols.base import Protocol
+from streamctl.core.protocols.protocol import Protocol
 from streamctl.core.spec import Rule
 
 __all__ = ["Coverage", "coverage", "select", "suite", "suite_rules", "unreachable"]

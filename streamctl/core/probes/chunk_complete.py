@@ -15,7 +15,7 @@ from streamctl.core.probe import (
     probe_rule,
     ws_bad_input,
 )
-from streamctl.core.protocols.base import ClientSession
+from streamctl.core.protocols.client import ClientSession
 
 __all__ = ["PROBES", "UNREACHABLE"]
 

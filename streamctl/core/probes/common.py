@@ -6,7 +6,7 @@ from functools import cache
 
 from streamctl.core.check import NO_REPLY
 from streamctl.core.probe import Context, Plan, Probe, stalled_rule, stream_findings, talk
-from streamctl.core.protocols.base import Protocol
+from streamctl.core.protocols.protocol import Protocol
 
 __all__ = ["probes"]
 

@@ -27,7 +27,7 @@ from streamctl.core.probe import (
     types_of,
     ws_bad_input,
 )
-from streamctl.core.protocols.base import ClientSession
+from streamctl.core.protocols.client import ClientSession
 from streamctl.core.spec import Finding
 from streamctl.core.transcript import Transcript
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from streamctl.core.protocols.base import Protocol
 from streamctl.core.protocols.chunk_complete import PROTOCOL as CHUNK_COMPLETE
 from streamctl.core.protocols.goose import PROTOCOL as GOOSE
 from streamctl.core.protocols.goose_web import PROTOCOL as GOOSE_WEB
 from streamctl.core.protocols.message_stream import PROTOCOL as MESSAGE_STREAM
+from streamctl.core.protocols.protocol import Protocol
 from streamctl.core.protocols.sse_delta_done import PROTOCOL as SSE_DELTA_DONE
 from streamctl.core.protocols.ws_events import PROTOCOL as WS_EVENTS
 

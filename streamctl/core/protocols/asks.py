@@ -15,7 +15,7 @@ from streamctl.core.spec import Finding
 from streamctl.core.transcript import Transcript
 
 if TYPE_CHECKING:
-    from streamctl.core.protocols.base import Protocol
+    from streamctl.core.protocols.protocol import Protocol
 
 __all__ = ["Asks"]
 

@@ -16,22 +16,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
-from streamctl.core.protocols.base import (
+from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.exchange import (
     Accepted,
     ClientOptions,
-    ClientSession,
     Endpoint,
     HttpRequest,
     HttpResponse,
     Out,
     Route,
     Settings,
-    SSEProtocol,
     Turn,
 )
 from streamctl.core.protocols.goose import checking, server
 from streamctl.core.protocols.goose.client import GooseClient
 from streamctl.core.protocols.goose.rules import SPEC
+from streamctl.core.protocols.protocol import SSEProtocol
 from streamctl.core.script import Script
 from streamctl.core.spec import Finding, Msg, Spec
 from streamctl.core.sse import SSEDecoder, SSEEvent
@@ -70,16 +70,16 @@ class Goose(SSEProtocol):
         obj = self.parse_json(event.data, frame)
         if isinstance(obj, Finding):
             return [obj]
-        return checking.classify(obj, event.data, frame, t)
+        return checking.classify(self, obj, event.data, frame, t)
 
     def event_rules(self, event: SSEEvent, frame: int) -> Iterable[Finding]:
-        return checking.event_findings(event, frame)
+        return checking.event_findings(self, event, frame)
 
     def stream_rules(self, decoder: SSEDecoder) -> Iterable[Finding]:
-        return checking.stream_findings(decoder)
+        return checking.stream_findings(self, decoder)
 
     def content_rules(self, msgs: Sequence[Msg], transcript: Transcript) -> Iterable[Finding]:
-        return checking.content_findings(msgs, transcript)
+        return checking.content_findings(self, msgs, transcript)
 
     # --- serving ----------------------------------------------------------------------------
 

@@ -8,15 +8,17 @@ one finding.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from streamctl.core.protocols.base import excerpt
+from streamctl.core.jsontext import json_object
 from streamctl.core.protocols.goose.rules import EVENT_TYPES, ITEM_SHAPES, SPEC, TEXT_CONTENT
 from streamctl.core.spec import Finding, Msg, validate
 from streamctl.core.sse import SSEDecoder, SSEEvent
 from streamctl.core.transcript import Transcript
+
+if TYPE_CHECKING:
+    from streamctl.core.protocols.protocol import Protocol
 
 __all__ = ["classify", "content_findings", "event_findings", "stream_findings"]
 
@@ -24,30 +26,30 @@ __all__ = ["classify", "content_findings", "event_findings", "stream_findings"]
 PING_GAP_MS = 1000.0
 
 
-def _finding(rule: str, message: str, msg: Msg) -> Finding:
-    return SPEC.finding(rule, message, msg.frame, excerpt(msg.raw))
+def _finding(proto: Protocol, rule: str, message: str, msg: Msg) -> Finding:
+    return proto.finding(rule, message, msg.frame, msg.raw)
 
 
-def classify(obj: dict[str, Any], raw: str, frame: int, t: float) -> Msg | list[Finding]:
+def classify(
+    proto: Protocol, obj: dict[str, Any], raw: str, frame: int, t: float
+) -> Msg | list[Finding]:
     """A parsed event object -> a Msg named by its ``type``, or why it is not one."""
     kind = obj.get("type")
     if not isinstance(kind, str):
-        return [
-            SPEC.finding("goose.type.missing", "event has no string 'type'", frame, excerpt(raw))
-        ]
+        return [proto.finding("goose.type.missing", "event has no string 'type'", frame, raw)]
     if kind not in EVENT_TYPES:
-        return [SPEC.finding("goose.type.unknown", f"unknown type {kind!r}", frame, excerpt(raw))]
+        return [proto.finding("goose.type.unknown", f"unknown type {kind!r}", frame, raw)]
     return Msg(kind, obj, frame, t, raw)
 
 
-def event_findings(event: SSEEvent, frame: int) -> Sequence[Finding]:
+def event_findings(proto: Protocol, event: SSEEvent, frame: int) -> Sequence[Finding]:
     """goose framing for one dispatched event: one data line and nothing else."""
     if event.fields == ("data",):
         return ()  # nearly every event: nothing to look into
-    return list(_framing_findings(event, frame))
+    return list(_framing_findings(proto, event, frame))
 
 
-def _framing_findings(event: SSEEvent, frame: int) -> Iterator[Finding]:
+def _framing_findings(proto: Protocol, event: SSEEvent, frame: int) -> Iterator[Finding]:
     # Invalid retry and NUL ids are already the shared sse.* rules' findings: count only the
     # fields a client would act on.
     extra = [
@@ -59,64 +61,66 @@ def _framing_findings(event: SSEEvent, frame: int) -> Iterator[Finding]:
     ]
     if extra:
         lines = ", ".join(sorted(set(extra)))
-        yield SPEC.finding("goose.frame.fields", f"event has {lines} line(s)", frame, event.data)
+        yield proto.finding("goose.frame.fields", f"event has {lines} line(s)", frame, event.data)
     count = event.fields.count("data")
     if count != 1:
-        yield SPEC.finding(
-            "goose.frame.one-line", f"event has {count} data lines", frame, excerpt(event.data)
+        yield proto.finding(
+            "goose.frame.one-line", f"event has {count} data lines", frame, event.data
         )
 
 
-def stream_findings(decoder: SSEDecoder) -> Iterator[Finding]:
+def stream_findings(proto: Protocol, decoder: SSEDecoder) -> Iterator[Finding]:
     """One finding for all SSE comments (a comment heartbeat would give one per tick)."""
     if decoder.comment_count:
-        yield SPEC.finding(
+        yield proto.finding(
             "goose.frame.comment", f"the stream has {decoder.comment_count} SSE comment line(s)"
         )
 
 
-def content_findings(msgs: Sequence[Msg], transcript: Transcript) -> Iterator[Finding]:
+def content_findings(
+    proto: Protocol, msgs: Sequence[Msg], transcript: Transcript
+) -> Iterator[Finding]:
     """Every rule that looks across events or inside them beyond their schema."""
     # Nearly every Message is a text delta: one compiled shape says so, and the rules about
     # content items and tool calls skip it.
     plain = [msg.type == "Message" and TEXT_CONTENT.fits(msg.body) for msg in msgs]
-    yield from _key_order(msgs)
-    yield from _ping_first(msgs)
-    yield from _ping_gaps(msgs, transcript)
-    yield from _finish_reason(msgs)
-    yield from _content_items(msgs, plain)
-    yield from _tool_calls(msgs, plain)
-    yield from _round_ids(msgs, plain)
+    yield from _key_order(proto, msgs)
+    yield from _ping_first(proto, msgs)
+    yield from _ping_gaps(proto, msgs, transcript)
+    yield from _finish_reason(proto, msgs)
+    yield from _content_items(proto, msgs, plain)
+    yield from _tool_calls(proto, msgs, plain)
+    yield from _round_ids(proto, msgs, plain)
     if _user_message_request(transcript):
-        yield from _variant_e_fields(msgs)
+        yield from _variant_e_fields(proto, msgs)
 
 
-def _key_order(msgs: Sequence[Msg]) -> Iterator[Finding]:
+def _key_order(proto: Protocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
     for msg in msgs:
         first = next(iter(msg.body))
         if first != "type":
-            yield _finding("goose.type.first", f"first key is {first!r}, not 'type'", msg)
+            yield _finding(proto, "goose.type.first", f"first key is {first!r}, not 'type'", msg)
 
 
-def _ping_first(msgs: Sequence[Msg]) -> Iterator[Finding]:
+def _ping_first(proto: Protocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
     if msgs and msgs[0].type not in ("Ping", "Error"):
-        yield _finding("goose.ping.first", f"the stream starts with {msgs[0].type}", msgs[0])
+        yield _finding(proto, "goose.ping.first", f"the stream starts with {msgs[0].type}", msgs[0])
 
 
 def _ended(msgs: Sequence[Msg]) -> bool:
     return msgs[0].type == "Error" or any(m.type == "Finish" for m in msgs)
 
 
-def _ping_gaps(msgs: Sequence[Msg], transcript: Transcript) -> Iterator[Finding]:
+def _ping_gaps(proto: Protocol, msgs: Sequence[Msg], transcript: Transcript) -> Iterator[Finding]:
     for before, after in itertools.pairwise(msgs):
         gap = after.t - before.t
         if gap > PING_GAP_MS:
-            yield _finding("goose.ping.interval", f"{gap:.0f} ms without a Ping", after)
+            yield _finding(proto, "goose.ping.interval", f"{gap:.0f} ms without a Ping", after)
     if msgs and not _ended(msgs):
         # A stream left hanging: the heartbeat should have kept it alive until it stopped.
         gap = transcript.records[-1].t - msgs[-1].t
         if gap > PING_GAP_MS:
-            yield SPEC.finding(
+            yield proto.finding(
                 "goose.ping.interval",
                 f"{gap:.0f} ms without a Ping before the recording stopped",
                 len(transcript.records) - 1,
@@ -150,13 +154,15 @@ def _item_type(item: Any) -> str:
     return kind if isinstance(kind, str) else ""
 
 
-def _finish_reason(msgs: Sequence[Msg]) -> Iterator[Finding]:
+def _finish_reason(proto: Protocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
     for msg in msgs:
         if msg.type == "Finish" and msg.body.get("reason") != "stop" and _fits(msg):
-            yield _finding("goose.finish.reason", f"reason is {msg.body['reason']!r}", msg)
+            yield _finding(proto, "goose.finish.reason", f"reason is {msg.body['reason']!r}", msg)
 
 
-def _content_items(msgs: Sequence[Msg], plain: Sequence[bool]) -> Iterator[Finding]:
+def _content_items(
+    proto: Protocol, msgs: Sequence[Msg], plain: Sequence[bool]
+) -> Iterator[Finding]:
     for msg, text_delta in zip(msgs, plain, strict=True):
         if msg.type != "Message" or text_delta:
             continue
@@ -164,7 +170,7 @@ def _content_items(msgs: Sequence[Msg], plain: Sequence[bool]) -> Iterator[Findi
             shape = ITEM_SHAPES.get(_item_type(item))
             if shape is not None and not shape.fits(item) and _fits(msg):
                 for problem in validate(item, shape, f"message.content[{index}]"):
-                    yield _finding("goose.content.item", f"{item['type']}: {problem}", msg)
+                    yield _finding(proto, "goose.content.item", f"{item['type']}: {problem}", msg)
 
 
 def _text_only(content: list[Any]) -> bool:
@@ -179,7 +185,7 @@ def _valid_items(msg: Msg, kind: str) -> Iterator[Mapping[str, Any]]:
             yield item
 
 
-def _tool_calls(msgs: Sequence[Msg], plain: Sequence[bool]) -> Iterator[Finding]:
+def _tool_calls(proto: Protocol, msgs: Sequence[Msg], plain: Sequence[bool]) -> Iterator[Finding]:
     pending: set[str] = set()
     for msg, text_delta in zip(msgs, plain, strict=True):
         if text_delta:
@@ -187,27 +193,29 @@ def _tool_calls(msgs: Sequence[Msg], plain: Sequence[bool]) -> Iterator[Finding]
         if msg.type == "Notification":
             rid = msg.body.get("request_id")
             if not (isinstance(rid, str) and rid in pending) and _fits(msg):
-                yield _finding("goose.notification.pending", f"no pending tool call {rid!r}", msg)
+                yield _finding(
+                    proto, "goose.notification.pending", f"no pending tool call {rid!r}", msg
+                )
         elif msg.type == "Message" and not _text_only(_content(_message(msg))) and _fits(msg):
-            yield from _tool_items(msg, pending)
+            yield from _tool_items(proto, msg, pending)
 
 
-def _tool_items(msg: Msg, pending: set[str]) -> Iterator[Finding]:
+def _tool_items(proto: Protocol, msg: Msg, pending: set[str]) -> Iterator[Finding]:
     role = msg.body["message"]["role"]
     for item in _valid_items(msg, "toolRequest"):
         pending.add(item["id"])
         if role != "assistant":
-            yield _finding("goose.tool.role", f"toolRequest in a {role} message", msg)
+            yield _finding(proto, "goose.tool.role", f"toolRequest in a {role} message", msg)
     for item in _valid_items(msg, "toolResponse"):
         if item["id"] not in pending:
             text = f"toolResponse {item['id']!r} answers no pending toolRequest"
-            yield _finding("goose.tool.response-without-request", text, msg)
+            yield _finding(proto, "goose.tool.response-without-request", text, msg)
         pending.discard(item["id"])
         if role != "user":
-            yield _finding("goose.tool.role", f"toolResponse in a {role} message", msg)
+            yield _finding(proto, "goose.tool.role", f"toolResponse in a {role} message", msg)
 
 
-def _round_ids(msgs: Sequence[Msg], plain: Sequence[bool]) -> Iterator[Finding]:
+def _round_ids(proto: Protocol, msgs: Sequence[Msg], plain: Sequence[bool]) -> Iterator[Finding]:
     round_id: object = None
     started = False
     for msg, text_delta in zip(msgs, plain, strict=True):
@@ -226,21 +234,22 @@ def _round_ids(msgs: Sequence[Msg], plain: Sequence[bool]) -> Iterator[Finding]:
                 round_id, started = message_id, True
             else:
                 text = f"text delta has id {message_id!r}; this round's id is {round_id!r}"
-                yield _finding("goose.message.round-id", text, msg)
+                yield _finding(proto, "goose.message.round-id", text, msg)
 
 
 def _user_message_request(transcript: Transcript) -> bool:
     body = transcript.header.request.body
     try:
-        obj = json.loads(body or b"")
-    except (ValueError, RecursionError):
+        return "user_message" in json_object(body or b"")
+    except ValueError:
         return False
-    return isinstance(obj, dict) and "user_message" in obj
 
 
-def _variant_e_fields(msgs: Sequence[Msg]) -> Iterator[Finding]:
+def _variant_e_fields(proto: Protocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
     for msg in msgs:
         if msg.type in ("Message", "Finish") and "token_state" not in msg.body and _fits(msg):
-            yield _finding("goose.token-state.required", f"{msg.type} has no token_state", msg)
+            yield _finding(
+                proto, "goose.token-state.required", f"{msg.type} has no token_state", msg
+            )
         if msg.type == "Message" and "metadata" not in _message(msg) and _fits(msg):
-            yield _finding("goose.metadata.required", "message has no metadata", msg)
+            yield _finding(proto, "goose.metadata.required", "message has no metadata", msg)

@@ -10,7 +10,8 @@ from dataclasses import replace
 from typing import Any
 
 from streamctl.core.jsontext import dumps_compact
-from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
+from streamctl.core.protocols.client import ClientSession, read_object
+from streamctl.core.protocols.exchange import ClientOptions, Update
 from streamctl.core.sse import SSEEvent
 from streamctl.core.transcript import Request
 
@@ -60,12 +61,9 @@ class GooseClient(ClientSession):
         return Request("POST", "/reply", headers, json.dumps(body).encode())
 
     def on_event(self, event: SSEEvent) -> Update:
-        try:
-            obj = json.loads(event.data)
-        except (ValueError, RecursionError):
-            return Update(info=f"ignored a non-JSON event: {event.data[:80]!r}")
-        if not isinstance(obj, dict):
-            return Update(info=f"ignored a non-object event: {event.data[:80]!r}")
+        obj = read_object(event.data, "event")
+        if isinstance(obj, Update):
+            return obj
         kind = obj.get("type")
         if kind == "Message" and isinstance(obj.get("message"), dict):
             update = _message(obj["message"], self.streamed)

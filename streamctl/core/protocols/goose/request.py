@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from streamctl.core.jsontext import utf8_error
-from streamctl.core.protocols.base import HttpResponse
+from streamctl.core.protocols.exchange import HttpResponse
 from streamctl.core.protocols.goose.refusals import (
     DEPTH_LIMIT,
     position,

@@ -6,7 +6,7 @@ emulation is "era B", goosed about v1.3 to v1.7) and ``PROTOCOLS.md`` §1.
 
 from __future__ import annotations
 
-from streamctl.core.protocols.base import SSE_RULES
+from streamctl.core.protocols.rules import SSE_RULES
 from streamctl.core.spec import SAME, Field, Level, Machine, Rule, Shape, Spec
 
 __all__ = ["EVENT_TYPES", "ITEM_SHAPES", "MACHINE", "RULES", "SPEC", "TEXT_CONTENT"]

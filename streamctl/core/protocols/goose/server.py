@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from streamctl.core.jsontext import dumps_compact
-from streamctl.core.protocols.base import (
+from streamctl.core.protocols.exchange import (
     Accepted,
     HttpRequest,
     HttpResponse,

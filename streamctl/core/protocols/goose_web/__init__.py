@@ -13,19 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from streamctl.core.protocols.base import (
-    ClientOptions,
-    ClientSession,
-    Endpoint,
-    Route,
-    ServerSession,
-    Settings,
-    WSProtocol,
-)
+from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.exchange import ClientOptions, Endpoint, Route, Settings
 from streamctl.core.protocols.goose_web import checking, page
 from streamctl.core.protocols.goose_web.client import GooseWebClient
 from streamctl.core.protocols.goose_web.rules import CLIENT_SCHEMAS, SPEC
 from streamctl.core.protocols.goose_web.server import ROUTES, Session, State
+from streamctl.core.protocols.protocol import WSProtocol
+from streamctl.core.protocols.server import ServerSession
 from streamctl.core.spec import Finding, Msg, Shape, Spec
 from streamctl.core.transcript import Transcript
 

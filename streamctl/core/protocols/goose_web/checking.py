@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from streamctl.core.jsontext import json_object
 from streamctl.core.protocols.asks import Asks
 from streamctl.core.protocols.goose_web.rules import MACHINE, SCHEMAS
 from streamctl.core.spec import Finding, Msg
 from streamctl.core.transcript import Transcript
 
 if TYPE_CHECKING:
-    from streamctl.core.protocols.base import Protocol
+    from streamctl.core.protocols.protocol import Protocol
 
 __all__ = ["classify", "content_findings"]
 
@@ -32,10 +32,10 @@ def _asks(transcript: Transcript) -> list[int]:
     asked = []
     for index, frame in transcript.frames("client"):
         try:
-            obj = json.loads(frame.payload)
-        except (ValueError, RecursionError):
+            obj = json_object(frame.payload)
+        except ValueError:
             continue
-        if isinstance(obj, dict) and obj.get("type") == "message":
+        if obj.get("type") == "message":
             asked.append(index)
     return asked
 

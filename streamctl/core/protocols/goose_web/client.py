@@ -9,11 +9,11 @@ connection would then meet that ``complete`` first). Tool calls and thinking are
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 
-from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
+from streamctl.core.protocols.client import ClientSession, read_object
+from streamctl.core.protocols.exchange import ClientOptions, Update
 from streamctl.core.protocols.goose_web.server import encode
 
 __all__ = ["DEFAULT_SESSION", "GooseWebClient"]
@@ -37,12 +37,9 @@ class GooseWebClient(ClientSession):
         return [encode("message", **message, timestamp=stamp)]
 
     def on_message(self, text: str) -> Update:
-        try:
-            obj = json.loads(text)
-        except (ValueError, RecursionError):
-            return Update(info=f"ignored a non-JSON message: {text[:80]!r}")
-        if not isinstance(obj, dict):
-            return Update(info=f"ignored a non-object message: {text[:80]!r}")
+        obj = read_object(text)
+        if isinstance(obj, Update):
+            return obj
         kind = obj.get("type")
         if kind == "response":
             content = obj.get("content")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from streamctl.core.protocols.base import Endpoint, HttpRequest, HttpResponse, Route
+from streamctl.core.protocols.exchange import Endpoint, HttpRequest, HttpResponse, Route
 
 __all__ = ["PAGES", "TITLE", "html"]
 

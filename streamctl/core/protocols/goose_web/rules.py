@@ -10,7 +10,7 @@ snippet appending ``event.data``; the ATLAS ``GooseClient`` that sends ``{"type"
 
 from __future__ import annotations
 
-from streamctl.core.protocols.base import WS_RULES
+from streamctl.core.protocols.rules import WS_RULES
 from streamctl.core.spec import SAME, Field, Level, Machine, Rule, Shape, Spec
 
 __all__ = ["CLIENT_SCHEMAS", "MACHINE", "REPLY_TYPES", "RULES", "SCHEMAS", "SPEC"]

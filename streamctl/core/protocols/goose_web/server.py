@@ -27,19 +27,19 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamctl.core.jsontext import dumps_compact
-from streamctl.core.protocols.base import (
+from streamctl.core.jsontext import dumps_compact, json_object
+from streamctl.core.protocols.exchange import (
     Endpoint,
     HttpRequest,
     HttpResponse,
     Out,
     Reaction,
     Route,
-    ServerSession,
     Settings,
     Turn,
 )
 from streamctl.core.protocols.goose_web.rules import CLIENT_SCHEMAS
+from streamctl.core.protocols.server import ServerSession
 from streamctl.core.script import Script
 from streamctl.core.spec import validate
 
@@ -114,10 +114,9 @@ class Session(ServerSession):
     def interrupts(self, text: str) -> bool:
         """A cancel stops the reply in progress at once (it does not wait its turn)."""
         try:
-            obj = json.loads(text)
-        except (ValueError, RecursionError):
+            return json_object(text).get("type") == "cancel"
+        except ValueError:
             return False
-        return isinstance(obj, dict) and obj.get("type") == "cancel"
 
     def _cancel(self) -> Reaction:
         if not self.cut:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import quote
 
-from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
+from streamctl.core.protocols.client import ClientSession, read_object
+from streamctl.core.protocols.exchange import ClientOptions, Update
 from streamctl.core.protocols.message_stream.wire import NDJSON, SSE, NDJSONDecoder, dumps
 from streamctl.core.sse import SSEEvent
 from streamctl.core.transcript import Request
@@ -43,12 +43,9 @@ class MessageStreamClient(ClientSession):
         return self._on_text(event.data)
 
     def _on_text(self, text: str) -> Update:
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            return Update(info=f"ignored a non-JSON message: {text[:80]!r}")
-        if not isinstance(obj, dict):
-            return Update(info=f"ignored a non-object message: {text[:80]!r}")
+        obj = read_object(text)
+        if isinstance(obj, Update):
+            return obj
         return _on_message(obj)
 
 

@@ -8,17 +8,16 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
-from streamctl.core.protocols.base import (
+from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.exchange import (
     Accepted,
     ClientOptions,
-    ClientSession,
     Endpoint,
     HttpRequest,
     HttpResponse,
     Out,
     Route,
     Settings,
-    SSEProtocol,
     Turn,
 )
 from streamctl.core.protocols.message_stream import server
@@ -33,6 +32,7 @@ from streamctl.core.protocols.message_stream.wire import (
     media_type,
     wants_ndjson,
 )
+from streamctl.core.protocols.protocol import SSEProtocol
 from streamctl.core.script import Script
 from streamctl.core.spec import Finding, Msg, Spec
 from streamctl.core.sse import SSEEvent

@@ -8,7 +8,7 @@ spec for the JSON-lines variant.
 
 from __future__ import annotations
 
-from streamctl.core.protocols.base import SSE_RULES
+from streamctl.core.protocols.rules import SSE_RULES
 from streamctl.core.spec import Field, Level, Machine, Rule, Shape, Spec
 
 __all__ = ["MACHINE", "NAME", "RULES", "SCHEMAS", "SPEC", "TYPES"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from streamctl.core.protocols.base import (
+from streamctl.core.protocols.exchange import (
     Accepted,
     Endpoint,
     HttpRequest,

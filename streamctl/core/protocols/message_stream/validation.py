@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from streamctl.core.jsontext import is_unicode, nesting_past, utf8_error
-from streamctl.core.protocols.base import HttpRequest, HttpResponse
+from streamctl.core.protocols.exchange import HttpRequest, HttpResponse
 
 __all__ = ["int_params", "message_body", "unprocessable"]
 

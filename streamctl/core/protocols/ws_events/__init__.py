@@ -28,14 +28,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from streamctl.core.protocols.base import (
-    ClientOptions,
-    ClientSession,
-    Endpoint,
-    ServerSession,
-    Settings,
-    WSProtocol,
-)
+from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.exchange import ClientOptions, Endpoint, Settings
+from streamctl.core.protocols.protocol import WSProtocol
+from streamctl.core.protocols.server import ServerSession
 from streamctl.core.protocols.ws_events import checking
 from streamctl.core.protocols.ws_events.client import WSEventsClient
 from streamctl.core.protocols.ws_events.rules import (
@@ -102,10 +98,10 @@ class WSEvents(WSProtocol):
     # --- checking ---------------------------------------------------------------------------
 
     def classify(self, obj: dict[str, Any], raw: str, frame: int, t: float) -> Msg | list[Finding]:
-        return checking.classify(obj, raw, frame, t)
+        return checking.classify(self, obj, raw, frame, t)
 
     def content_rules(self, msgs: Sequence[Msg], transcript: Transcript) -> Iterable[Finding]:
-        return checking.content_findings(msgs, transcript)
+        return checking.content_findings(self, msgs, transcript)
 
     def auth_pending(self, before: Sequence[str]) -> bool:
         # "A bad, expired or missing token gets error and no chat."

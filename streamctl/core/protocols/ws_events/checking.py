@@ -5,16 +5,18 @@ Schemas and the order table live in :mod:`.rules`; this module holds the rules t
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from streamctl.core.protocols.base import excerpt
-from streamctl.core.protocols.ws_events.rules import SCHEMAS, SPEC
+from streamctl.core.jsontext import json_object
+from streamctl.core.protocols.ws_events.rules import SCHEMAS
 from streamctl.core.spec import Finding, Msg
 from streamctl.core.transcript import Transcript
+
+if TYPE_CHECKING:
+    from streamctl.core.protocols.protocol import Protocol
 
 __all__ = ["classify", "content_findings"]
 
@@ -22,42 +24,42 @@ _ISO_8601 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)
 _SAID = ("user_message", "assistant_message_complete")
 
 
-def _finding(suffix: str, message: str, frame: int, raw: str) -> Finding:
-    return SPEC.finding(f"ws-events.{suffix}", message, frame, excerpt(raw))
-
-
-def classify(obj: dict[str, Any], raw: str, frame: int, t: float) -> Msg | list[Finding]:
+def classify(
+    proto: Protocol, obj: dict[str, Any], raw: str, frame: int, t: float
+) -> Msg | list[Finding]:
     """A parsed server message -> a Msg named by its ``type`` carrying its ``data``, or why it
     is not one."""
     kind, data = obj.get("type"), obj.get("data")
     if not isinstance(kind, str):
-        return [_finding("envelope", "the message has no string 'type'", frame, raw)]
+        return [proto.finding("envelope", "the message has no string 'type'", frame, raw)]
     if kind not in SCHEMAS:
-        return [_finding("type.unknown", f"unknown message type {kind!r}", frame, raw)]
+        return [proto.finding("type.unknown", f"unknown message type {kind!r}", frame, raw)]
     if not isinstance(data, dict):
-        return [_finding("envelope", f"{kind}: 'data' must be an object", frame, raw)]
+        return [proto.finding("envelope", f"{kind}: 'data' must be an object", frame, raw)]
     return Msg(kind, data, frame, t, raw)
 
 
-def content_findings(msgs: Sequence[Msg], transcript: Transcript) -> Iterator[Finding]:
+def content_findings(
+    proto: Protocol, msgs: Sequence[Msg], transcript: Transcript
+) -> Iterator[Finding]:
     """Every rule that looks across messages: tokens, the user's echo, ids and timestamps."""
-    yield from _tokens_rule(msgs)
-    yield from _auth_first_rule(msgs)
-    yield from _echo_rule(msgs, transcript)
-    yield from _said_rules(msgs)
+    yield from _tokens_rule(proto, msgs)
+    yield from _auth_first_rule(proto, msgs)
+    yield from _echo_rule(proto, msgs, transcript)
+    yield from _said_rules(proto, msgs)
 
 
-def _auth_first_rule(msgs: Sequence[Msg]) -> Iterator[Finding]:
+def _auth_first_rule(proto: Protocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
     for msg in msgs:
         if msg.type == "authenticated":
             return
         if msg.type in ("chat_joined", "chat_created"):
             text = f"{msg.type} before authenticated"
-            yield _finding("order.authenticated", text, msg.frame, msg.raw)
+            yield proto.finding("order.authenticated", text, msg.frame, msg.raw)
             return
 
 
-def _tokens_rule(msgs: Sequence[Msg]) -> Iterator[Finding]:
+def _tokens_rule(proto: Protocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
     tokens: list[str] = []
     for msg in msgs:
         if msg.type == "assistant_message_start":
@@ -69,10 +71,10 @@ def _tokens_rule(msgs: Sequence[Msg]) -> Iterator[Finding]:
             content, joined = msg.body.get("content"), "".join(tokens)
             if content != joined:
                 text = f"content {content!r} is not the concatenated tokens {joined!r}"
-                yield _finding("content.tokens", text, msg.frame, msg.raw)
+                yield proto.finding("content.tokens", text, msg.frame, msg.raw)
 
 
-def _echo_rule(msgs: Sequence[Msg], transcript: Transcript) -> Iterator[Finding]:
+def _echo_rule(proto: Protocol, msgs: Sequence[Msg], transcript: Transcript) -> Iterator[Finding]:
     if next(transcript.frames("client"), None) is None:
         return  # only the server's side was recorded: nothing to compare with
     sent = list(_client_messages(transcript))
@@ -83,33 +85,33 @@ def _echo_rule(msgs: Sequence[Msg], transcript: Transcript) -> Iterator[Finding]
         )
         if match is None:
             text = f"content {content!r} is no message the client sent before it"
-            yield _finding("content.user-echo", text, msg.frame, msg.raw)
+            yield proto.finding("content.user-echo", text, msg.frame, msg.raw)
         else:
             del sent[match]
 
 
-def _said_rules(msgs: Sequence[Msg]) -> Iterator[Finding]:
+def _said_rules(proto: Protocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
     seen: set[str] = set()
     for msg in (m for m in msgs if m.type in _SAID):
         message_id, stamp = msg.body.get("messageId"), msg.body.get("timestamp")
         if isinstance(message_id, str) and message_id in seen:
             text = f"messageId {message_id!r} was already used"
-            yield _finding("message-id.unique", text, msg.frame, msg.raw)
+            yield proto.finding("message-id.unique", text, msg.frame, msg.raw)
         if isinstance(message_id, str):
             seen.add(message_id)
         if isinstance(stamp, str) and not _is_iso_8601(stamp):
             text = f"timestamp {stamp!r} is not an ISO 8601 date-time with a zone"
-            yield _finding("timestamp", text, msg.frame, msg.raw)
+            yield proto.finding("timestamp", text, msg.frame, msg.raw)
 
 
 def _client_messages(transcript: Transcript) -> Iterator[tuple[int, str]]:
     """``(record index, text)`` of every well-formed ``message`` the client sent."""
     for index, sent in transcript.frames("client"):
         try:
-            obj = json.loads(sent.payload)
+            obj = json_object(sent.payload)
         except ValueError:
             continue
-        data = obj.get("data") if isinstance(obj, dict) and obj.get("type") == "message" else None
+        data = obj.get("data") if obj.get("type") == "message" else None
         if isinstance(data, dict) and isinstance(data.get("message"), str):
             yield index, data["message"]
 

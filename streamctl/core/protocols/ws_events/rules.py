@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from streamctl.core.jsontext import dumps_compact
-from streamctl.core.protocols.base import WS_RULES
+from streamctl.core.protocols.rules import WS_RULES
 from streamctl.core.spec import Field, Level, Machine, Rule, Shape, Spec
 
 __all__ = ["CLIENT_SCHEMAS", "MACHINE", "PROTOCOLS", "RULES", "SCHEMAS", "SEED", "SPEC", "encode"]

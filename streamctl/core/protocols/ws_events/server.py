@@ -6,14 +6,15 @@ What the seed leaves open is decided in the package docstring
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from streamctl.core.jsontext import NotAnObjectError, json_object
 from streamctl.core.jwt import JWTError, verify
-from streamctl.core.protocols.base import Out, Reaction, ServerSession, Settings, Turn
+from streamctl.core.protocols.exchange import Out, Reaction, Settings, Turn
+from streamctl.core.protocols.server import ServerSession
 from streamctl.core.protocols.ws_events.rules import encode
 from streamctl.core.script import Script
 
@@ -88,11 +89,11 @@ class Session(ServerSession):
 
     def receive(self, text: str) -> Reaction:
         try:
-            obj = json.loads(text)
-        except (ValueError, RecursionError):  # too deep for the parser is not JSON to it
-            return _error("Invalid message format: not JSON")
-        if not isinstance(obj, dict):
+            obj = json_object(text)
+        except NotAnObjectError:
             return _error("Invalid message format: expected {type, data}")
+        except ValueError:  # too deep for the parser is not JSON to it either
+            return _error("Invalid message format: not JSON")
         kind, data = obj.get("type"), obj.get("data")
         handlers = {"join_chat": self._join, "create_chat": self._create, "message": self._say}
         if not isinstance(kind, str) or kind not in handlers:
