@@ -49,11 +49,14 @@ class Content(BaseModel):
     content: str = Field(min_length=1)
 
 
-def create_app(ping_after_done: bool = False, word_delay: float = 0.01) -> FastAPI:
+def create_app(
+    ping_after_done: bool = False, word_delay: float = 0.01, breaks: str = ""
+) -> FastAPI:
     """The FastAPI app. ``ping_after_done``: sse-delta-done's stream lingers after ``done`` while
     sse-starlette's ``: ping`` comments keep coming, as its default pinging does. ``word_delay``
     (s): the pause after each token; goose sends a ``Ping`` whenever 0.5 s passed since the
-    last."""
+    last. ``breaks`` names one rule to break (tests/test_check_suite.py): ``ping-then-silence``,
+    ``history-without-reply``, ``history-newest-first``, ``delete-unknown-204``."""
     app = FastAPI()
     goose_sessions: dict[str, list[Any]] = {}
     chats: dict[int, list[dict[str, Any]]] = {}
@@ -85,6 +88,8 @@ def create_app(ping_after_done: bool = False, word_delay: float = 0.01) -> FastA
         async def events() -> AsyncIterator[bytes]:
             yield b'data: {"type":"Ping"}\n\n'
             pinged = time.monotonic()
+            if breaks == "ping-then-silence":
+                await asyncio.sleep(1.6)
             for word in WORDS:
                 if time.monotonic() - pinged >= 0.45:
                     yield b'data: {"type":"Ping"}\n\n'
@@ -165,7 +170,8 @@ def create_app(ping_after_done: bool = False, word_delay: float = 0.01) -> FastA
                 "processingTime": round(time.perf_counter() - started, 3),
             }
             done = {**reply, "content": "".join(WORDS), "metadata": metadata}
-            history.append(done)
+            if breaks != "history-without-reply":
+                history.append(done)
             yield frame({"type": "message_end", "message": done})
 
         media = "application/x-ndjson" if ndjson else "text/event-stream"
@@ -174,13 +180,14 @@ def create_app(ping_after_done: bool = False, word_delay: float = 0.01) -> FastA
 
     @app.get(base)
     async def message_history(chat_id: int) -> list[dict[str, Any]]:
-        return chats.get(chat_id, [])
+        history = chats.get(chat_id, [])
+        return history[::-1] if breaks == "history-newest-first" else history
 
     @app.delete(base + "/{message_id}", status_code=204)
     async def message_delete(chat_id: int, message_id: int) -> Response:
         history = chats.get(chat_id, [])
         kept = [m for m in history if m["id"] != message_id]
-        if len(kept) == len(history):
+        if len(kept) == len(history) and breaks != "delete-unknown-204":
             return JSONResponse({"detail": "Message not found"}, 404)
         chats[chat_id] = kept
         return Response(status_code=204)
@@ -234,8 +241,9 @@ def sign(claims: dict[str, Any], secret: str = JWT_SECRET) -> str:
     return f"{head}.{body}.{_b64(mac)}"
 
 
-def verify(token: object, secret: str = JWT_SECRET) -> dict[str, Any] | None:
-    """The claims of a valid, unexpired HS256 token, else None."""
+def verify(token: object, secret: str = JWT_SECRET, breaks: str = "") -> dict[str, Any] | None:
+    """The claims of a valid, unexpired HS256 token, else None. ``breaks``: ``accept-expired``,
+    ``accept-bad-signature`` or ``accept-alg-none`` lets that token through."""
     if not isinstance(token, str) or token.count(".") != 2:
         return None
     head, body, mac = token.split(".")
@@ -245,13 +253,17 @@ def verify(token: object, secret: str = JWT_SECRET) -> dict[str, Any] | None:
         given = _unb64(mac)
     except ValueError:
         return None
-    if not isinstance(header, dict) or header.get("alg") != "HS256":
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        return None
+    if header.get("alg") == "none" and breaks == "accept-alg-none":
+        return claims
+    if header.get("alg") != "HS256":
         return None
     want = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
-    if not hmac.compare_digest(want, given) or not isinstance(claims, dict):
+    if not hmac.compare_digest(want, given) and breaks != "accept-bad-signature":
         return None
     exp = claims.get("exp")
-    if isinstance(exp, int | float) and time.time() >= exp:
+    if isinstance(exp, int | float) and time.time() >= exp and breaks != "accept-expired":
         return None
     return claims
 
@@ -259,13 +271,22 @@ def verify(token: object, secret: str = JWT_SECRET) -> dict[str, Any] | None:
 WSEventsBehaviour = Callable[[ServerConnection], Awaitable[None]]
 
 
-def ws_events(secret: str = JWT_SECRET) -> WSEventsBehaviour:
-    """The ws-events connection handler; chats outlive connections."""
+def ws_events(secret: str = JWT_SECRET, breaks: str = "") -> WSEventsBehaviour:
+    """The ws-events connection handler; chats outlive connections. ``breaks`` names one rule to
+    break: a token :func:`verify` lets through, ``reuse-message-id`` (every reply's messageId is
+    the first reply's), ``bad-input-ignored`` or ``bad-input-closes`` (an error, then close)."""
     chats: dict[str, dict[str, Any]] = {}
     ids = itertools.count(1)
 
     async def send(conn: ServerConnection, kind: str, **data: Any) -> None:
         await conn.send(json.dumps({"type": kind, "data": data}))
+
+    async def refuse(conn: ServerConnection, message: str) -> None:
+        if breaks == "bad-input-ignored":
+            return
+        await send(conn, "error", message=message)
+        if breaks == "bad-input-closes":
+            await conn.close()
 
     async def handle(conn: ServerConnection) -> None:
         await send(conn, "connected", message="Connected to the chat server")
@@ -274,13 +295,13 @@ def ws_events(secret: str = JWT_SECRET) -> WSEventsBehaviour:
             try:
                 obj = json.loads(text)
             except ValueError:
-                await send(conn, "error", message="Invalid JSON")
+                await refuse(conn, "Invalid JSON")
                 continue
             kind = obj.get("type") if isinstance(obj, dict) else None
             data = obj.get("data") if isinstance(obj, dict) else None
             data = data if isinstance(data, dict) else {}
             if kind in ("create_chat", "join_chat"):
-                claims = verify(data.get("token"), secret)
+                claims = verify(data.get("token"), secret, breaks)
                 if claims is None:
                     await send(conn, "error", message="Authentication failed")
                     continue
@@ -300,11 +321,12 @@ def ws_events(secret: str = JWT_SECRET) -> WSEventsBehaviour:
                 if chat is None:
                     await send(conn, "error", message="Join or create a chat first")
                 elif not isinstance(message, str) or not message:
-                    await send(conn, "error", message="message must be a non-empty string")
+                    await refuse(conn, "message must be a non-empty string")
                 else:
-                    await _turn(chat, message, ids, conn, send)
+                    reply_id = "m-reply" if breaks == "reuse-message-id" else f"m{next(ids)}"
+                    await _turn(chat, message, ids, conn, send, reply_id=reply_id)
             else:
-                await send(conn, "error", message=f"Unknown message type: {kind!r}")
+                await refuse(conn, f"Unknown message type: {kind!r}")
 
     return handle
 
@@ -315,6 +337,8 @@ async def _turn(
     ids: itertools.count[int],
     conn: ServerConnection,
     send: Callable[..., Awaitable[None]],
+    *,
+    reply_id: str,
 ) -> None:
     if not chat["messages"]:
         chat["title"] = message[:40]
@@ -326,7 +350,7 @@ async def _turn(
     for word in WORDS:
         await send(conn, "assistant_message_token", token=word)
         await asyncio.sleep(0.01)
-    done = {"messageId": f"m{next(ids)}", "content": "".join(WORDS), "role": "assistant"}
+    done = {"messageId": reply_id, "content": "".join(WORDS), "role": "assistant"}
     done["timestamp"] = _now_iso()
     chat["messages"].append(done)
     await send(conn, "assistant_message_complete", **done)
