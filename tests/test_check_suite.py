@@ -15,7 +15,7 @@ from websockets.asyncio.server import ServerConnection
 from mockserver.testing import LiveServer
 from streamctl.cli.app import app
 from streamctl.errors import ExitCode
-from tests.broken_servers import SSE_HEAD, BrokenServer, _head
+from tests.broken_servers import SSE_HEAD, BrokenServer, _head, http_server
 from tests.conformant_servers import GOOSE_KEY, JWT_SECRET, ThirdParty, create_app, ws_events
 
 Route = Callable[[bytes], tuple[int, tuple[tuple[str, str], ...], list[bytes]]]
@@ -293,3 +293,19 @@ def test_a_ws_events_server_breaking_one_rule_fails_naming_it(probe: str, breaks
     assert set(found) == {rule}
     if probe == "auth":
         assert len(found) == 1  # only the one token the server lets through
+
+
+# --- a silent stream costs --idle-timeout, not --timeout -------------------------------------
+
+
+def test_a_silent_sse_stream_fails_every_probe_after_the_idle_timeout() -> None:
+    # One delta, then silence: every probe of the full suite ends on --idle-timeout; with
+    # --timeout at an hour, a run that waited for it would never end.
+    delta = b'event: message\ndata: {"delta": "Hi"}\n\n'
+    with http_server([delta], end="hang") as server:
+        args = ["check", "sse-delta-done", server.url, "-f", "json", "--probe", "exchange"]
+        result = cli(*args, "--probe", "conversation", "--idle-timeout", "0.3", "--timeout", "3600")
+    assert result.exit_code == ExitCode.CHECK_FAILED
+    for probe in ("exchange", "conversation"):
+        assert "sse-delta-done.stalled" in probe_findings(result, probe)
+    assert "nothing arrived for 0.3 s" in result.stdout
