@@ -15,7 +15,8 @@ from websockets.asyncio.server import ServerConnection
 from mockserver.testing import LiveServer
 from streamctl.cli.app import app
 from streamctl.errors import ExitCode
-from tests.broken_servers import SSE_HEAD, BrokenServer, _head
+from tests.broken_servers import SSE_HEAD, BrokenServer, _head, http_server
+from tests.conformant_servers import GOOSE_KEY, JWT_SECRET, ThirdParty, create_app, ws_events
 
 Route = Callable[[bytes], tuple[int, tuple[tuple[str, str], ...], list[bytes]]]
 
@@ -237,3 +238,74 @@ def test_baselines_and_probes_need_a_live_url(tmp_path: Path) -> None:
     result = cli("check", "goose", "http://127.0.0.1:9", "--probe", "nope")
     assert result.exit_code == ExitCode.USAGE
     assert "goose has no probe 'nope'" in result.stderr
+
+
+# --- one rule broken on a third-party stack (tests/conformant_servers.py) ---------------------
+
+FASTAPI_BREAKS = [
+    ("goose", "exchange", "ping-then-silence", "goose.ping.interval"),
+    # Not listed, the reply cannot be deleted either: delete.reply follows from the same fault.
+    ("message-stream", "history", "history-without-reply", "message-stream.history.order"),
+    ("message-stream", "history", "history-newest-first", "message-stream.history.order"),
+    ("message-stream", "history", "delete-unknown-204", "message-stream.delete.unknown"),
+]
+
+
+@pytest.mark.parametrize(
+    ("protocol", "probe", "breaks", "rule"), FASTAPI_BREAKS, ids=[b[2] for b in FASTAPI_BREAKS]
+)
+def test_a_fastapi_server_breaking_one_rule_fails_naming_it(
+    protocol: str, probe: str, breaks: str, rule: str
+) -> None:
+    with ThirdParty(create_app(breaks=breaks)) as server:
+        args = ["check", protocol, server.url, "--secret-key", GOOSE_KEY, "-f", "json"]
+        result = cli(*args, "--probe", probe, "--strict")  # goose.ping.interval is a SHOULD
+    assert result.exit_code == ExitCode.CHECK_FAILED, result.stdout
+    found = set(probe_findings(result, probe))
+    also = {"message-stream.delete.reply"} if breaks == "history-without-reply" else set()
+    assert found == {rule} | also
+
+
+WS_BREAKS = [
+    ("auth", "accept-expired"),
+    ("auth", "accept-bad-signature"),
+    ("auth", "accept-alg-none"),
+    ("conversation", "reuse-message-id"),
+    ("bad-input", "bad-input-ignored"),
+    ("bad-input", "bad-input-closes"),
+]
+WS_RULES = {
+    "auth": "ws-events.auth.refused",
+    "conversation": "ws-events.message-id.unique",
+    "bad-input-ignored": "ws-events.bad-input.error",
+    "bad-input-closes": "ws-events.bad-input.stays-open",
+}
+
+
+@pytest.mark.parametrize(("probe", "breaks"), WS_BREAKS, ids=[b[1] for b in WS_BREAKS])
+def test_a_ws_events_server_breaking_one_rule_fails_naming_it(probe: str, breaks: str) -> None:
+    with ThirdParty(ws=ws_events(breaks=breaks)) as server:
+        args = ["check", "ws-events", server.url, "--jwt-secret", JWT_SECRET, "-f", "json"]
+        result = cli(*args, "--probe", probe, "--idle-timeout", "0.5")
+    assert result.exit_code == ExitCode.CHECK_FAILED, result.stdout
+    rule = WS_RULES[breaks] if breaks in WS_RULES else WS_RULES[probe]
+    found = probe_findings(result, probe)
+    assert set(found) == {rule}
+    if probe == "auth":
+        assert len(found) == 1  # only the one token the server lets through
+
+
+# --- a silent stream costs --idle-timeout, not --timeout -------------------------------------
+
+
+def test_a_silent_sse_stream_fails_every_probe_after_the_idle_timeout() -> None:
+    # One delta, then silence: every probe of the full suite ends on --idle-timeout; with
+    # --timeout at an hour, a run that waited for it would never end.
+    delta = b'event: message\ndata: {"delta": "Hi"}\n\n'
+    with http_server([delta], end="hang") as server:
+        args = ["check", "sse-delta-done", server.url, "-f", "json", "--probe", "exchange"]
+        result = cli(*args, "--probe", "conversation", "--idle-timeout", "0.3", "--timeout", "3600")
+    assert result.exit_code == ExitCode.CHECK_FAILED
+    for probe in ("exchange", "conversation"):
+        assert "sse-delta-done.stalled" in probe_findings(result, probe)
+    assert "nothing arrived for 0.3 s" in result.stdout

@@ -9,8 +9,12 @@ cancels that reply.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import IO, TYPE_CHECKING
 
 from streamctl.cli.common import (
@@ -34,6 +38,8 @@ from streamctl.cli.output import Console
 from streamctl.cli.send import UrlArg
 
 if TYPE_CHECKING:
+    import asyncio
+
     from streamctl.core.protocols.base import ClientOptions, Protocol
     from streamctl.net import Conversation
 
@@ -47,15 +53,66 @@ HELP = (
 CANCELLED = "[reply cancelled: Ctrl-C or Ctrl-D to leave]"
 
 
-def read_messages(stdin: IO[str], console: Console, *, interactive: bool) -> Iterator[str]:
-    """The user's messages, one per line, until /quit or end of input."""
+class Interrupts:
+    """Where Ctrl-C goes. While a reply streams, SIGINT cancels that reply's task (no
+    KeyboardInterrupt anywhere); while the prompt waits for a line, it raises KeyboardInterrupt
+    there, the one place that catches it, and the chat ends; in between (printing, reconnecting)
+    it is remembered and the chat ends at the next prompt. So no Ctrl-C can surface as a
+    traceback from whatever code it happened to land in."""
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[object] | None = None
+        self.at_prompt = False
+        self.leave = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        task = self.task
+        if task is not None:
+            task.get_loop().call_soon_threadsafe(task.cancel)
+        elif self.at_prompt:
+            raise KeyboardInterrupt
+        else:
+            self.leave = True
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """This handler for SIGINT while the chat lasts (main thread only: elsewhere signals
+        cannot be handled, and Ctrl-C keeps its default)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.signal(signal.SIGINT, self)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def readline(self, stdin: IO[str]) -> str:
+        """A line from ``stdin``, or "" (leave) for end of input or Ctrl-C, now or earlier."""
+        if self.leave:
+            return ""
+        self.at_prompt = True
+        try:
+            return stdin.readline()
+        except KeyboardInterrupt:  # Ctrl-C at the prompt: leave
+            return ""
+        finally:
+            self.at_prompt = False
+
+
+def read_messages(
+    stdin: IO[str],
+    console: Console,
+    *,
+    interactive: bool,
+    interrupts: Interrupts | None = None,
+) -> Iterator[str]:
+    """The user's messages, one per line, until /quit, end of input or Ctrl-C at the prompt."""
+    reader = interrupts or Interrupts()
     while True:
         if interactive:
             console.prompt("you> ")
-        try:
-            line = stdin.readline()
-        except KeyboardInterrupt:  # Ctrl-C at the prompt: leave
-            line = ""
+        line = reader.readline(stdin)
         if not line:
             if interactive:
                 console.note("")
@@ -121,8 +178,10 @@ def chat_command(
         interactive = _isatty(sys.stdin)
         if interactive:
             console.note(f"streamctl chat: {proto.name} at {url}. {HELP}")
-        messages = read_messages(sys.stdin, console, interactive=interactive)
-        _loop(proto, conversation, messages, console)
+        interrupts = Interrupts()
+        messages = read_messages(sys.stdin, console, interactive=interactive, interrupts=interrupts)
+        with interrupts.installed():
+            _loop(proto, conversation, messages, console, interrupts)
 
 
 def fresh(proto: Protocol, options: ClientOptions, url: str) -> ClientOptions:
@@ -150,21 +209,31 @@ def _loop(
     conversation: Callable[[], Conversation],
     messages: Iterator[str],
     console: Console,
+    interrupts: Interrupts,
 ) -> None:
     import asyncio  # noqa: PLC0415
 
     from streamctl.cli.flow import hinted  # noqa: PLC0415
     from streamctl.errors import ProtocolErrorEvent  # noqa: PLC0415
+    from streamctl.net.base import Result  # noqa: PLC0415
+
+    async def turn(message: str) -> Result:
+        interrupts.task = asyncio.current_task()
+        try:
+            return await conv.turn(message)
+        finally:
+            interrupts.task = None
 
     # One event loop for the whole chat, so a WebSocket connection outlives each turn; the
-    # prompt is read between turns, outside the loop, so Ctrl-C there leaves.
+    # prompt is read between turns, outside the loop. Ctrl-C goes where `interrupts` says (the
+    # runner leaves SIGINT alone when a handler other than Python's default is installed).
     conv = conversation()
     with asyncio.Runner() as runner:
         try:
             for message in messages:
                 try:
-                    result = runner.run(conv.turn(message))
-                except KeyboardInterrupt:  # the runner cancelled the turn
+                    result = runner.run(turn(message))
+                except asyncio.CancelledError:  # Ctrl-C cancelled the reply
                     console.end_text()
                     console.note(CANCELLED)
                     if (
@@ -181,8 +250,6 @@ def _loop(
                     raise error
                 if error is not result.error:
                     console.note(f"streamctl: {error}")
-        except KeyboardInterrupt:  # a second Ctrl-C, while no reply was streaming: leave
-            console.end_text()
         finally:
             runner.run(conv.aclose())
 

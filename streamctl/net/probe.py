@@ -62,8 +62,16 @@ async def run_suite(
     ``not run``. Raises :class:`~streamctl.errors.Unreachable` when there is no server.
     ``observer`` sees the wire (``check --debug``)."""
     watch = observer or NullObserver()
-    tasks = [_one(probe, ctx, _Runner(ctx, base_url, limits, watch), strict) for probe in probes]
-    results = await asyncio.gather(*tasks, return_exceptions=True)
+    # One HTTP client for the whole run, shared by every probe's plain requests; TLS settings
+    # only for https, so a plain-http run never pays for loading the CA bundle (about 100 ms).
+    https = base_url.lower().startswith("https:")
+    idle = limits.idle or limits.timeout or 30.0
+    async with httpx.AsyncClient(timeout=idle, follow_redirects=False, verify=https) as http:
+        tasks = [
+            _one(probe, ctx, _Runner(ctx, base_url, limits, watch, http), strict)
+            for probe in probes
+        ]
+        results = await asyncio.gather(*tasks, return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException):
             raise result
@@ -91,16 +99,23 @@ async def _one(probe: Probe, ctx: Context, runner: _Runner, strict: bool) -> Pro
 
 
 class _Runner:
-    """Carries out one plan's actions; holds its WebSocket and HTTP client."""
+    """Carries out one plan's actions; holds its WebSocket, and uses the run's HTTP client."""
 
-    def __init__(self, ctx: Context, base_url: str, limits: Limits, observer: Observer) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        base_url: str,
+        limits: Limits,
+        observer: Observer,
+        http: httpx.AsyncClient,
+    ) -> None:
         self.ctx = ctx
         self.observer = observer
         self.base_url = base_url
         self.limits = limits
         self.idle = limits.idle or limits.timeout or 30.0
         self.ws: ClientConnection | None = None
-        self.http: httpx.AsyncClient | None = None
+        self.http = http
         self.transcripts: tuple[Transcript, ...] = ()
 
     async def __aenter__(self) -> _Runner:
@@ -113,8 +128,6 @@ class _Runner:
         tb: TracebackType | None,
     ) -> None:
         await self._hang_up()
-        if self.http is not None:
-            await self.http.aclose()
 
     async def run(self, probe: Probe) -> list[Any]:
         plan = probe.plan(self.ctx)
@@ -167,8 +180,6 @@ class _Runner:
         return Talked(talked)
 
     async def _fetch(self, fetch: Fetch) -> Fetched:
-        if self.http is None:
-            self.http = httpx.AsyncClient(timeout=self.idle, follow_redirects=False)
         url = urls.join(self.base_url, fetch.path)
         try:
             request = self.http.build_request(
