@@ -7,6 +7,7 @@ the writes before it carry.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,6 +40,8 @@ def pool() -> Iterator[ThreadPoolExecutor]:
 
 
 def _admin(server: LiveServer, method: str, path: str, **kw: Any) -> httpx.Response:
+    if method == "POST":
+        kw.setdefault("json", {})  # the admin API takes JSON bodies only
     return httpx.request(method, server.url("/_streamctl" + path), timeout=30, **kw)
 
 
@@ -137,3 +140,139 @@ def test_a_cut_stream_ends_without_its_terminator(
     entry = mock.journal(protocol)[-1]
     assert entry["outcome"] == "cut"
     assert entry["replies"][-1]["outcome"] == "cut"
+
+
+# --- the admin API ---------------------------------------------------------------------------
+
+
+def test_release_and_cut_say_what_is_wrong(mock: MockServer, pool: ThreadPoolExecutor) -> None:
+    server = mock.live
+    assert _admin(server, "POST", "/streams/nope/release").status_code == 404
+    assert _admin(server, "POST", "/streams/nope/cut").status_code == 404
+    reader = _start(mock, "goose", pool, {"tokens": ["a", {"hold": "h"}, " b", {"hold": "h2"}]})
+    held = mock.held(timeout=30)
+    for steps in ("0", "-1", "x", "1.5"):
+        answer = _admin(server, "POST", f"/streams/{held.id}/release", params={"steps": steps})
+        assert answer.status_code == 422, steps
+    for query in ({"held": "maybe"}, {"wait": "soon", "since": "1"}, {"since": "v"}):
+        assert _admin(server, "GET", "/streams", params=query).status_code == 422
+    assert _admin(server, "POST", f"/streams/{held.id}/release").json()["held"] == "h"
+    again = mock.held(timeout=30, name="h2")
+    assert again.id == held.id
+    assert again.position > held.position
+    assert _admin(server, "POST", "/streams/release").json() == {"released": 1}
+    reader.result()
+    # Ended: no longer listed, so neither releasable nor held.
+    assert _admin(server, "POST", f"/streams/{held.id}/release").status_code == 404
+
+
+def test_a_running_stream_is_listed_but_not_held(
+    live_server: LiveServer, pool: ThreadPoolExecutor
+) -> None:
+    # A WebSocket turn's reply that waits a minute between tokens (at speed 1): open, not held.
+    with LiveServer(dataclasses.replace(live_server.config, speed=1.0)) as server:
+        mock = MockServer(server)
+        gap = {"tokens": ["a", {"text": " b", "delay_ms": 6e4}]}
+        reader = _start(mock, "chunk-complete", pool, gap)
+        reader.text_reaches("a")
+        listed = _admin(server, "GET", "/streams").json()["streams"]
+        assert [(s["protocol"], s["held"]) for s in listed] == [("chunk-complete", None)]
+        stream_id = listed[0]["id"]
+        assert _admin(server, "GET", "/streams", params={"held": "true"}).json()["streams"] == []
+        assert _admin(server, "GET", "/streams", params={"held": "false"}).json()["streams"]
+        assert _admin(server, "POST", f"/streams/{stream_id}/release").status_code == 409
+        assert _admin(server, "POST", f"/streams/{stream_id}/cut").status_code == 409
+        reader.talk.close()
+        assert reader.result().text == "a"
+
+
+def test_a_long_poll_returns_at_the_next_change(mock: MockServer, pool: ThreadPoolExecutor) -> None:
+    version = _admin(mock.live, "GET", "/streams").json()["version"]
+    waiting = pool.submit(
+        _admin, mock.live, "GET", "/streams", params={"since": str(version), "wait": "60"}
+    )
+    reader = _start(mock, "sse-delta-done", pool, SCENARIO)
+    assert waiting.result(30).json()["version"] > version
+    mock.held(timeout=30).release()
+    reader.result()
+
+
+def test_reset_releases_every_held_stream_for_good(
+    mock: MockServer, pool: ThreadPoolExecutor
+) -> None:
+    tokens = ["a", {"hold": "one"}, " b", {"hold": "two"}, " c"]
+    reader = _start(mock, "ws-events", pool, {"tokens": tokens})
+    mock.held(timeout=30)
+    _admin(mock.live, "POST", "/reset", json={})
+    assert reader.result().text == "a b c"
+
+
+def test_the_goose_heartbeat_goes_on_while_held(mock: MockServer) -> None:
+    mock.use(SCENARIO, "goose")
+    talk = Talk(mock.live, "goose")
+    request = talk.proto.client(talk._options("hi")).request()
+    with (
+        httpx.Client(base_url=mock.live.base_url, timeout=30) as http,
+        http.stream(
+            request.method, request.target, headers=list(request.headers), content=request.body
+        ) as response,
+    ):
+        events = response.iter_lines()
+        held = mock.held(timeout=30)
+        seen = [line for line in _take(events, held.position + 2) if line]
+        assert seen[-1] == 'data: {"type":"Ping"}'  # a write the reply itself has not got here
+        held.release()
+        assert any('"Finish"' in line for line in events)
+
+
+def _take(lines: Iterator[str], events: int) -> list[str]:
+    """The lines of the next ``events`` SSE events."""
+    taken: list[str] = []
+    while events:
+        line = next(lines)
+        taken.append(line)
+        events -= not line
+    return taken
+
+
+# --- the bound and --hold-after --------------------------------------------------------------
+
+
+def test_streams_past_the_limit_play_unlisted_and_unheld(
+    live_server: LiveServer, pool: ThreadPoolExecutor
+) -> None:
+    config = dataclasses.replace(live_server.config, stream_limit=1)
+    with LiveServer(config) as server:
+        mock = MockServer(server)
+        mock.use(SCENARIO, "sse-delta-done", count=2)
+        first = Reader(server, "sse-delta-done", pool)
+        held = mock.held(timeout=30)
+        second = Reader(server, "sse-delta-done", pool)
+        assert second.result().text == "one two three four"  # not held: past the limit
+        listed = _admin(server, "GET", "/streams").json()["streams"]
+        assert [s["id"] for s in listed] == [held.id]
+        held.release()
+        assert first.result().text == "one two three four"
+
+
+@pytest.mark.parametrize("protocol", ["goose", "chunk-complete"])
+def test_hold_after_holds_every_reply(
+    live_server: LiveServer, pool: ThreadPoolExecutor, protocol: str
+) -> None:
+    config = dataclasses.replace(live_server.config, hold_after=2)
+    with LiveServer(config) as server:
+        mock = MockServer(server)
+        mock.use({"reply": "one two three"}, protocol)
+        reader = Reader(server, protocol, pool)
+        held = mock.held(timeout=30)
+        assert held.held_at == "hold-after"
+        reader.text_reaches("one two")
+        held.release()
+        assert reader.result().text == "one two three"
+
+
+def test_the_banner_says_replies_are_held() -> None:
+    from mockserver.config import ServerConfig
+    from mockserver.run import banner
+
+    assert "every reply held after 3 tokens" in banner(ServerConfig(hold_after=3), 8000, 0)
