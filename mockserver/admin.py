@@ -1,18 +1,22 @@
 """The admin API under the reserved prefix ``/_streamctl``: for tests and for people.
 
 ``GET health`` · ``GET faults`` · ``GET|POST scenarios`` · ``POST reload`` · ``GET|POST queue`` ·
-``GET journal`` · ``GET transcripts`` · ``POST recording`` · ``POST reset``. Errors use the
+``GET journal`` · ``GET transcripts`` · ``POST recording`` · ``POST reset`` · ``GET streams``
+(held ones released with ``POST streams/{id}/release`` or cut). Errors use the
 ``{"detail": …}`` shape of the rest of the server.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from typing import Any
 
 from quart import Blueprint, Response, jsonify, request
 
 from mockserver.state import ServerState
+from mockserver.streams import OpenStream
 from streamctl.core.protocols import REGISTRY, names
 from streamctl.core.transcript import dump
 from streamctl.engine.faults import table as fault_table
@@ -33,7 +37,11 @@ INDEX = (
     ("GET", "/journal", "what every client sent (?protocol=… and other fields filter)"),
     ("GET", "/transcripts", "what each client was sent, while recording"),
     ("POST", "/recording", 'record transcripts: {"on": true} or {"on": false}'),
-    ("POST", "/reset", "forget chats, queues, the journal and added scenarios"),
+    ("POST", "/reset", "forget chats, queues, the journal and added scenarios; release streams"),
+    ("GET", "/streams", "open streams (?held=true, ?protocol=, ?name=; ?since=V&wait=S waits)"),
+    ("POST", "/streams/release", "release every held stream (?free=true: for good)"),
+    ("POST", "/streams/{id}/release", "release a held stream (?steps=N: N writes, then hold)"),
+    ("POST", "/streams/{id}/cut", "drop a held stream now (SSE: no terminator; WS: 1011)"),
     ("POST", "/check", "check a transcript (JSON Lines), as `streamctl check` does"),
     ("GET", "/token", "a development JWT for ws-events (?user=)"),
 )
@@ -176,7 +184,72 @@ def admin_blueprint(server: ServerState) -> Blueprint:
         server.reset()
         return jsonify({"status": "reset"})
 
+    _stream_routes(admin, server)
     return admin
+
+
+#: The longest ``GET streams?wait=`` waits (s).
+MAX_WAIT_S = 60.0
+
+
+def _stream_routes(admin: Blueprint, server: ServerState) -> None:
+    """Open streams: list them, wait for a change, release or cut a held one."""
+    streams = server.streams
+
+    @admin.get("/streams")
+    async def open_streams() -> Response | tuple[Response, int]:
+        args = request.args
+        held = {"true": True, "false": False, None: None}.get(args.get("held"), "bad")
+        wait, since = _seconds(args.get("wait", "0")), args.get("since")
+        if held == "bad" or wait is None or (since is not None and not since.isdigit()):
+            return _error(422, "held is true or false, wait seconds, since a version")
+        if since is not None:
+            await streams.changed(int(since), min(wait, MAX_WAIT_S))
+        listed = [
+            s
+            for s in streams.listed(held if isinstance(held, bool) else None)
+            if args.get("protocol") in (None, s["protocol"])
+            and args.get("name") in (None, s["held"])
+        ]
+        return jsonify({"version": streams.version, "streams": listed})
+
+    @admin.post("/streams/release")
+    async def release_all() -> Response:
+        free = request.args.get("free") == "true"
+        return jsonify({"released": streams.release_all(free=free)})
+
+    @admin.post("/streams/<stream_id>/release")
+    async def release(stream_id: str) -> Response | tuple[Response, int]:
+        raw = request.args.get("steps")
+        if raw is not None and (not raw.isdigit() or int(raw) < 1):
+            return _error(422, "steps must be a whole number, 1 or more")
+        steps = None if raw is None else int(raw)
+        return _held_do(streams.get(stream_id), stream_id, lambda s: s.gate.release(steps))
+
+    @admin.post("/streams/<stream_id>/cut")
+    async def cut(stream_id: str) -> Response | tuple[Response, int]:
+        return _held_do(streams.get(stream_id), stream_id, lambda s: s.gate.cut())
+
+
+def _held_do(
+    stream: OpenStream | None, stream_id: str, act: Callable[[OpenStream], bool]
+) -> Response | tuple[Response, int]:
+    """Do ``act`` to a held stream: 404 if there is no such stream, 409 if it is not held."""
+    if stream is None:
+        return _error(404, f"no open stream {stream_id!r}")
+    summary = stream.summary()
+    if not act(stream):
+        return _error(409, f"stream {stream_id!r} is not held", stream=summary)
+    return jsonify(summary)
+
+
+def _seconds(text: str) -> float | None:
+    """A query parameter as a number of seconds (None if it is not one)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 def _queue_problem(body: Any, server: ServerState) -> tuple[Response, int] | None:

@@ -71,6 +71,11 @@ class ServerConfig:
     #: Serve ``/`` as this protocol's server does (``--as``, e.g. goose web's page); the
     #: playground then lives at ``/playground`` only.
     serve_as: str | None = None
+    #: Hold every reply after this many tokens until released (``--hold-after``; see
+    #: docs/scenarios.md, held streams).
+    hold_after: int | None = None
+    #: How many open streams the admin API lists and can hold (past it, replies just play).
+    stream_limit: int = 10_000
     #: Pacing clock (monotonic); tests inject a fake one.
     clock: Clock = field(default_factory=RealClock, compare=False)
     #: Wall clock for timestamps in messages and the journal.

@@ -34,8 +34,9 @@ from mockserver.state import ServerState
 from streamctl.core.protocols.base import HttpRequest, HttpResponse, SSEProtocol
 from streamctl.core.transcript import Headers
 from streamctl.engine.clock import running_loop
+from streamctl.engine.hold import Cut
 from streamctl.engine.pacing import Progress
-from streamctl.engine.reply import Refused, Replies, Reply, Resume, SSERenderer, admit, send
+from streamctl.engine.reply import Refused, Replies, Reply, Resume, SSERenderer, admit
 
 __all__ = ["Body", "SSEStream"]
 
@@ -167,8 +168,12 @@ class SSEStream:
         await body.start(reply.status, reply.headers)
         entry.status = reply.status
         progress = Progress()
-        completed = await self._play(reply, receive, body, progress)
-        outcome = "complete" if completed else "disconnected"
+        try:
+            completed = await self._play(reply, receive, body, entry, progress)
+            outcome = "complete" if completed else "disconnected"
+        except Cut:  # the reply stops where it was held, without its terminator
+            await body.end()
+            completed, outcome = False, "cut"
         if completed and reply.ending is not None:
             completed, outcome = False, "dropped"
         record["writes"] = progress.writes
@@ -178,7 +183,9 @@ class SSEStream:
         except Exception:
             log.exception("%s: finish() failed", self.protocol.name)
 
-    async def _play(self, reply: Reply, receive: Receive, body: Body, progress: Progress) -> bool:
+    async def _play(
+        self, reply: Reply, receive: Receive, body: Body, entry: Entry, progress: Progress
+    ) -> bool:
         """Write the reply; false when the client went away first (the writes then stop).
 
         The writes run in a task of their own, which this one awaits: each time a write waits
@@ -192,8 +199,9 @@ class SSEStream:
         watcher = loop.create_task(_watch(receive, task, gone))
         config = self.server.config
         try:
+            streams = self.server.streams
             await loop.create_task(
-                send(reply, body, config.clock, speed=config.speed, progress=progress)
+                streams.play(reply, body, entry, progress, clock=config.clock, speed=config.speed)
             )
         except asyncio.CancelledError:
             if not gone.is_set():

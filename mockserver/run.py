@@ -83,6 +83,11 @@ def banner(config: ServerConfig, port: int, scenarios: int) -> str:
         share = "every stream" if config.fault_rate >= 1 else f"{config.fault_rate:.0%} of streams"
         seed = "" if config.seed is None else f", seed {config.seed}"
         lines.append(f"  faults on {share}{seed}: {' '.join(config.faults)}")
+    if config.hold_after is not None:
+        lines.append(
+            f"  every reply held after {config.hold_after} tokens: "
+            f"release with POST {http}{PREFIX}/streams/release"
+        )
     return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ from mockserver.config import ServerConfig
 from mockserver.cors import Cors
 from mockserver.journal import Journal
 from mockserver.memory import IdleTrim
+from mockserver.streams import Streams
 from streamctl.core.protocols import REGISTRY
 from streamctl.core.protocols.base import Protocol, Turn
 from streamctl.core.transcript import Transcript
@@ -50,6 +51,7 @@ class ServerState:
         self.started = config.wall_clock()
         self._active = 0
         self._trim = IdleTrim(config.trim_idle_s)
+        self.streams = Streams(config.stream_limit, config.hold_after)
         self.reset()
 
     @property
@@ -58,7 +60,8 @@ class ServerState:
 
     def reset(self) -> None:
         """Forget every chat, session and history, the queues, the journal, the recorded
-        transcripts and the scenarios added at run time."""
+        transcripts and the scenarios added at run time; release every open stream for good."""
+        self.streams.release_all(free=True)
         self.protocol_states = {p.name: p.new_state(self.settings) for p in REGISTRY.values()}
         self.queues.clear()
         self.journal.clear()

@@ -15,6 +15,7 @@ import asyncio
 import socket
 import threading
 from dataclasses import replace
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -106,8 +107,9 @@ class LiveServer:
         self._ready.set()
 
     def stop(self) -> None:
-        """Stop serving and wait for the thread; the socket is closed."""
+        """Stop serving (held streams released) and wait for the thread; the socket is closed."""
         if self._loop is not None and self._stop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(partial(self.server.streams.release_all, free=True))
             self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
             self._thread.join(10)

@@ -34,6 +34,7 @@ from mockserver.state import ServerState
 from streamctl.core.protocols.base import ServerSession, WSProtocol
 from streamctl.engine.choice import Choice
 from streamctl.engine.faults import Fault
+from streamctl.engine.hold import Cut
 from streamctl.engine.pacing import Progress
 from streamctl.engine.replay import ws_replay
 from streamctl.engine.reply import Closing, Refused, Replies, Reply, admit, replay_segment, send
@@ -110,9 +111,17 @@ class _Session:
         record = self.entry.reply(reply.choice.name, reply.choice.how, reply.turn.user_text)
         progress = Progress()
         try:
-            sending = asyncio.ensure_future(self.handler.send(reply, self.socket, progress))
+            sending = asyncio.ensure_future(
+                self.handler.play(reply, self.socket, self.entry, progress)
+            )
             self.sending = sending
             await sending
+        except Cut:  # dropped where it was held: the connection ends as after a server failure
+            record["outcome"] = self.entry.outcome = "cut"
+            self.dropped = True
+            self._finish(reply, progress, False)
+            await self.socket.close(INTERNAL_ERROR, "stream cut")
+            return
         except asyncio.CancelledError:
             task = asyncio.current_task()
             gone = task is not None and task.cancelling() > 0
@@ -210,6 +219,12 @@ class WSStream:
         config = self.server.config
         await send(reply, socket, config.clock, speed=config.speed, progress=progress)
 
+    async def play(self, reply: Reply, socket: Socket, entry: Entry, progress: Progress) -> None:
+        """Send a turn's reply as an open stream the admin API lists (and may hold)."""
+        config = self.server.config
+        streams = self.server.streams
+        await streams.play(reply, socket, entry, progress, clock=config.clock, speed=config.speed)
+
     async def _connected(
         self,
         receive: Receive,
@@ -225,7 +240,7 @@ class WSStream:
         worker = asyncio.create_task(self._work(inbox, socket, entry, asked))
         try:
             outcome = await _read(receive, inbox, entry, worker, closed)
-            if entry.outcome != "error":
+            if entry.outcome not in ("error", "cut"):
                 entry.outcome = outcome
         finally:
             worker.cancel()

@@ -69,14 +69,16 @@ def mock_server_session(pytestconfig: pytest.Config) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def mock_server(mock_server_session: LiveServer) -> MockServer:
+def mock_server(mock_server_session: LiveServer) -> Iterator[MockServer]:
     """The mock server, with every protocol, reset: no chats, sessions, queued or added
-    scenarios, journal or recordings left from another test."""
+    scenarios, journal or recordings left from another test. Streams still held when the
+    test ends are released, so a client waiting on one does not hang the suite."""
     from streamctl.testing import MockServer  # noqa: PLC0415
 
     server = MockServer(mock_server_session)
     server.reset()
-    return server
+    yield server
+    server.release_all(free=True)
 
 
 @pytest.fixture

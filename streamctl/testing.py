@@ -13,6 +13,7 @@ The pytest plugin (``streamctl.pytest_plugin``, registered on install) provides 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,10 @@ from streamctl.engine.captures import CAPTURE_SUFFIXES, named, read_file
 if TYPE_CHECKING:
     from mockserver.testing import LiveServer
 
-__all__ = ["MockServer", "StreamRecorder", "assert_conforms"]
+__all__ = ["HeldStream", "MockServer", "StreamRecorder", "assert_conforms"]
+
+#: The longest one admin request waits for a stream to be held (s); held() asks again.
+_POLL_S = 5.0
 
 
 class MockServer:
@@ -108,15 +112,76 @@ class MockServer:
         """Forget chats, sessions, queues, the journal, recordings and added scenarios."""
         self._admin("POST", "/reset")
 
+    def held(
+        self, timeout: float = 10.0, name: str | None = None, protocol: str | None = None
+    ) -> HeldStream:
+        """Wait for a stream held at a hold point (``name``, on ``protocol``, if given).
+
+        Holds come from ``{"hold": NAME}`` in a scenario's tokens or the server's
+        ``hold_after``; the fixture releases every held stream when the test ends. Raises
+        AssertionError when none is held within ``timeout`` seconds.
+        """
+        params = {"held": "true"}
+        params.update({k: v for k, v in (("name", name), ("protocol", protocol)) if v})
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self._admin("GET", "/streams", params=params, timeout=_POLL_S + 10)
+            if found["streams"]:
+                return HeldStream(self, found["streams"][0])
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"mock server: no stream held within {timeout} s")
+            params.update(since=str(found["version"]), wait=str(min(left, _POLL_S)))
+
+    def release_all(self, *, free: bool = False) -> int:
+        """Release every held stream; how many were. ``free``: the open streams hold no more
+        (the fixture does so when a test ends)."""
+        params = {"free": "true"} if free else {}
+        released: int = self._admin("POST", "/streams/release", params=params)["released"]
+        return released
+
     def _admin(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {**self.live.admin_headers(), **kwargs.pop("headers", {})}
         if method == "POST" and "json" not in kwargs and "content" not in kwargs:
             kwargs["json"] = {}
         url = self.live.url("/_streamctl" + path)
-        response = httpx.request(method, url, timeout=10, headers=headers, **kwargs)
+        kwargs.setdefault("timeout", 10)
+        response = httpx.request(method, url, headers=headers, **kwargs)
         if response.is_error:
             raise AssertionError(f"mock server: {method} {path}: {response.text}")
         return response.json()
+
+
+class HeldStream:
+    """A stream the mock server holds (see :meth:`MockServer.held`).
+
+    ``held_at`` names the hold, ``position`` counts the writes sent before it, ``id`` and
+    ``protocol`` say which stream it is.
+    """
+
+    def __init__(self, server: MockServer, summary: Mapping[str, Any]) -> None:
+        self.server = server
+        self.id: str = summary["id"]
+        self.protocol: str = summary["protocol"]
+        self.path: str = summary["path"]
+        self.held_at: str = summary["held"]
+        self.position: int = summary["position"]
+
+    def release(self) -> None:
+        """Let the stream go on (it holds again at its next hold point, if any)."""
+        self.server._admin("POST", f"/streams/{self.id}/release")
+
+    def step(self, n: int = 1) -> None:
+        """Let the stream send ``n`` more writes, then hold again (``held()`` finds it)."""
+        self.server._admin("POST", f"/streams/{self.id}/release", params={"steps": str(n)})
+
+    def cut(self) -> None:
+        """Drop the stream now: an SSE body ends without its terminator, a WebSocket closes
+        with 1011."""
+        self.server._admin("POST", f"/streams/{self.id}/cut")
+
+    def __repr__(self) -> str:
+        return f"<HeldStream {self.id} {self.protocol} held at {self.held_at!r} ({self.position})>"
 
 
 class StreamRecorder:

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamctl.core.script import (
+    HoldPoint,
     Script,
     ScriptError,
     ScriptFormatError,
@@ -280,3 +281,29 @@ def test_thinking_and_an_error_kind_are_read_and_checked() -> None:
         script_from_dict({"reply": "a", "thinking": 1})
     with pytest.raises(ScriptFormatError, match="'kind' must be one of error, context_exceeded"):
         script_from_dict({"reply": "a", "error": {"message": "x", "kind": "other"}})
+
+
+# --- holds -----------------------------------------------------------------------------------
+
+
+def test_a_hold_among_the_tokens_is_a_hold_point_not_a_token() -> None:
+    script = script_from_dict(
+        {"tokens": [{"hold": "start"}, "a", {"hold": "mid"}, " b", {"hold": "end"}], "delay_ms": 5}
+    )
+    assert script.text == "a b"
+    assert script.holds == (HoldPoint("start", 0), HoldPoint("mid", 1), HoldPoint("end", 2))
+    # The first token keeps the first delay, whatever hold comes before it.
+    assert [t.delay_ms for t in script.tokens] == [5.0, 5.0]
+
+
+def test_a_reply_without_holds_has_none() -> None:
+    assert script_from_dict({"tokens": ["a"]}).holds == ()
+    assert script_from_dict({"reply": "a b"}).holds == ()
+
+
+@pytest.mark.parametrize(
+    "hold", [{"hold": ""}, {"hold": 1}, {"hold": None}, {"hold": "x", "delay_ms": 1}]
+)
+def test_a_bad_hold_is_refused_with_its_place(hold: dict[str, Any]) -> None:
+    with pytest.raises(ScriptFormatError, match=r"script\.tokens\[1\]: a hold is"):
+        script_from_dict({"tokens": ["a", hold]})

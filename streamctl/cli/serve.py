@@ -191,6 +191,15 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
             "the playground moves to /playground.",
         ),
     ] = None,
+    hold_after: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            min=0,
+            help="Hold every reply after N tokens until released through the admin API "
+            "(POST /_streamctl/streams/{id}/release; see docs/scenarios.md).",
+        ),
+    ] = None,
 ) -> None:
     """Run the mock server: every protocol at once, on its documented paths."""
     import logging  # noqa: PLC0415 (the server stack loads only when serving)
@@ -225,6 +234,7 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
         log_events=log_events,
         log_format=log_format.value,
         serve_as=serve_as,
+        hold_after=hold_after,
     )
     try:
         parse_many(config.faults)

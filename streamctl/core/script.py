@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "HoldPoint",
     "Script",
     "ScriptError",
     "ScriptFormatError",
@@ -67,6 +68,15 @@ class ScriptError:
 
 
 @dataclass(frozen=True, slots=True)
+class HoldPoint:
+    """The reply stops after ``after`` tokens, until a test releases it (``{"hold": NAME}`` in
+    a scenario's ``tokens``; see docs/scenarios.md)."""
+
+    name: str
+    after: int
+
+
+@dataclass(frozen=True, slots=True)
 class Script:
     tokens: tuple[Token, ...]
     tool: ToolCall | None = None
@@ -74,6 +84,8 @@ class Script:
     #: The model's reasoning before its reply (goose-web sends it as ``thinking``; the other
     #: protocols have no message for it).
     thinking: str = ""
+    #: Where the reply is held, in token order.
+    holds: tuple[HoldPoint, ...] = ()
 
     @property
     def sent_tokens(self) -> tuple[Token, ...]:
@@ -142,21 +154,33 @@ def _after(obj: Mapping[str, Any], tokens: int, default: int, where: str) -> int
     return value
 
 
-def _tokens(obj: Mapping[str, Any], where: str) -> tuple[Token, ...]:
+def _tokens(obj: Mapping[str, Any], where: str) -> tuple[tuple[Token, ...], tuple[HoldPoint, ...]]:
+    """The tokens, and the holds among them."""
     delay = _number(obj, "delay_ms", 0.0, where)
     first = _number(obj, "first_delay_ms", delay, where)
     if "tokens" in obj:
         raw = obj["tokens"]
         if not isinstance(raw, list):
             raise ScriptFormatError(f"{where}: 'tokens' must be a list")
-        return tuple(
-            _token(item, first if i == 0 else delay, f"{where}.tokens[{i}]")
-            for i, item in enumerate(raw)
-        )
+        tokens: list[Token] = []
+        holds: list[HoldPoint] = []
+        for i, item in enumerate(raw):
+            if isinstance(item, dict) and "hold" in item:
+                holds.append(_hold(item, len(tokens), f"{where}.tokens[{i}]"))
+            else:
+                tokens.append(_token(item, delay if tokens else first, f"{where}.tokens[{i}]"))
+        return tuple(tokens), tuple(holds)
     text = obj.get("reply")
     if not isinstance(text, str):
         raise ScriptFormatError(f"{where}: give the reply as 'reply' (text) or 'tokens' (list)")
-    return from_text(text, delay, first).tokens
+    return from_text(text, delay, first).tokens, ()
+
+
+def _hold(item: Mapping[str, Any], after: int, where: str) -> HoldPoint:
+    name = item["hold"]
+    if set(item) != {"hold"} or not isinstance(name, str) or not name:
+        raise ScriptFormatError(f"{where}: a hold is {{'hold': NAME}}, NAME a non-empty string")
+    return HoldPoint(name, after)
 
 
 def _token(item: Any, default: float, where: str) -> Token:
@@ -169,7 +193,7 @@ def _token(item: Any, default: float, where: str) -> Token:
 
 def script_from_dict(obj: Mapping[str, Any], where: str = "script") -> Script:
     """Build a script from its JSON form (see ``fixtures/README.md``)."""
-    tokens = _tokens(obj, where)
+    tokens, holds = _tokens(obj, where)
     tool = None
     if obj.get("tool") is not None:
         spec = obj["tool"]
@@ -193,7 +217,7 @@ def script_from_dict(obj: Mapping[str, Any], where: str = "script") -> Script:
     thinking = obj.get("thinking", "")
     if not isinstance(thinking, str):
         raise ScriptFormatError(f"{where}: 'thinking' must be text")
-    return Script(tokens, tool, _error(obj, len(tokens), where), thinking)
+    return Script(tokens, tool, _error(obj, len(tokens), where), thinking, holds)
 
 
 def _error(obj: Mapping[str, Any], tokens: int, where: str) -> ScriptError | None:
