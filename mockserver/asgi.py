@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 from weakref import WeakKeyDictionary
 
-from streamctl.core.protocols.base import HttpResponse
+from streamctl.core.protocols.base import HttpResponse, Out
+from streamctl.engine.pacing import due_together
 from streamctl.engine.reply import Rendering
 
 __all__ = [
@@ -111,10 +112,14 @@ class Writer:
     """
 
     _MADE: ClassVar[WeakKeyDictionary[Rendering, tuple[Message, ...]]] = WeakKeyDictionary()
+    _JOINED: ClassVar[WeakKeyDictionary[Rendering, dict[bool, _Joined]]] = WeakKeyDictionary()
+    #: Payloads due together may go out as one message (their bytes joined): an HTTP body's.
+    joins: ClassVar[bool] = False
 
     def __init_subclass__(cls) -> None:
         super().__init_subclass__()
         cls._MADE = WeakKeyDictionary()
+        cls._JOINED = WeakKeyDictionary()
 
     def __init__(self, send: Send) -> None:
         self.send = send
@@ -135,3 +140,37 @@ class Writer:
             made = tuple(self.message(out.payload) for out in rendering.outs)
             self._MADE[rendering] = made
         return made
+
+    def joined(
+        self, rendering: Rendering, speed: float
+    ) -> tuple[tuple[Message, ...], tuple[int, ...]] | None:
+        """A message per run of writes due together at ``speed`` and where each run ends, made
+        once per rendering; None when this transport does not join writes or no two writes of
+        ``rendering`` are due together."""
+        if not self.joins:
+            return None
+        by_speed = self._JOINED.get(rendering)
+        if by_speed is None:
+            by_speed = self._JOINED[rendering] = {}
+        at_once = speed <= 0
+        if at_once not in by_speed:
+            outs = rendering.outs
+            by_speed[at_once] = self._join(outs, due_together(outs, speed))
+        return by_speed[at_once]
+
+    def _join(self, outs: Sequence[Out], ends: tuple[int, ...]) -> _Joined:
+        if len(ends) == len(outs):
+            return None
+        starts = (0, *ends[:-1])
+        messages = tuple(
+            self.message(b"".join(_bytes(out.payload) for out in outs[start:end]))
+            for start, end in zip(starts, ends, strict=True)
+        )
+        return messages, ends
+
+
+_Joined = tuple[tuple[Message, ...], tuple[int, ...]] | None
+
+
+def _bytes(payload: bytes | str) -> bytes:
+    return payload.encode() if isinstance(payload, str) else payload

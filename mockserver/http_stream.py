@@ -44,7 +44,10 @@ log = logging.getLogger("mockserver")
 
 
 class Body(Writer):
-    """The response of one SSE stream: its head, then its body write by write."""
+    """The response of one SSE stream: its head, then its body write by write (writes due
+    together, as one)."""
+
+    joins = True
 
     def __init__(self, send: Send, extra: list[tuple[bytes, bytes]]) -> None:
         super().__init__(send)

@@ -164,6 +164,9 @@ class Sink:
             self.kept[rendering] = tuple(self.message(o.payload) for o in rendering.outs)
         return self.kept[rendering]
 
+    def joined(self, rendering: Rendering, speed: float) -> None:
+        return None  # one message per write: the tests here compare writes
+
     async def send(self, message: Any) -> None:
         self.sent.append((round(self.clock.now(), 6), message))
 

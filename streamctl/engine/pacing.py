@@ -24,6 +24,7 @@ from streamctl.engine.fault_plan import Pause, Plan
 
 __all__ = [
     "Progress",
+    "due_together",
     "play",
     "play_plan",
     "sent_script",
@@ -107,6 +108,7 @@ def play(
     heartbeat_ms: float = 0.0,
     progress: Progress | None = None,
     payloads: None = None,
+    ends: None = None,
 ) -> Coroutine[Any, Any, Progress]: ...
 
 
@@ -121,6 +123,7 @@ def play(
     heartbeat_ms: float = 0.0,
     progress: Progress | None = None,
     payloads: Sequence[W],
+    ends: Sequence[int] | None = None,
 ) -> Coroutine[Any, Any, Progress]: ...
 
 
@@ -134,6 +137,7 @@ def play(
     heartbeat_ms: float = 0.0,
     progress: Progress | None = None,
     payloads: Sequence[Any] | None = None,
+    ends: Sequence[int] | None = None,
 ) -> Coroutine[Any, Any, Progress]:
     """Write ``outs`` on schedule, with ``heartbeat`` every ``heartbeat_ms`` in between.
 
@@ -141,7 +145,9 @@ def play(
     The first heartbeat is due ``heartbeat_ms`` after the start; none follows the last write.
     Cancel the task to stop at once: ``progress`` then says what went out. ``write`` is given
     each out's ``payload``, or with ``payloads`` the item at the same place there (a writer's
-    ready-made messages, with ``heartbeat`` in the same form).
+    ready-made messages, with ``heartbeat`` in the same form). With ``ends`` (from
+    :func:`due_together`), each payload writes a whole run of outs due at the same instant: the
+    run ending before ``ends[i]`` goes out as ``payloads[i]``, when its first out is due.
 
     Not a coroutine itself: it returns the one that writes, so a server's writes run one frame
     shallower (each time a write waits for the socket, every frame between the task and the
@@ -150,27 +156,46 @@ def play(
     done = progress if progress is not None else Progress()
     scale = max(speed, 0.0) / 1000.0
     beat_s = heartbeat_ms / 1000.0 if heartbeat is not None and heartbeat_ms > 0 else math.inf
-    if payloads is not None and len(payloads) != len(outs):
-        raise ValueError(f"{len(payloads)} payloads for {len(outs)} outs")
+    runs = len(outs) if ends is None else len(ends)
+    if payloads is not None and len(payloads) != runs:
+        what = "outs" if ends is None else "runs of outs"
+        raise ValueError(f"{len(payloads)} payloads for {runs} {what}")
+    if ends is not None and (ends[-1:] or [0])[0] != len(outs):
+        raise ValueError(f"runs of writes end at {list(ends)} for {len(outs)} outs")
     items: Sequence[Any] = [out.payload for out in outs] if payloads is None else payloads
+    marks: Sequence[int] = range(1, len(outs) + 1) if ends is None else ends
     if scale == 0:  # nothing is ever due later, so no heartbeat is ever due in between
-        return _at_once(outs, items, write, done)
-    return _paced(outs, items, write, clock, scale, _Beats(heartbeat, beat_s), done)
+        return _at_once(outs, items, marks, write, done)
+    firsts = outs if ends is None else [outs[start] for start in (0, *ends[:-1])]
+    beats = _Beats(heartbeat, beat_s)
+    return _paced(outs, (firsts, items, marks), write, clock, scale, beats, done)
+
+
+def due_together(outs: Sequence[Out], speed: float) -> tuple[int, ...]:
+    """Where each run of ``outs`` due at the same instant ends (the index after its last out),
+    for :func:`play`'s ``ends``: at speed 0 all are due at once; else a run goes on while the
+    next out's delay is 0 (a heartbeat is only ever due before an out with a delay)."""
+    if not outs:
+        return ()
+    if speed <= 0:
+        return (len(outs),)
+    return (*(i for i, out in enumerate(outs) if i and out.delay_ms), len(outs))
 
 
 async def _at_once(
     outs: Sequence[Out],
     items: Sequence[Any],
+    marks: Sequence[int],
     write: Callable[[Any], Awaitable[None]],
     done: Progress,
 ) -> Progress:
     # The loops are a server's per-token cost: they count writes in a local, and `done` learns
-    # what went out once, when they end (cancelled or not).
+    # what went out once, when they end (cancelled or not). `marks`: outs sent after each item.
     sent = 0
     try:
-        for item in items:
+        for item, mark in zip(items, marks, strict=True):
             await write(item)
-            sent += 1
+            sent = mark
         return done
     finally:
         done.wrote(outs, sent)
@@ -199,7 +224,7 @@ class _Beats:
 
 async def _paced(  # noqa: PLR0917  (the hot loop's state, passed once per reply)
     outs: Sequence[Out],
-    items: Sequence[Any],
+    runs: tuple[Sequence[Out], Sequence[Any], Sequence[int]],
     write: Callable[[Any], Awaitable[None]],
     clock: Clock,
     scale: float,
@@ -210,7 +235,7 @@ async def _paced(  # noqa: PLR0917  (the hot loop's state, passed once per reply
     try:
         now = due = clock.now()
         beats.next = now + beats.interval
-        for out, item in zip(outs, items, strict=True):
+        for out, item, mark in zip(*runs, strict=True):  # a run's first out, its write
             if out.delay_ms:
                 due += out.delay_ms * scale
                 if beats.next < due:
@@ -219,7 +244,7 @@ async def _paced(  # noqa: PLR0917  (the hot loop's state, passed once per reply
             if due > now:
                 now = await _until(clock, due)
             await write(item)
-            sent += 1
+            sent = mark
         return done
     finally:
         done.wrote(outs, sent)

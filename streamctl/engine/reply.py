@@ -318,6 +318,14 @@ class Writer(Protocol[M]):
 
     def made(self, rendering: Rendering) -> Sequence[M]: ...
 
+    def joined(
+        self, rendering: Rendering, speed: float
+    ) -> tuple[Sequence[M], Sequence[int]] | None:
+        """One message per run of writes of ``rendering`` due together at ``speed`` (see
+        :func:`~streamctl.engine.pacing.due_together`), and where each run ends; None when
+        the transport sends each write on its own (a WebSocket message per write)."""
+        ...
+
     def send(self, message: M) -> Awaitable[None]: ...
 
 
@@ -336,6 +344,9 @@ def send(
     heartbeat, ms = reply.heartbeat, reply.heartbeat_ms
     if reply.plan is None:
         beat = None if heartbeat is None else writer.made(heartbeat)[0]
+        # Writes due at the same instant go out as one (a recording keeps its own chunks).
+        joined = None if _recorded(reply.choice) else writer.joined(reply.rendering, speed)
+        payloads, ends = (writer.made(reply.rendering), None) if joined is None else joined
         played = play(
             reply.rendering.outs,
             writer.send,
@@ -344,7 +355,8 @@ def send(
             heartbeat=beat,
             heartbeat_ms=ms,
             progress=progress,
-            payloads=writer.made(reply.rendering),
+            payloads=payloads,
+            ends=ends,
         )
     else:
         beat = None if heartbeat is None else heartbeat.outs[0].payload
@@ -361,6 +373,10 @@ def send(
     if isinstance(reply.ending, Closing):
         return _closing(played, reply.ending.after_ms * max(speed, 0.0), clock)
     return played
+
+
+def _recorded(choice: Choice) -> bool:
+    return choice.scenario is not None and choice.scenario.recording is not None
 
 
 async def _closing(played: Coroutine[Any, Any, Progress], wait_ms: float, clock: Clock) -> Progress:
