@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-import httpx
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from mockserver.asgi import (
     BodyTooLarge,
@@ -37,6 +36,8 @@ from mockserver.asgi import (
     read_body,
     send_response,
 )
+from mockserver.proxy_ws import bridge
+from mockserver.upstream import Upstream, UpstreamError, UpstreamResponse
 from streamctl.core.check import check
 from streamctl.core.endpoints import endpoint_for
 from streamctl.core.protocols import get
@@ -72,6 +73,7 @@ _WS_HANDSHAKE = frozenset(
     {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions"}
 ) | {"sec-websocket-protocol"}
 _RESPONSE_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "trailer", "upgrade"})
+_RESPONSE_HOP_RAW = frozenset(name.encode("ascii") for name in _RESPONSE_HOP)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_MESSAGE = 64 * 1024 * 1024
 
@@ -149,7 +151,9 @@ class Proxy:
         self.ws_base = ("wss" if parts.scheme == "https" else "ws") + self.base[len(parts.scheme) :]
         self.protocols = tuple(get(name) for name in config.protocols)
         self.names = _Names()
-        self.client: httpx.AsyncClient | None = None
+        self.upstream = Upstream(self.base)
+        # Request targets go to the upstream under its URL's path.
+        self.prefix = parts.path.rstrip("/")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -164,26 +168,14 @@ class Proxy:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self._open()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    def _open(self) -> httpx.AsyncClient:
-        if self.client is None:
-            # No timeouts (a stream may pause for minutes), no pool bound (every client gets a
-            # connection of its own, as without the proxy), no default headers of httpx's own.
-            limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)
-            self.client = httpx.AsyncClient(timeout=None, limits=limits, follow_redirects=False)
-            self.client.headers = httpx.Headers({"accept-encoding": "identity"})
-        return self.client
-
     async def aclose(self) -> None:
-        if self.client is not None:
-            await self.client.aclose()
-            self.client = None
+        await self.upstream.aclose()
 
     def report(self, name: str, transcript: Transcript, proto: Protocol) -> None:
         """With ``--check``: one line per exchange, and one per finding."""
@@ -224,12 +216,13 @@ class Proxy:
         except BodyTooLarge:
             await send_response(send, HttpResponse.text(413, "request body too large\n"))
             return
-        client = self._open()
+        # No timeouts (a stream may pause for minutes), no bound on connections (every client
+        # gets one of its own, as without the proxy).
         forward = [(k, v) for k, v in pairs if k not in _HOP]
-        request = client.build_request(method, self.base + target, headers=forward, content=body)
+        forward.append(("accept-encoding", "identity"))
         try:
-            upstream = await client.send(request, stream=True)
-        except httpx.HTTPError as exc:
+            upstream = await self.upstream.request(method, self.prefix + target, forward, body)
+        except UpstreamError as exc:
             self.config.note(f"proxy: {method} {target}: upstream unreachable: {exc}")
             message = f"streamctl proxy: cannot reach {self.config.upstream}: {exc}\n"
             await send_response(send, HttpResponse.text(502, message))
@@ -241,14 +234,18 @@ class Proxy:
             await upstream.aclose()
 
     async def _relay(
-        self, upstream: httpx.Response, exchange: _Exchange | None, receive: Receive, send: Send
+        self,
+        upstream: UpstreamResponse,
+        exchange: _Exchange | None,
+        receive: Receive,
+        send: Send,
     ) -> None:
-        head = [(k, v) for k, v in upstream.headers.raw]
+        head = upstream.headers
         if exchange is not None:
             text = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in head]
-            exchange.recorder.head(Response(upstream.status_code, tuple(text)))
-        forward = [(k, v) for k, v in head if k.decode("latin-1").lower() not in _RESPONSE_HOP]
-        start = {"type": "http.response.start", "status": upstream.status_code, "headers": forward}
+            exchange.recorder.head(Response(upstream.status, tuple(text)))
+        forward = [(k, v) for k, v in head if k.lower() not in _RESPONSE_HOP_RAW]
+        start = {"type": "http.response.start", "status": upstream.status, "headers": forward}
         await send(start)
         pump = asyncio.ensure_future(_pump(upstream, exchange, send))
         watch = asyncio.ensure_future(_disconnect(receive))
@@ -294,7 +291,7 @@ class Proxy:
             headers = tuple(upstream.response.headers.raw_items())
             exchange.recorder.head(Response(101, headers))
         await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
-        await _bridge(upstream, exchange, receive, send)
+        await bridge(upstream, exchange, receive, send)
 
     async def _refuse(self, scope: Scope, send: Send, exc: Exception) -> None:
         """Pass an upstream's refusal on (its status, with Hypercorn's extension), or close."""
@@ -326,16 +323,16 @@ def _finding_line(finding: Finding) -> str:
     return f"{finding.level.value} {finding.rule}{where} {finding.message}"
 
 
-async def _pump(upstream: httpx.Response, exchange: _Exchange | None, send: Send) -> str | None:
+async def _pump(upstream: UpstreamResponse, exchange: _Exchange | None, send: Send) -> str | None:
     """Copy the body chunk by chunk; the problem that cut it short, if one did."""
     try:
-        async for chunk in upstream.aiter_raw():
+        async for chunk in upstream.chunks():
             if exchange is not None:
                 exchange.recorder.frame("server", chunk)
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    except httpx.HTTPError as exc:
+    except UpstreamError as exc:
         # The upstream cut the body: leave ours unended too, so Hypercorn cuts the connection.
-        return f"upstream: {exc or type(exc).__name__}"
+        return f"upstream: {exc}"
     await send({"type": "http.response.body", "body": b"", "more_body": False})
     return None
 
@@ -343,75 +340,6 @@ async def _pump(upstream: httpx.Response, exchange: _Exchange | None, send: Send
 async def _disconnect(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
-
-
-async def _bridge(
-    upstream: ClientConnection, exchange: _Exchange | None, receive: Receive, send: Send
-) -> None:
-    """Messages both ways until either side closes; the other side gets the same close."""
-    gone = asyncio.Event()  # the client closed first: nothing more is sent to it
-    from_client = asyncio.ensure_future(_client_to_upstream(upstream, exchange, receive, gone))
-    from_upstream = asyncio.ensure_future(_upstream_to_client(upstream, exchange, send, gone))
-    done, _ = await asyncio.wait((from_client, from_upstream), return_when=asyncio.FIRST_COMPLETED)
-    if from_client in done:
-        with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-            await from_upstream  # ends: the upstream answers the close we passed on
-    else:
-        from_client.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await from_client
-    if exchange is not None:
-        closed = upstream.protocol.close_rcvd is not None or from_client in done
-        exchange.end("complete" if closed else "error", "" if closed else "upstream lost")
-
-
-async def _client_to_upstream(
-    upstream: ClientConnection, exchange: _Exchange | None, receive: Receive, gone: asyncio.Event
-) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "websocket.disconnect":
-            gone.set()
-            code, reason = message.get("code", 1005), message.get("reason") or ""
-            if exchange is not None:
-                # Hypercorn reports every client close as 1006: the code is not known.
-                exchange.recorder.close("client", None if code in (1005, 1006) else code, reason)
-            if code in (1005, 1006):
-                await upstream.close()
-            else:
-                await upstream.close(code, reason)
-            return
-        data = message.get("text")
-        payload: str | bytes = data if data is not None else message.get("bytes") or b""
-        if exchange is not None:
-            exchange.recorder.frame("client", payload)
-        with contextlib.suppress(ConnectionClosed):
-            await upstream.send(payload)
-
-
-async def _upstream_to_client(
-    upstream: ClientConnection, exchange: _Exchange | None, send: Send, gone: asyncio.Event
-) -> None:
-    with contextlib.suppress(ConnectionClosed):
-        async for data in upstream:
-            if exchange is not None:
-                exchange.recorder.frame("server", data)
-            key = "text" if isinstance(data, str) else "bytes"
-            if not gone.is_set():
-                await send({"type": "websocket.send", key: data})
-    rcvd = upstream.protocol.close_rcvd
-    if exchange is not None:
-        if rcvd is not None:
-            code = None if rcvd.code == 1005 else rcvd.code
-            exchange.recorder.close("server", code, rcvd.reason)
-        else:
-            exchange.recorder.disconnect("the upstream connection was lost")
-    if gone.is_set():
-        return
-    # 1005 (no code) cannot be sent; a lost upstream is an error on our side (1011).
-    code = 1011 if rcvd is None else 1000 if rcvd.code == 1005 else rcvd.code
-    reason = "" if rcvd is None else rcvd.reason
-    await send({"type": "websocket.close", "code": code, "reason": reason})
 
 
 def serve_proxy(config: ProxyConfig, sock: socket.socket, *, loop: str = "auto") -> None:
