@@ -51,7 +51,8 @@ from streamctl.errors import CheckFailed, UsageError
 
 if TYPE_CHECKING:
     from streamctl.cli.report import Checked
-    from streamctl.core.protocols.base import ClientOptions, Protocol
+    from streamctl.core.protocols.exchange import ClientOptions
+    from streamctl.core.protocols.protocol import Protocol
     from streamctl.net import Limits, Observer
 
 __all__ = ["check_command", "load_messages"]
@@ -240,11 +241,7 @@ def check_command(
         bounds = limits(timeout, max_events, linger, idle=idle_timeout)
         server = _Live(console, proto, options, target, bounds, _wire(console, debug))
         if messages is not None or resume:
-            if probe or quick or baseline or write_to:
-                raise UsageError(
-                    "--messages and --resume do not run probes: drop --probe, "
-                    "--quick and the baselines"
-                )
+            _refuse_probe_options(probe=probe, quick=quick, baseline=baseline, write_to=write_to)
             sent = [message] if messages is None else load_messages(messages)
             cut_after = resume_after if resume else None
             _report(console, server.exchanges(sent, cut_after, timeout), fmt, strict, output)
@@ -321,6 +318,13 @@ class _Live:
                 f"{failed} of {len(suite.results)} probes failed"
                 + "".join(f"; {line}" for line in suite.problems())
             )
+
+
+def _refuse_probe_options(**given: object) -> None:
+    if any(given.values()):
+        raise UsageError(
+            "--messages and --resume do not run probes: drop --probe, --quick and the baselines"
+        )
 
 
 def _refuse_offline(live: bool, **given: object) -> None:
