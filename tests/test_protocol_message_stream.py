@@ -21,7 +21,7 @@ from streamctl.core.protocols.base import (
     Update,
 )
 from streamctl.core.protocols.message_stream import PROTOCOL, MessageStream
-from streamctl.core.protocols.message_stream.protocol import is_iso_datetime
+from streamctl.core.protocols.message_stream.checking import is_iso_datetime
 from streamctl.core.protocols.message_stream.server import ChatStore, iso
 from streamctl.core.protocols.message_stream.validation import parse_int
 from streamctl.core.protocols.message_stream.wire import NDJSONDecoder, wants_ndjson

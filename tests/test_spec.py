@@ -17,7 +17,6 @@ from streamctl.core.spec import (
     Shape,
     Spec,
     _problems,
-    merge_rules,
     validate,
 )
 
@@ -180,7 +179,7 @@ RULES = (Rule("p.a", Level.MUST, "A.", "src"), Rule("p.b", Level.SHOULD, "B.", "
 
 
 def test_a_spec_finds_rules_by_id_and_makes_findings() -> None:
-    spec = Spec(merge_rules(RULES[:1], RULES[1:]), {})
+    spec = Spec(RULES, {})
     assert spec.rule("p.b").level is Level.SHOULD
     finding = spec.finding("p.a", "broken", 3, "frame")
     assert finding == Finding("p.a", Level.MUST, "broken", "src", 3, "frame")

@@ -9,11 +9,26 @@ any SHOULD finding too.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
-
+from streamctl.cli.check_options import (
+    BaselineOpt,
+    FormatOpt,
+    IdleOpt,
+    LingerOpt,
+    MessageOpt,
+    MessagesOpt,
+    ProbeOpt,
+    QuickOpt,
+    ReportOpt,
+    ResumeAfterOpt,
+    ResumeOpt,
+    StrictOpt,
+    TargetArg,
+    WriteBaselineOpt,
+)
 from streamctl.cli.common import (
     ChatOpt,
     DebugOpt,
@@ -36,7 +51,8 @@ from streamctl.errors import CheckFailed, UsageError
 
 if TYPE_CHECKING:
     from streamctl.cli.report import Checked
-    from streamctl.core.protocols.base import ClientOptions, Protocol
+    from streamctl.core.protocols.exchange import ClientOptions
+    from streamctl.core.protocols.protocol import Protocol
     from streamctl.net import Limits, Observer
 
 __all__ = ["check_command", "load_messages"]
@@ -52,102 +68,6 @@ def is_live(target: str) -> bool:
     if target.startswith(URL_SCHEMES):
         return True
     return bool(_HOST_PORT.match(target)) and not Path(target).exists()
-
-
-TargetArg = Annotated[
-    str,
-    typer.Argument(
-        help="A live server URL; a transcript (.jsonl) or capture (.sse, .ndjson, .har) file, "
-        "a directory of them, or '-' for stdin.",
-        metavar="TARGET",
-        show_default=False,
-    ),
-]
-MessagesOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--messages",
-        help="Live URL only: instead of the probes, send these messages and check the replies "
-        '(JSON: ["…", …], {"messages": […]}, or a scenario file: one message per turn).',
-        metavar="FILE",
-    ),
-]
-ProbeOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--probe",
-        metavar="NAME",
-        help="Live URL only: run this probe of the contract suite (repeatable; default: all, "
-        "see `streamctl spec PROTOCOL`).",
-    ),
-]
-QuickOpt = Annotated[
-    bool, typer.Option("--quick", help="Live URL only: run the one-exchange probe only.")
-]
-IdleOpt = Annotated[
-    float,
-    typer.Option(
-        "--idle-timeout",
-        min=0.001,
-        metavar="SECONDS",
-        help="Live URL only: a stream silent this long fails (<protocol>.stalled) at once.",
-    ),
-]
-BaselineOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--baseline",
-        metavar="FILE",
-        help="Known findings (by probe and rule) that do not fail the run; one that no longer "
-        "appears makes the baseline stale, which fails.",
-    ),
-]
-WriteBaselineOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--write-baseline", metavar="FILE", help="Write this run's findings as a baseline."
-    ),
-]
-MessageOpt = Annotated[
-    str, typer.Option("--message", "-m", metavar="TEXT", help="Live URL only: what to send.")
-]
-FormatOpt = Annotated[
-    str,
-    typer.Option("--format", "-f", metavar="FORMAT", help="Report format: text, json or junit."),
-]
-StrictOpt = Annotated[bool, typer.Option("--strict", help="SHOULD findings fail too.")]
-LingerOpt = Annotated[
-    float,
-    typer.Option(
-        "--linger",
-        min=0.0,
-        metavar="SECONDS",
-        help="Live URL only: seconds to keep listening after the end.",
-    ),
-]
-ResumeOpt = Annotated[
-    bool,
-    typer.Option(
-        "--resume",
-        help="Live SSE URL only: also force a disconnect mid-stream, reconnect with "
-        "Last-Event-ID and report lost or repeated text (resume.* rules).",
-    ),
-]
-ResumeAfterOpt = Annotated[
-    int,
-    typer.Option(
-        "--resume-after",
-        min=1,
-        metavar="N",
-        help="With --resume: disconnect after this many events.",
-    ),
-]
-ReportOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout."
-    ),
-]
 
 
 def load_messages(path: Path) -> list[str]:
@@ -319,46 +239,92 @@ def check_command(
             jwt_secret=jwt_secret,
         )
         bounds = limits(timeout, max_events, linger, idle=idle_timeout)
-        observer = _wire(console, debug)
+        server = _Live(console, proto, options, target, bounds, _wire(console, debug))
         if messages is not None or resume:
-            if probe or quick or baseline or write_to:
-                raise UsageError(
-                    "--messages and --resume do not run probes: drop --probe, "
-                    "--quick and the baselines"
-                )
+            _refuse_probe_options(probe=probe, quick=quick, baseline=baseline, write_to=write_to)
             sent = [message] if messages is None else load_messages(messages)
-            checked = check_live(proto, options, target, sent, bounds, observer=observer)
-            if resume:
-                checked = check_resume(
-                    proto, options, target, checked, cut_after=resume_after, timeout=timeout
-                )
-            _report(console, checked, fmt, strict, output)
+            cut_after = resume_after if resume else None
+            _report(console, server.exchanges(sent, cut_after, timeout), fmt, strict, output)
             return
-        from streamctl.cli.check_suite import suite_check, write_baseline  # noqa: PLC0415
-        from streamctl.cli.suite_report import render_suite  # noqa: PLC0415
-
-        suite = suite_check(
-            proto,
-            target,
-            options,
-            bounds,
-            probes=probe or [],
+        server.suite(
+            probe or [],
             quick=quick,
             strict=strict,
             jwt_secret=jwt_secret,
             baseline=baseline,
-            observer=observer,
+            write_to=write_to,
+            fmt=fmt,
+            output=output,
+        )
+
+
+@dataclass(frozen=True)
+class _Live:
+    """A live check's target and what every way of checking it shares."""
+
+    console: Console
+    proto: Protocol
+    options: ClientOptions
+    url: str
+    bounds: Limits
+    observer: Observer | None
+
+    def exchanges(self, sent: list[str], cut_after: int | None, timeout: float) -> list[Checked]:
+        """``sent`` checked as they are answered, then a forced resume if ``cut_after``."""
+        checked = check_live(
+            self.proto, self.options, self.url, sent, self.bounds, observer=self.observer
+        )
+        if cut_after is None:
+            return checked
+        return check_resume(
+            self.proto, self.options, self.url, checked, cut_after=cut_after, timeout=timeout
+        )
+
+    def suite(
+        self,
+        probes: list[str],
+        *,
+        quick: bool,
+        strict: bool,
+        jwt_secret: str | None,
+        baseline: Path | None,
+        write_to: Path | None,
+        fmt: str,
+        output: Path | None,
+    ) -> None:
+        """Run the contract suite's probes, report them, and fail if one failed."""
+        from streamctl.cli.check_suite import suite_check, write_baseline  # noqa: PLC0415
+        from streamctl.cli.suite_report import render_suite  # noqa: PLC0415
+
+        suite = suite_check(
+            self.proto,
+            self.url,
+            self.options,
+            self.bounds,
+            probes=probes,
+            quick=quick,
+            strict=strict,
+            jwt_secret=jwt_secret,
+            baseline=baseline,
+            observer=self.observer,
         )
         if write_to is not None:
             write_baseline(write_to, suite)
-            console.note(f"wrote {write_to}")
-        _emit(console, render_suite(suite, fmt), output)
+            self.console.note(f"wrote {write_to}")
+        _emit(self.console, render_suite(suite, fmt), output)
         if suite.failed:
             failed = sum(r.status == "fail" for r in suite.results)
             raise CheckFailed(
                 f"{failed} of {len(suite.results)} probes failed"
                 + "".join(f"; {line}" for line in suite.problems())
             )
+
+
+def _refuse_probe_options(**given: object) -> None:
+    if any(given.values()):
+        raise UsageError(
+            "--messages and --resume do not run probes: drop --probe, --quick and the baselines"
+        )
 
 
 def _refuse_offline(live: bool, **given: object) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from streamctl.core.jsontext import NotAnObjectError, json_object
 
-__all__ = ["JWTError", "encode", "mint_dev_token", "verify"]
+__all__ = ["JWTError", "encode", "mint_dev_token", "segment", "verify"]
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
@@ -54,6 +54,11 @@ def _json_object(part: str, what: str) -> dict[str, Any]:
         raise JWTError(f"malformed token: the {what} is not JSON") from None
 
 
+def segment(obj: dict[str, Any]) -> str:
+    """A JSON object as a token segment (header or payload): compact JSON, base64url."""
+    return _b64encode(json.dumps(obj, separators=(",", ":")).encode())
+
+
 def _sign(signing_input: str, secret: str) -> bytes:
     return hmac.new(secret.encode(), signing_input.encode("ascii"), hashlib.sha256).digest()
 
@@ -61,8 +66,7 @@ def _sign(signing_input: str, secret: str) -> bytes:
 def encode(payload: dict[str, Any], secret: str) -> str:
     """``payload`` as a compact HS256 token signed with ``secret``."""
     header = _b64encode(b'{"alg":"HS256","typ":"JWT"}')
-    body = _b64encode(json.dumps(payload, separators=(",", ":")).encode())
-    signing_input = f"{header}.{body}"
+    signing_input = f"{header}.{segment(payload)}"
     return f"{signing_input}.{_b64encode(_sign(signing_input, secret))}"
 
 

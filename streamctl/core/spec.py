@@ -8,7 +8,7 @@ them; ``streamctl spec`` prints them; nothing else carries its own copy.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -386,8 +386,3 @@ class Spec:
         """A finding for ``rule_id``, carrying the rule's level and source."""
         rule = self.rule(rule_id)
         return Finding(rule.id, rule.level, message, rule.source, frame, excerpt)
-
-
-def merge_rules(*groups: Iterable[Rule]) -> tuple[Rule, ...]:
-    """Concatenate rule groups (e.g. shared SSE rules and a protocol's own)."""
-    return tuple(rule for group in groups for rule in group)

@@ -82,7 +82,11 @@ class ChunkComplete(WSProtocol):
     # --- checking ---------------------------------------------------------------------------
 
     def classify(self, obj: dict[str, Any], raw: str, frame: int, t: float) -> Msg | list[Finding]:
-        return checking.classify(self, obj, raw, frame, t)
+        # Inline rather than in checking.py: the checker calls this once per message.
+        kind = obj.get("type")
+        if isinstance(kind, str) and kind in SPEC.schemas:
+            return Msg(kind, obj, frame, t, raw)
+        return [self.finding("type.unknown", f"unknown message type {kind!r}", frame, raw)]
 
     def content_rules(self, msgs: Sequence[Msg], transcript: Transcript) -> Iterable[Finding]:
         return checking.content_findings(self, msgs, transcript)

@@ -1,6 +1,7 @@
 """Checking chunk-complete: typing server messages, and the rules that look across messages.
 
-Schemas and the order table live in :mod:`.rules`; this module holds the rules that need code.
+Schemas and the order table live in :mod:`.rules`, typing a message in the protocol class (it
+runs once per message); this module holds the rules that need code.
 """
 
 from __future__ import annotations
@@ -8,29 +9,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from streamctl.core.protocols.asks import Asks
-from streamctl.core.protocols.chunk_complete.rules import MACHINE, SPEC
+from streamctl.core.protocols.chunk_complete.rules import MACHINE
 from streamctl.core.spec import Finding, Msg
 from streamctl.core.transcript import Transcript
 
 if TYPE_CHECKING:
     from streamctl.core.protocols.protocol import Protocol
 
-__all__ = ["classify", "content_findings"]
+__all__ = ["content_findings"]
 
 _BOT_ID = re.compile(r"bot_([1-9][0-9]*)")
-
-
-def classify(
-    proto: Protocol, obj: dict[str, Any], raw: str, frame: int, t: float
-) -> Msg | list[Finding]:
-    """A parsed server message -> a Msg named by its ``type``, or why it is not one."""
-    kind = obj.get("type")
-    if isinstance(kind, str) and kind in SPEC.schemas:
-        return Msg(kind, obj, frame, t, raw)
-    return [proto.finding("type.unknown", f"unknown message type {kind!r}", frame, raw)]
 
 
 def content_findings(
