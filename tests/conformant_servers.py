@@ -56,7 +56,9 @@ def create_app(
     sse-starlette's ``: ping`` comments keep coming, as its default pinging does. ``word_delay``
     (s): the pause after each token; goose sends a ``Ping`` whenever 0.5 s passed since the
     last. ``breaks`` names one rule to break (tests/test_check_suite.py): ``ping-then-silence``,
-    ``history-without-reply``, ``history-newest-first``, ``delete-unknown-204``."""
+    ``any-content-type``, ``session-forgets``, ``history-without-reply``,
+    ``history-newest-first``, ``delete-unknown-204``, ``empty-content-accepted``,
+    ``reuse-bot-id``."""
     app = FastAPI()
     goose_sessions: dict[str, list[Any]] = {}
     chats: dict[int, list[dict[str, Any]]] = {}
@@ -70,7 +72,8 @@ def create_app(
 
     @app.post("/reply")
     async def reply(request: Request) -> Response:
-        if request.headers.get("content-type", "").split(";")[0] != "application/json":
+        media = request.headers.get("content-type", "").split(";")[0]
+        if media != "application/json" and breaks != "any-content-type":
             return Response("Content-Type must be application/json", 415)
         try:
             body = json.loads(await request.body())
@@ -114,7 +117,7 @@ def create_app(
             return Response(status_code=401)
         if session_id not in goose_sessions:
             return Response(status_code=404)
-        messages = goose_sessions[session_id]
+        messages = [] if breaks == "session-forgets" else goose_sessions[session_id]
         return JSONResponse({"sessionId": session_id, "metadata": {}, "messages": messages})
 
     # sse-delta-done (docs/protocols/sse-delta-done.md)
@@ -146,7 +149,13 @@ def create_app(
         }
 
     @app.post(base + "/stream")
-    async def message_stream(chat_id: int, body: Content, request: Request) -> Response:
+    async def message_stream(chat_id: int, request: Request) -> Response:
+        try:
+            body = Content.model_validate_json(await request.body())
+        except ValueError as exc:
+            if breaks != "empty-content-accepted":
+                return JSONResponse({"detail": str(exc)}, 422)
+            body = Content.model_construct(content="")
         history = chats.setdefault(chat_id, [])
         history.append(read(chat_id, "user", body.content))
         started = time.perf_counter()
@@ -209,7 +218,7 @@ def create_app(
                 if not isinstance(message, str) or not message:
                     await websocket.send_json({"type": "error", "message": "invalid input"})
                     continue
-                reply_id = f"bot_{next(replies)}"
+                reply_id = "bot_1" if breaks == "reuse-bot-id" else f"bot_{next(replies)}"
                 for word in WORDS:
                     await websocket.send_json(
                         {"type": "chunk", "message_id": reply_id, "text": word}
@@ -274,7 +283,8 @@ WSEventsBehaviour = Callable[[ServerConnection], Awaitable[None]]
 def ws_events(secret: str = JWT_SECRET, breaks: str = "") -> WSEventsBehaviour:
     """The ws-events connection handler; chats outlive connections. ``breaks`` names one rule to
     break: a token :func:`verify` lets through, ``reuse-message-id`` (every reply's messageId is
-    the first reply's), ``bad-input-ignored`` or ``bad-input-closes`` (an error, then close)."""
+    the first reply's), ``bad-input-ignored`` or ``bad-input-closes`` (an error, then close),
+    ``join-without-history`` (chat_joined lists no messages)."""
     chats: dict[str, dict[str, Any]] = {}
     ids = itertools.count(1)
 
@@ -315,7 +325,10 @@ def ws_events(secret: str = JWT_SECRET, breaks: str = "") -> WSEventsBehaviour:
                     await send(conn, "chat_created", chatId=chat["chatId"], title=chat["title"])
                 else:
                     chat = chats[data["chatId"]]
-                    await send(conn, "chat_joined", **chat)
+                    if breaks == "join-without-history":
+                        await send(conn, "chat_joined", **{**chat, "messages": []})
+                    else:
+                        await send(conn, "chat_joined", **chat)
             elif kind == "message":
                 message = data.get("message")
                 if chat is None:

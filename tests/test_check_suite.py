@@ -248,6 +248,10 @@ FASTAPI_BREAKS = [
     ("message-stream", "history", "history-without-reply", "message-stream.history.order"),
     ("message-stream", "history", "history-newest-first", "message-stream.history.order"),
     ("message-stream", "history", "delete-unknown-204", "message-stream.delete.unknown"),
+    ("message-stream", "bad-input", "empty-content-accepted", "message-stream.bad-input.empty"),
+    ("goose", "bad-input", "any-content-type", "goose.bad-input.status"),
+    ("goose", "session", "session-forgets", "goose.session.history"),
+    ("chunk-complete", "conversation", "reuse-bot-id", "chunk-complete.message-id.new"),
 ]
 
 
@@ -273,12 +277,14 @@ WS_BREAKS = [
     ("conversation", "reuse-message-id"),
     ("bad-input", "bad-input-ignored"),
     ("bad-input", "bad-input-closes"),
+    ("history", "join-without-history"),
 ]
 WS_RULES = {
     "auth": "ws-events.auth.refused",
     "conversation": "ws-events.message-id.unique",
     "bad-input-ignored": "ws-events.bad-input.error",
     "bad-input-closes": "ws-events.bad-input.stays-open",
+    "history": "ws-events.history.join",
 }
 
 

@@ -28,6 +28,7 @@ from streamctl.errors import (
     WrongContentType,
 )
 from streamctl.net import Limits, Result, WireEvent, open_conversation
+from streamctl.net.base import excerpt
 from streamctl.net.http import MAX_REFUSAL_BODY, accepted_types, refusal
 from streamctl.net.urls import endpoint_base, join
 from tests.broken_servers import http_server
@@ -353,3 +354,25 @@ def test_an_exchanges_clock_starts_after_what_httpx_loads_on_its_first_connectio
         check=False,
     )
     assert done.stdout.splitlines()[-1] == "0 [True]", done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        (b"line one\r\nline two\r\n", "line one line two"),  # CRLF is one line break
+        (b"a\rb\nc", "a b c"),
+        (b'{"detail": "Not found"}', "Not found"),
+        (b'{"detail": "bad", "faults": ["drop", "stall"]}', "bad; faults: drop, stall"),
+        (b'{"detail": ["not", "a string"]}', '{"detail": ["not", "a string"]}'),
+        (b"not json {", "not json {"),
+        (b"\xff\xfe", "\ufffd\ufffd"),
+    ],
+)
+def test_an_error_body_is_excerpted_on_one_line(body: bytes, shown: str) -> None:
+    assert excerpt(body) == shown
+
+
+def test_an_excerpt_is_cut_only_past_its_limit_and_as_is_keeps_json() -> None:
+    assert excerpt(b"x" * 10, limit=10) == "x" * 10
+    assert excerpt(b"x" * 11, limit=10) == "x" * 9 + "…"
+    assert excerpt(b'{"detail": "d"}', as_is=True) == '{"detail": "d"}'

@@ -250,7 +250,7 @@ def excerpt(body: bytes, limit: int = EXCERPT, *, as_is: bool = False) -> str:
             for k, v in obj.items()
             if k != "detail"
         )
-    text = text.replace("\r", " ").replace("\n", " ")
+    text = text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
