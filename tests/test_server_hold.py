@@ -276,3 +276,22 @@ def test_the_banner_says_replies_are_held() -> None:
     from mockserver.run import banner
 
     assert "every reply held after 3 tokens" in banner(ServerConfig(hold_after=3), 8000, 0)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_client_that_leaves_while_held_ends_the_stream(mock: MockServer, protocol: str) -> None:
+    mock.use(SCENARIO, protocol)
+    talk = Talk(mock.live, protocol)
+    held: list[Any] = []
+
+    def leave_once_held(exchange: Exchange) -> bool:
+        if exchange.text != "one two":
+            return False
+        held.append(mock.held(timeout=30))
+        return True
+
+    try:
+        assert talk.say("hi", leave_when=leave_once_held).text == "one two"
+    finally:
+        talk.close()
+    assert _held_again(mock.live, held[0].id) is None  # unlisted once the server saw it go
