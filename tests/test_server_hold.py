@@ -295,3 +295,14 @@ def test_a_client_that_leaves_while_held_ends_the_stream(mock: MockServer, proto
     finally:
         talk.close()
     assert _held_again(mock.live, held[0].id) is None  # unlisted once the server saw it go
+
+
+@pytest.mark.parametrize("protocol", ["goose", "sse-delta-done", "ws-events"])
+def test_a_reply_with_faults_holds_too(
+    mock: MockServer, protocol: str, pool: ThreadPoolExecutor
+) -> None:
+    reader = _start(mock, protocol, pool, {**SCENARIO, "faults": ["stall:ms=1,after=1"]})
+    held = mock.held(timeout=30, protocol=protocol)
+    reader.text_reaches("one two")
+    held.release()
+    assert reader.result().text == "one two three four"
