@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from mockserver.testing import LiveServer
-from streamctl.core.protocols import names
+from streamctl.core.protocols import get, names
+from streamctl.core.transcript import Close, End
 from streamctl.testing import MockServer
 from tests.live import Exchange, Talk
 
@@ -137,6 +138,11 @@ def test_a_cut_stream_ends_without_its_terminator(
     exchange = reader.result()
     assert exchange.text == "one two"
     assert not exchange.done
+    last = exchange.transcript.records[-1]
+    if get(protocol).transport == "ws":
+        assert last == Close(last.t, "server", 1011, "stream cut")
+    else:  # the body ended cleanly, without the reply's terminator
+        assert last == End(last.t, "complete")
     entry = mock.journal(protocol)[-1]
     assert entry["outcome"] == "cut"
     assert entry["replies"][-1]["outcome"] == "cut"
