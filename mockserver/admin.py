@@ -20,6 +20,7 @@ from mockserver.streams import OpenStream
 from streamctl.core.protocols import REGISTRY, names
 from streamctl.core.transcript import dump
 from streamctl.engine.faults import table as fault_table
+from streamctl.engine.hold import Gate
 from streamctl.engine.scenarios import ScenarioError, UnknownScenarioError, parse_scenario
 
 __all__ = ["PREFIX", "admin_blueprint"]
@@ -224,21 +225,22 @@ def _stream_routes(admin: Blueprint, server: ServerState) -> None:
         if raw is not None and (not raw.isdigit() or int(raw) < 1):
             return _error(422, "steps must be a whole number, 1 or more")
         steps = None if raw is None else int(raw)
-        return _held_do(streams.get(stream_id), stream_id, lambda s: s.gate.release(steps))
+        return _held_do(streams.get(stream_id), stream_id, lambda g: g.release(steps))
 
     @admin.post("/streams/<stream_id>/cut")
     async def cut(stream_id: str) -> Response | tuple[Response, int]:
-        return _held_do(streams.get(stream_id), stream_id, lambda s: s.gate.cut())
+        return _held_do(streams.get(stream_id), stream_id, lambda g: g.cut())
 
 
 def _held_do(
-    stream: OpenStream | None, stream_id: str, act: Callable[[OpenStream], bool]
+    stream: OpenStream | None, stream_id: str, act: Callable[[Gate], bool]
 ) -> Response | tuple[Response, int]:
-    """Do ``act`` to a held stream: 404 if there is no such stream, 409 if it is not held."""
+    """Do ``act`` to a held stream's gate: 404 if there is no such stream, 409 if it is not
+    held."""
     if stream is None:
         return _error(404, f"no open stream {stream_id!r}")
     summary = stream.summary()
-    if not act(stream):
+    if stream.gate is None or not act(stream.gate):
         return _error(409, f"stream {stream_id!r} is not held", stream=summary)
     return jsonify(summary)
 

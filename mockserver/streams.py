@@ -12,13 +12,11 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from mockserver.journal import Entry
 from streamctl.engine.clock import Clock
-from streamctl.engine.hold import Gate, Stop, send_held, stops
+from streamctl.engine.hold import Gate, send_held, stops
 from streamctl.engine.pacing import Progress
 from streamctl.engine.reply import Reply, Writer, send
 
@@ -27,23 +25,29 @@ __all__ = ["OpenStream", "Streams"]
 log = logging.getLogger("mockserver")
 
 
-@dataclass(eq=False)
 class OpenStream:
-    """One reply in progress."""
+    """One reply in progress (made for every reply: kept small and cheap)."""
 
-    id: str
-    protocol: str
-    path: str
-    progress: Progress
-    gate: Gate = field(default_factory=Gate)
+    __slots__ = ("entry", "gate", "id", "progress")
+
+    def __init__(self, stream_id: int, entry: Entry, progress: Progress) -> None:
+        self.id = stream_id
+        self.entry = entry
+        self.progress = progress
+        #: The reply's holds, if it has any.
+        self.gate: Gate | None = None
+
+    @property
+    def held(self) -> str | None:
+        return None if self.gate is None else self.gate.held
 
     def summary(self) -> dict[str, Any]:
-        held = self.gate.held
+        held = self.held
         return {
-            "id": self.id,
-            "protocol": self.protocol,
-            "path": self.path,
-            "position": self.gate.position if held is not None else self.progress.writes,
+            "id": str(self.id),
+            "protocol": self.entry.protocol,
+            "path": self.entry.path,
+            "position": self.progress.writes if self.gate is None else self.gate.position,
             "held": held,
         }
 
@@ -55,7 +59,7 @@ class Streams:
         self.limit = limit
         self.hold_after = hold_after
         self.version = 0
-        self._open: dict[str, OpenStream] = {}
+        self._open: dict[int, OpenStream] = {}
         self._ids = itertools.count(1)
         self._changed: asyncio.Event | None = None
         self._warned = False
@@ -64,20 +68,19 @@ class Streams:
         return len(self._open)
 
     def get(self, stream_id: str) -> OpenStream | None:
-        return self._open.get(stream_id)
+        return self._open.get(int(stream_id)) if stream_id.isdigit() else None
 
     def listed(self, held: bool | None = None) -> list[dict[str, Any]]:
         """The open streams, oldest first (``held``: only those held, or not held)."""
         return [
-            s.summary()
-            for s in self._open.values()
-            if held is None or (s.gate.held is not None) == held
+            s.summary() for s in self._open.values() if held is None or (s.held is not None) == held
         ]
 
     def release_all(self, *, free: bool = False) -> int:
         """Release every held stream (``free``: every open stream, for good); how many were
         held."""
-        return sum(s.gate.release(free=free) for s in list(self._open.values()))
+        gates = [s.gate for s in self._open.values() if s.gate is not None]
+        return sum(gate.release(free=free) for gate in gates)
 
     async def changed(self, since: int, timeout: float) -> None:
         """Return once the version is past ``since``, or after ``timeout`` seconds."""
@@ -94,23 +97,20 @@ class Streams:
             self._changed.set()
             self._changed = None
 
-    @contextlib.contextmanager
-    def _opened(self, entry: Entry, progress: Progress) -> Iterator[OpenStream | None]:
+    def _opened(self, entry: Entry, progress: Progress) -> OpenStream | None:
         if len(self._open) >= self.limit:
             if not self._warned:
                 log.warning("%d streams open: the next are not listed and do not hold", self.limit)
                 self._warned = True
-            yield None
-            return
-        stream = OpenStream(str(next(self._ids)), entry.protocol, entry.path, progress)
-        stream.gate = Gate(self._change)
+            return None
+        stream = OpenStream(next(self._ids), entry, progress)
         self._open[stream.id] = stream
         self._change()
-        try:
-            yield stream
-        finally:
-            del self._open[stream.id]
-            self._change()
+        return stream
+
+    def _closed(self, stream: OpenStream) -> None:
+        del self._open[stream.id]
+        self._change()
 
     async def play(
         self,
@@ -123,18 +123,18 @@ class Streams:
         speed: float,
     ) -> Progress:
         """Play ``reply`` as a registered stream, holding where it says to."""
-        with self._opened(entry, progress) as stream:
-            held_at: tuple[Stop, ...] = ()
-            if stream is not None:
-                script = reply.choice.script
-                writes = reply.rendering.outs if reply.plan is None else reply.plan.steps
-                held_at = stops(writes, script.holds, self.hold_after, len(script.sent_tokens))
-            played: Coroutine[Any, Any, Progress]
-            if stream is None or not held_at:
-                played = send(reply, writer, clock, speed=speed, progress=progress)
-            else:
-                gate = stream.gate
-                played = send_held(
-                    reply, writer, clock, gate, held_at, speed=speed, progress=progress
-                )
-            return await played
+        stream = self._opened(entry, progress)
+        if stream is None:
+            return await send(reply, writer, clock, speed=speed, progress=progress)
+        try:
+            script = reply.choice.script
+            writes = reply.rendering.outs if reply.plan is None else reply.plan.steps
+            held_at = stops(writes, script.holds, self.hold_after, len(script.sent_tokens))
+            if not held_at:
+                return await send(reply, writer, clock, speed=speed, progress=progress)
+            stream.gate = gate = Gate(self._change)
+            return await send_held(
+                reply, writer, clock, gate, held_at, speed=speed, progress=progress
+            )
+        finally:
+            self._closed(stream)

@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from mockserver.testing import LiveServer
-from streamctl.core.protocols import names
+from streamctl.core.protocols import get, names
+from streamctl.core.transcript import Close, End
 from streamctl.testing import MockServer
 from tests.live import Exchange, Talk
 
@@ -137,6 +138,11 @@ def test_a_cut_stream_ends_without_its_terminator(
     exchange = reader.result()
     assert exchange.text == "one two"
     assert not exchange.done
+    last = exchange.transcript.records[-1]
+    if get(protocol).transport == "ws":
+        assert last == Close(last.t, "server", 1011, "stream cut")
+    else:  # the body ended cleanly, without the reply's terminator
+        assert last == End(last.t, "complete")
     entry = mock.journal(protocol)[-1]
     assert entry["outcome"] == "cut"
     assert entry["replies"][-1]["outcome"] == "cut"
@@ -276,3 +282,33 @@ def test_the_banner_says_replies_are_held() -> None:
     from mockserver.run import banner
 
     assert "every reply held after 3 tokens" in banner(ServerConfig(hold_after=3), 8000, 0)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_client_that_leaves_while_held_ends_the_stream(mock: MockServer, protocol: str) -> None:
+    mock.use(SCENARIO, protocol)
+    talk = Talk(mock.live, protocol)
+    held: list[Any] = []
+
+    def leave_once_held(exchange: Exchange) -> bool:
+        if exchange.text != "one two":
+            return False
+        held.append(mock.held(timeout=30))
+        return True
+
+    try:
+        assert talk.say("hi", leave_when=leave_once_held).text == "one two"
+    finally:
+        talk.close()
+    assert _held_again(mock.live, held[0].id) is None  # unlisted once the server saw it go
+
+
+@pytest.mark.parametrize("protocol", ["goose", "sse-delta-done", "ws-events"])
+def test_a_reply_with_faults_holds_too(
+    mock: MockServer, protocol: str, pool: ThreadPoolExecutor
+) -> None:
+    reader = _start(mock, protocol, pool, {**SCENARIO, "faults": ["stall:ms=1,after=1"]})
+    held = mock.held(timeout=30, protocol=protocol)
+    reader.text_reaches("one two")
+    held.release()
+    assert reader.result().text == "one two three four"

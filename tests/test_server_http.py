@@ -11,7 +11,7 @@ import pytest
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.sync.client import connect
 
-from mockserver import asgi, bundled, http_stream
+from mockserver import asgi, bundled, streams
 from mockserver.cors import ALLOW_HEADERS, Cors
 from mockserver.front import path_pattern
 from mockserver.testing import LiveServer
@@ -146,7 +146,7 @@ def test_an_error_after_the_head_was_sent_breaks_the_stream_not_the_server(
         await writer.write(reply.rendering.outs[0].payload)  # the head and a first event are out
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(http_stream, "send", broken)
+    monkeypatch.setattr(streams, "send", broken)  # what the SSE route plays a reply with
     with pytest.raises(httpx.RemoteProtocolError):  # the body ends without its last chunk
         converse(live_server, "message-stream", ["hi"])
     monkeypatch.undo()
