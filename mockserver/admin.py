@@ -91,6 +91,17 @@ def admin_blueprint(server: ServerState) -> Blueprint:
     async def bad_body(exc: BadBody) -> tuple[Response, int]:
         return _error(400, str(exc))
 
+    _state_routes(admin, server)
+    _scenario_routes(admin, server)
+    _queue_routes(admin, server)
+    _record_routes(admin, server)
+    _stream_routes(admin, server)
+    return admin
+
+
+def _state_routes(admin: Blueprint, server: ServerState) -> None:
+    """What the server is: its health and the faults it can inject."""
+
     @admin.get("/health")
     async def health() -> Response:
         return jsonify(
@@ -107,6 +118,10 @@ def admin_blueprint(server: ServerState) -> Blueprint:
     async def faults() -> Response:
         # Every fault the server can inject (docs/faults.md is tested against this table).
         return jsonify({"faults": fault_table()})
+
+
+def _scenario_routes(admin: Blueprint, server: ServerState) -> None:
+    """What the server plays: the scenarios, listed or added."""
 
     @admin.get("/scenarios")
     async def scenarios() -> Response:
@@ -141,19 +156,9 @@ def admin_blueprint(server: ServerState) -> Blueprint:
             server.queues.add(protocol, scenario.name, _int(count))
         return jsonify(scenario.summary()), 201
 
-    @admin.get("/transcripts")
-    async def transcripts() -> Response:
-        protocol = request.args.get("protocol")
-        kept = [dump(t) for t in server.transcripts if protocol in (None, t.protocol)]
-        return jsonify({"recording": server.recording, "transcripts": kept})
 
-    @admin.post("/recording")
-    async def recording() -> Response | tuple[Response, int]:
-        body = await _json()
-        if not isinstance(body, dict) or not isinstance(body.get("on"), bool):
-            return _error(422, 'send {"on": true} or {"on": false}')
-        server.recording = body["on"]
-        return jsonify({"recording": server.recording})
+def _queue_routes(admin: Blueprint, server: ServerState) -> None:
+    """Reloading the scenario files, and the queue of what the next requests get."""
 
     @admin.post("/reload")
     async def reload() -> Response | tuple[Response, int]:
@@ -176,6 +181,24 @@ def admin_blueprint(server: ServerState) -> Blueprint:
         server.queues.add(body["protocol"], body["scenario"], body.get("count", 1))
         return jsonify({"queues": server.queues.snapshot()})
 
+
+def _record_routes(admin: Blueprint, server: ServerState) -> None:
+    """What the server saw and sent (journal, transcripts), and forgetting it all (reset)."""
+
+    @admin.get("/transcripts")
+    async def transcripts() -> Response:
+        protocol = request.args.get("protocol")
+        kept = [dump(t) for t in server.transcripts if protocol in (None, t.protocol)]
+        return jsonify({"recording": server.recording, "transcripts": kept})
+
+    @admin.post("/recording")
+    async def recording() -> Response | tuple[Response, int]:
+        body = await _json()
+        if not isinstance(body, dict) or not isinstance(body.get("on"), bool):
+            return _error(422, 'send {"on": true} or {"on": false}')
+        server.recording = body["on"]
+        return jsonify({"recording": server.recording})
+
     @admin.get("/journal")
     async def journal() -> Response:
         return jsonify({"entries": server.journal.entries(dict(request.args.items()))})
@@ -184,9 +207,6 @@ def admin_blueprint(server: ServerState) -> Blueprint:
     async def reset() -> Response:
         server.reset()
         return jsonify({"status": "reset"})
-
-    _stream_routes(admin, server)
-    return admin
 
 
 #: The longest ``GET streams?wait=`` waits (s).
