@@ -23,6 +23,7 @@ Every server streams the same tokens (``t0000``, ``t0001``, ...); only token eve
 
 A benchmark, not a test: figures depend on the machine. Usage:
     python scripts/bench_targets.py [--only bare streamctl aimock] [--repeats 3] [--quick]
+        [--phases throughput sse-paced ws-paced] [--paced 1000] [--ramp 1] [--streamctl-src DIR]
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import json
 import os
 import re
 import resource
+import shlex
 import shutil
 import socket
 import statistics
@@ -55,6 +57,7 @@ PACED_MS = 20.0  # 50 tokens/s
 WS_MESSAGE = json.dumps({"message": "benchmark", "timestamp": "2026-01-01T00:00:00.000Z"})
 TIMEOUT = 120.0
 TARGETS = ("bare", "streamctl", "aimock")
+PHASES = ("throughput", "sse-paced", "ws-paced")
 
 
 def tokens(count: int) -> list[str]:
@@ -236,8 +239,11 @@ def _response_create(scenario: str) -> str:
     return json.dumps({"type": "response.create", "model": "gpt-4o", "input": [message]})
 
 
-def start(name: str, directory: Path, cpu: int | None, source: Path = ROOT) -> Target:
-    """Start ``name`` on ``cpu``; streamctl from ``source`` (another checkout, to compare)."""
+def start(
+    name: str, directory: Path, cpu: int | None, source: Path = ROOT, extra: str = ""
+) -> Target:
+    """Start ``name`` on ``cpu``; streamctl from ``source`` (another checkout, to compare) with
+    ``extra`` options (``--loop asyncio``, say)."""
     port = free_port()
     pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
     if name == "bare":
@@ -245,7 +251,7 @@ def start(name: str, directory: Path, cpu: int | None, source: Path = ROOT) -> T
     elif name == "streamctl":
         streamctl = [sys.executable, "-m", "streamctl"]
         command = [*streamctl, "serve", "--port", str(port), "--no-bundled", "-q", "--no-watch"]
-        command += ["--scenarios", str(directory / "scenarios")]
+        command += ["--scenarios", str(directory / "scenarios"), *shlex.split(extra)]
     else:
         command = ["node", str(AIMOCK_CLI), "-p", str(port), "-h", HOST, "--log-level", "silent"]
         command += ["-f", str(directory / "aimock.json"), "--journal-max", "1000"]
@@ -551,17 +557,21 @@ async def measure(args: argparse.Namespace, directory: Path) -> None:
         ("WS 100x100", True, 100, "hundred", 1 if quick else 3),
     ]
     for name in names:
-        target = start(name, directory, server_cpu, args.streamctl_src)
+        target = start(name, directory, server_cpu, args.streamctl_src, args.streamctl_options)
         try:
             await throughput(target, False, 10, "hundred", 1)  # warm up
             await throughput(target, True, 10, "hundred", 1)
             for row, ws, clients, scenario, rounds in loads:
+                if "throughput" not in args.phases:
+                    break
                 runs = [
                     await throughput(target, ws, clients, scenario, rounds)
                     for _ in range(args.repeats)
                 ]
                 rates.setdefault(row, {})[name] = statistics.median(runs)
             for ws in (False, True):
+                if ("ws-paced" if ws else "sse-paced") not in args.phases:
+                    continue
                 figures = await paced(target, ws, args.paced, args.ramp)
                 kind = "WS paced" if ws else "SSE paced"
                 if ws:
@@ -600,6 +610,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="+", choices=TARGETS, default=list(TARGETS))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES))
     parser.add_argument("--paced", type=int, default=1000, help="paced streams")
     parser.add_argument("--ramp", type=float, default=1.0, help="seconds to open them over")
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
@@ -609,6 +620,9 @@ def main() -> int:
         type=Path,
         default=ROOT,
         help="run streamctl from this checkout (say, `git archive main` unpacked) to compare",
+    )
+    parser.add_argument(
+        "--streamctl-options", default="", help="more `streamctl serve` options, in one string"
     )
     parser.add_argument("--serve-bare", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
