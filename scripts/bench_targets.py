@@ -15,7 +15,8 @@ Every server streams the same tokens (``t0000``, ``t0001``, ...); only token eve
 (aimock's extra lifecycle events are free for it). Rows:
 
 * SSE / WS, 1 client x 1000 tokens and 100 clients x 100 tokens: tokens/s (median of repeats),
-  and the ratio to bare;
+  the ratio to bare, and the server's CPU time per token (the steadier figure when other
+  processes share the machine: the clock ticks at 10 ms, so short runs round it);
 * SSE paced, 1000 streams x 50 tokens/s (opened over a 1 s ramp): tokens/s delivered, token
   lateness p99 (against the stream's first token plus 20 ms a token), server RSS peak;
 * WS paced, the same over WebSocket: tokens/s, the most streams open at once (of 1000), time to
@@ -201,6 +202,11 @@ class Target:
             if line.startswith(key):
                 return int(line.split()[1])
         return 0
+
+    def cpu_s(self) -> float:
+        """CPU seconds the server process has used (steadier than rates on a busy machine)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.process.stdin is not None:
@@ -550,6 +556,7 @@ async def measure(args: argparse.Namespace, directory: Path) -> None:
     quick = args.quick
     rows: dict[str, dict[str, str]] = {}
     rates: dict[str, dict[str, float]] = {}
+    cpu_us: dict[str, dict[str, float]] = {}
     loads = [
         ("SSE 1x1000", False, 1, "thousand", 5 if quick else 20),
         ("SSE 100x100", False, 100, "hundred", 1 if quick else 3),
@@ -564,11 +571,14 @@ async def measure(args: argparse.Namespace, directory: Path) -> None:
             for row, ws, clients, scenario, rounds in loads:
                 if "throughput" not in args.phases:
                     break
-                runs = [
-                    await throughput(target, ws, clients, scenario, rounds)
-                    for _ in range(args.repeats)
-                ]
+                runs, costs = [], []
+                for _ in range(args.repeats):
+                    cpu = target.cpu_s()
+                    runs.append(await throughput(target, ws, clients, scenario, rounds))
+                    events = clients * rounds * SCENARIOS[scenario][0]
+                    costs.append((target.cpu_s() - cpu) / events * 1e6)
                 rates.setdefault(row, {})[name] = statistics.median(runs)
+                cpu_us.setdefault(row, {})[name] = statistics.median(costs)
             for ws in (False, True):
                 if ("ws-paced" if ws else "sse-paced") not in args.phases:
                     continue
@@ -593,7 +603,9 @@ async def measure(args: argparse.Namespace, directory: Path) -> None:
     for row, by_name in rates.items():
         bare = by_name.get("bare")
         rows[row] = {
-            n: f"{r / 1000:.1f}k ev/s" + (f" ({r / bare:.2f}x bare)" if bare else "")
+            n: f"{r / 1000:.1f}k ev/s"
+            + (f" ({r / bare:.2f}x bare)" if bare else "")
+            + f", {cpu_us[row][n]:.1f} us CPU/ev"
             for n, r in by_name.items()
         }
     order = ["SSE 1x1000", "SSE 100x100", "SSE paced", "WS 1x1000", "WS 100x100", "WS paced"]
