@@ -161,7 +161,8 @@ def bare_app(directory: Path) -> Any:
 
 
 def serve_bare(directory: Path, port: int) -> None:
-    """The bare app on Hypercorn, asyncio's loop, until stdin closes."""
+    """The bare app on Hypercorn, asyncio's loop (uvloop's with BENCH_BARE_UVLOOP=1), until
+    stdin closes."""
     from hypercorn.asyncio import serve  # noqa: PLC0415
     from hypercorn.config import Config  # noqa: PLC0415
 
@@ -176,7 +177,12 @@ def serve_bare(directory: Path, port: int) -> None:
         asyncio.get_running_loop().add_reader(sys.stdin.fileno(), stop.set)
         await serve(bare_app(directory), config, shutdown_trigger=stop.wait)
 
-    asyncio.run(main())
+    if os.environ.get("BENCH_BARE_UVLOOP") == "1":
+        import uvloop  # noqa: PLC0415
+
+        uvloop.run(main())
+    else:
+        asyncio.run(main())
 
 
 def free_port() -> int:
