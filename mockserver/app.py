@@ -24,6 +24,7 @@ from mockserver.playground import playground_blueprint
 from mockserver.requestlog import RequestLog, logged
 from mockserver.routes import register_routes
 from mockserver.state import ServerState
+from mockserver.wsframes import install as install_ws_frames
 
 __all__ = ["MockApp", "create_app"]
 
@@ -50,6 +51,7 @@ def create_app(config: ServerConfig | None = None) -> MockApp:
     scenario file cannot be loaded."""
     config = config or ServerConfig()
     install_hypercorn_fixes()
+    install_ws_frames()
     app = MockApp(ServerState(config))
     app.register_blueprint(admin_blueprint(app.server))
     app.register_blueprint(playground_blueprint(app.server))
