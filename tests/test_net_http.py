@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mockserver.config import ServerConfig
 from mockserver.testing import LiveServer
 from streamctl.core.check import check
 from streamctl.core.protocols import get
@@ -145,10 +146,10 @@ def test_a_full_endpoint_url_gives_the_server_url_and_the_placeholders(
 # --- live mock server ---------------------------------------------------------------------
 
 
-def test_a_live_stream_is_recorded_chunk_by_chunk_and_passes_the_checker(
-    live_server: LiveServer,
-) -> None:
-    result, transcript, seen = exchange("sse-delta-done", live_server.base_url, "hello there")
+def test_a_live_stream_is_recorded_chunk_by_chunk_and_passes_the_checker() -> None:
+    # Paced, so each event is a write of its own (at speed 0 the server joins them into one).
+    with LiveServer(ServerConfig(default_delay_ms=5.0, watch=False)) as paced:
+        result, transcript, seen = exchange("sse-delta-done", paced.base_url, "hello there")
     assert (result.outcome, result.error, result.done) == ("complete", None, True)
     assert seen.text.startswith('You said: "hello there"')
     frames = [f for _, f in transcript.frames()]
