@@ -16,9 +16,10 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from streamctl.core.protocols.base import Out
+from streamctl.core.protocols.exchange import Out
 from streamctl.core.script import HoldPoint
 from streamctl.engine.clock import Clock
+from streamctl.engine.fault_plan import Plan
 from streamctl.engine.pacing import Progress, play, play_plan
 from streamctl.engine.reply import Reply, Writer
 
@@ -147,27 +148,55 @@ def send_held(
     """Play ``reply`` as :func:`~streamctl.engine.reply.send` does, holding at ``held_at``
     (stops in the reply's plan if it has one, else in its rendering)."""
     done = progress if progress is not None else Progress()
+    if reply.plan is None:
+        return _held_rendering(reply, writer, clock, gate, held_at, speed=speed, done=done)
+    return _held_plan(reply, writer, clock, gate, held_at, plan=reply.plan, speed=speed, done=done)
+
+
+def _held_rendering(
+    reply: Reply,
+    writer: Writer[Any],
+    clock: Clock,
+    gate: Gate,
+    held_at: Sequence[Stop],
+    *,
+    speed: float,
+    done: Progress,
+) -> Coroutine[Any, Any, Progress]:
+    """A reply without a plan, held: its rendering's messages, played a segment at a time."""
     heartbeat, ms = reply.heartbeat, reply.heartbeat_ms
-    plan = reply.plan
-    if plan is None:
-        outs, payloads = reply.rendering.outs, writer.made(reply.rendering)
-        beat = None if heartbeat is None else writer.made(heartbeat)[0]
+    outs, payloads = reply.rendering.outs, writer.made(reply.rendering)
+    beat = None if heartbeat is None else writer.made(heartbeat)[0]
 
-        def run(start: int, end: int) -> Awaitable[object]:
-            return play(
-                outs[start:end],
-                writer.send,
-                clock,
-                speed=speed,
-                heartbeat=beat,
-                heartbeat_ms=ms,
-                progress=done,
-                payloads=payloads[start:end],
-            )
+    def run(start: int, end: int) -> Awaitable[object]:
+        return play(
+            outs[start:end],
+            writer.send,
+            clock,
+            speed=speed,
+            heartbeat=beat,
+            heartbeat_ms=ms,
+            progress=done,
+            payloads=payloads[start:end],
+        )
 
-        pulse = _Pulse(beat, ms, writer.send, clock, done)
-        return _held(run, len(outs), gate, held_at, pulse, done)
-    steps = plan.steps
+    pulse = _Pulse(beat, ms, writer.send, clock, done)
+    return _held(run, len(outs), gate, held_at, pulse, done)
+
+
+def _held_plan(
+    reply: Reply,
+    writer: Writer[Any],
+    clock: Clock,
+    gate: Gate,
+    held_at: Sequence[Stop],
+    *,
+    plan: Plan,
+    speed: float,
+    done: Progress,
+) -> Coroutine[Any, Any, Progress]:
+    """A reply with a plan (faults), held: its steps, played a segment at a time."""
+    heartbeat, ms, steps = reply.heartbeat, reply.heartbeat_ms, plan.steps
     beat = None if heartbeat is None or plan.content_length else heartbeat.outs[0].payload
 
     def run_plan(start: int, end: int) -> Awaitable[object]:
