@@ -156,12 +156,7 @@ def play(
     done = progress if progress is not None else Progress()
     scale = max(speed, 0.0) / 1000.0
     beat_s = heartbeat_ms / 1000.0 if heartbeat is not None and heartbeat_ms > 0 else math.inf
-    runs = len(outs) if ends is None else len(ends)
-    if payloads is not None and len(payloads) != runs:
-        what = "outs" if ends is None else "runs of outs"
-        raise ValueError(f"{len(payloads)} payloads for {runs} {what}")
-    if ends is not None and (ends[-1:] or [0])[0] != len(outs):
-        raise ValueError(f"runs of writes end at {list(ends)} for {len(outs)} outs")
+    _check_runs(len(outs), payloads, ends)
     items: Sequence[Any] = [out.payload for out in outs] if payloads is None else payloads
     marks: Sequence[int] = range(1, len(outs) + 1) if ends is None else ends
     if scale == 0:  # nothing is ever due later, so no heartbeat is ever due in between
@@ -169,6 +164,16 @@ def play(
     firsts = outs if ends is None else [outs[start] for start in (0, *ends[:-1])]
     beats = _Beats(heartbeat, beat_s)
     return _paced(outs, (firsts, items, marks), write, clock, scale, beats, done)
+
+
+def _check_runs(count: int, payloads: Sequence[Any] | None, ends: Sequence[int] | None) -> None:
+    """Refuse ``payloads`` and ``ends`` that do not fit ``count`` outs (a caller's bug)."""
+    runs = count if ends is None else len(ends)
+    if payloads is not None and len(payloads) != runs:
+        what = "outs" if ends is None else "runs of outs"
+        raise ValueError(f"{len(payloads)} payloads for {runs} {what}")
+    if ends is not None and (ends[-1:] or [0])[0] != count:
+        raise ValueError(f"runs of writes end at {list(ends)} for {count} outs")
 
 
 def due_together(outs: Sequence[Out], speed: float) -> tuple[int, ...]:

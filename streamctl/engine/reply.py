@@ -341,38 +341,42 @@ def send(
     at once: ``progress`` then says what went out). The caller then ends the reply as
     ``reply.ending`` says (a :class:`Closing` is due when this returns). Like ``play()``, not a
     coroutine itself: the one it returns writes."""
+    played = _played(reply, writer, clock, speed, progress)
+    if isinstance(reply.ending, Closing):
+        return _closing(played, reply.ending.after_ms * max(speed, 0.0), clock)
+    return played
+
+
+def _played(
+    reply: Reply, writer: Writer[Any], clock: Clock, speed: float, progress: Progress | None
+) -> Coroutine[Any, Any, Progress]:
+    """The coroutine that writes ``reply``'s messages (or its fault plan's steps) on time."""
     heartbeat, ms = reply.heartbeat, reply.heartbeat_ms
-    if reply.plan is None:
-        beat = None if heartbeat is None else writer.made(heartbeat)[0]
-        # Writes due at the same instant go out as one (a recording keeps its own chunks).
-        joined = None if _recorded(reply.choice) else writer.joined(reply.rendering, speed)
-        payloads, ends = (writer.made(reply.rendering), None) if joined is None else joined
-        played = play(
-            reply.rendering.outs,
-            writer.send,
-            clock,
-            speed=speed,
-            heartbeat=beat,
-            heartbeat_ms=ms,
-            progress=progress,
-            payloads=payloads,
-            ends=ends,
-        )
-    else:
-        beat = None if heartbeat is None else heartbeat.outs[0].payload
-        played = play_plan(
+    if reply.plan is not None:
+        return play_plan(
             reply.plan,
             writer.write,
             clock,
             speed=speed,
-            heartbeat=beat,
+            heartbeat=None if heartbeat is None else heartbeat.outs[0].payload,
             heartbeat_ms=ms,
             ping=reply.ping,
             progress=progress,
         )
-    if isinstance(reply.ending, Closing):
-        return _closing(played, reply.ending.after_ms * max(speed, 0.0), clock)
-    return played
+    # Writes due at the same instant go out as one (a recording keeps its own chunks).
+    joined = None if _recorded(reply.choice) else writer.joined(reply.rendering, speed)
+    payloads, ends = (writer.made(reply.rendering), None) if joined is None else joined
+    return play(
+        reply.rendering.outs,
+        writer.send,
+        clock,
+        speed=speed,
+        heartbeat=None if heartbeat is None else writer.made(heartbeat)[0],
+        heartbeat_ms=ms,
+        progress=progress,
+        payloads=payloads,
+        ends=ends,
+    )
 
 
 def _recorded(choice: Choice) -> bool:
