@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from streamctl.core.protocols.base import ClientOptions, Protocol
     from streamctl.net import Conversation
+    from streamctl.net.base import Result
 
 __all__ = ["chat_command"]
 
@@ -213,10 +214,6 @@ def _loop(
 ) -> None:
     import asyncio  # noqa: PLC0415
 
-    from streamctl.cli.flow import hinted  # noqa: PLC0415
-    from streamctl.errors import ProtocolErrorEvent  # noqa: PLC0415
-    from streamctl.net.base import Result  # noqa: PLC0415
-
     async def turn(message: str) -> Result:
         interrupts.task = asyncio.current_task()
         try:
@@ -236,22 +233,29 @@ def _loop(
                 except asyncio.CancelledError:  # Ctrl-C cancelled the reply
                     console.end_text()
                     console.note(CANCELLED)
-                    if (
-                        proto.transport == "ws"
-                    ):  # the rest of that reply would come first on this connection
+                    if proto.transport == "ws":  # the rest of that reply would come first
                         runner.run(conv.aclose())
                         conv = conversation()
                     continue
                 console.end_text()
-                if result.error is None:
-                    continue
-                error = hinted(proto, result, result.error)
-                if not isinstance(error, ProtocolErrorEvent):
-                    raise error
-                if error is not result.error:
-                    console.note(f"streamctl: {error}")
+                _report(proto, result, console)
         finally:
             runner.run(conv.aclose())
+
+
+def _report(proto: Protocol, result: Result, console: Console) -> None:
+    """After a reply: an error event was already shown and the chat goes on (with a hint when
+    there is one); any other error ends the chat."""
+    from streamctl.cli.flow import hinted  # noqa: PLC0415
+    from streamctl.errors import ProtocolErrorEvent  # noqa: PLC0415
+
+    if result.error is None:
+        return
+    error = hinted(proto, result, result.error)
+    if not isinstance(error, ProtocolErrorEvent):
+        raise error
+    if error is not result.error:
+        console.note(f"streamctl: {error}")
 
 
 def _isatty(stream: IO[str]) -> bool:
