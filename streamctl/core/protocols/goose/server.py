@@ -23,6 +23,7 @@ from streamctl.core.protocols.base import (
     Settings,
     Turn,
 )
+from streamctl.core.protocols.goose.conversation import StoredMessage, read_b
 from streamctl.core.protocols.goose.request import REQUEST_B, REQUEST_E, deserialize, read_json
 from streamctl.core.script import Script, ToolCall
 
@@ -92,7 +93,10 @@ def accept(request: HttpRequest, state: GooseState) -> HttpResponse | Accepted:
     body = read_json(request.headers.get("content-type"), request.body)
     if isinstance(body, HttpResponse):
         return body
-    fields = deserialize(body, REQUEST_E if state.variant_e else REQUEST_B)
+    # A body that deserializes is read compactly, in C; any other is explained serde's way.
+    compact = None if state.variant_e else read_b(body)
+    kind = REQUEST_E if state.variant_e else REQUEST_B
+    fields = compact if compact is not None else deserialize(body, kind)
     if isinstance(fields, HttpResponse):
         return fields
     if not _authorized(request, state.settings):
@@ -146,24 +150,32 @@ def _turn(obj: Mapping[str, Any], state: GooseState) -> Turn:
 
 
 def _user_turns(messages: Sequence[Mapping[str, Any]]) -> int:
-    return sum(1 for m in messages if m["role"] == "user" and _texts(m))
+    return sum(1 for m in messages if m["role"] == "user" and _has_text(m))
+
+
+def _has_text(message: Mapping[str, Any]) -> bool:
+    if isinstance(message, StoredMessage):
+        return message.has_text  # without decoding it
+    return bool(_texts(message))
 
 
 def _texts(message: Mapping[str, Any]) -> list[str]:
     return [item["text"] for item in message["content"] if item["type"] == "text"]
 
 
-def _stored(message: Mapping[str, Any], variant_e: bool) -> dict[str, Any]:
+def _stored(message: Mapping[str, Any], variant_e: bool) -> Mapping[str, Any]:
     """A client's message as goosed keeps it (serde drops unknown fields, fills defaults)."""
-    kept = {
+    if isinstance(message, StoredMessage):
+        return message  # kept so already
+    # Era-B bodies are read compactly (StoredMessage above): only era E gets here in practice.
+    metadata = {"metadata": message["metadata"]} if variant_e else {}
+    return {
         "id": message.get("id"),
         "role": message["role"],
         "created": message.get("created", 0),
         "content": message["content"],
+        **metadata,
     }
-    if variant_e:
-        kept["metadata"] = message["metadata"]
-    return kept
 
 
 # --- streaming ------------------------------------------------------------------------------

@@ -1,0 +1,117 @@
+"""An era-B conversation read and kept compactly: one small object per message, not a tree.
+
+Every era-B ``/reply`` carries the whole conversation, up to 50 MiB. Read into dicts and lists,
+a body of many tiny messages cost 13 to 20 times its size: 50 MiB of two-letter messages took
+the server up by 1.2 GB for 17 s (the serde-style reader of :mod:`.request` builds a path, a
+struct and a dict per value, and the history then copied every message). Here a body that
+deserializes is read by msgspec into typed structs, in C, one message at a time, and each
+message is kept as its stored JSON (goosed's ``.jsonl`` line: ``id``, ``role``, ``created``,
+``content``) in a :class:`StoredMessage`: about 150 bytes for a short message, where its dicts
+took 650. It is a read-only mapping, decoded again when someone reads it (rarely: the session
+answer writes the JSON as it is).
+
+Any body this reader does not take (a wrong type anywhere, a missing field) goes to
+:func:`.request.deserialize`, which finds the first problem and words it as serde does; so
+this reader only ever has to accept what that one accepts, never to explain a refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal, Union
+
+import msgspec
+
+from streamctl.core.jsontext import RawJSON
+from streamctl.core.protocols.goose.request import ITEMS_B, Body
+
+__all__ = ["StoredMessage", "read_b"]
+
+_DICT = msgspec.json.Decoder(dict[str, Any])
+_ENCODE = msgspec.json.Encoder()
+
+
+class StoredMessage(RawJSON, Mapping[str, Any]):
+    """One stored message as its JSON text; ``role`` and ``has_text`` (any text item) kept
+    aside, since every request asks them of every message."""
+
+    __slots__ = ("has_text", "raw_json", "role")
+
+    def __init__(self, raw_json: bytes, role: str, has_text: bool) -> None:
+        self.raw_json = raw_json
+        self.role = role
+        self.has_text = has_text
+
+    def __getitem__(self, key: str) -> Any:
+        return self.role if key == "role" else _DICT.decode(self.raw_json)[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_DICT.decode(self.raw_json))
+
+    def __len__(self) -> int:
+        return len(_DICT.decode(self.raw_json))
+
+    def __repr__(self) -> str:
+        return f"StoredMessage({self.raw_json!r})"
+
+
+class _Item(msgspec.Struct, tag_field="type"):
+    """A content item whose fields nobody reads: only its tag is checked."""
+
+
+class _Text(_Item, tag="text"):
+    text: str
+
+
+_OTHERS: tuple[type[msgspec.Struct], ...] = tuple(
+    msgspec.defstruct(f"_Item_{tag}", [], bases=(_Item,), tag=tag)
+    for tag in ITEMS_B
+    if tag != "text"
+)
+_CONTENT = msgspec.json.Decoder(list[Union[_Text, *_OTHERS]])  # type: ignore[valid-type]
+
+
+class _Message(msgspec.Struct):
+    role: Literal["user", "assistant"]
+    content: msgspec.Raw
+    id: str | None = None
+    created: int = 0
+
+
+class _Request(msgspec.Struct):
+    messages: list[msgspec.Raw]
+    session_working_dir: str
+    session_id: str | None = None
+    scheduled_job_id: str | None = None
+    recipe_name: str | None = None
+    recipe_version: str | None = None
+
+
+_REQUEST = msgspec.json.Decoder(_Request)
+_MESSAGE = msgspec.json.Decoder(_Message)
+
+
+def _stored(raw: msgspec.Raw) -> StoredMessage:
+    message = _MESSAGE.decode(raw)
+    content = bytes(message.content)
+    items = _CONTENT.decode(content)
+    head = b'{"id":%s,"role":"%s","created":%d,"content":' % (
+        _ENCODE.encode(message.id),
+        message.role.encode(),
+        message.created,
+    )
+    has_text = any(isinstance(item, _Text) for item in items)
+    return StoredMessage(head + content + b"}", message.role, has_text)
+
+
+def read_b(body: Body) -> dict[str, Any] | None:
+    """The era-B request's fields, its messages as :class:`StoredMessage`; None when the body
+    does not deserialize (:func:`.request.deserialize` then says why)."""
+    try:
+        request = _REQUEST.decode(body.data)
+        messages = [_stored(raw) for raw in request.messages]
+    except msgspec.DecodeError:  # a ValidationError is one too
+        return None
+    fields = {f: getattr(request, f) for f in request.__struct_fields__}
+    fields["messages"] = messages
+    return fields
