@@ -104,12 +104,22 @@ def _stored(raw: msgspec.Raw) -> StoredMessage:
     return StoredMessage(head + content + b"}", message.role, has_text)
 
 
+def _read_messages(raws: list[msgspec.Raw]) -> list[StoredMessage]:
+    """The messages kept, each :class:`msgspec.Raw` freed as soon as it is read (the Raws of
+    750,000 messages are 37 MB that would otherwise add to the peak)."""
+    raws.reverse()
+    messages = []
+    while raws:
+        messages.append(_stored(raws.pop()))
+    return messages
+
+
 def read_b(body: Body) -> dict[str, Any] | None:
     """The era-B request's fields, its messages as :class:`StoredMessage`; None when the body
     does not deserialize (:func:`.request.deserialize` then says why)."""
     try:
         request = _REQUEST.decode(body.data)
-        messages = [_stored(raw) for raw in request.messages]
+        messages = _read_messages(request.messages)
     except msgspec.DecodeError:  # a ValidationError is one too
         return None
     fields = {f: getattr(request, f) for f in request.__struct_fields__}

@@ -107,10 +107,12 @@ def accept(request: HttpRequest, state: GooseState) -> HttpResponse | Accepted:
 def _split_b(obj: Mapping[str, Any]) -> tuple[Mapping[str, Any] | None, list[Any]]:
     """The era-B body's new user message (the last one) and the conversation before it."""
     messages: list[Any] = obj["messages"]
-    users = [i for i, message in enumerate(messages) if message["role"] == "user"]
-    if not users:
+    # From the end: a list of every user message's index was an int object per message.
+    indexes = range(len(messages) - 1, -1, -1)
+    last = next((i for i in indexes if messages[i]["role"] == "user"), None)
+    if last is None:
         return None, messages
-    return messages[users[-1]], messages[: users[-1]]
+    return messages[last], messages[:last]
 
 
 def _split_e(obj: Mapping[str, Any]) -> tuple[Mapping[str, Any] | None, list[Any]]:
