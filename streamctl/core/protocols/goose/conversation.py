@@ -1,14 +1,15 @@
-"""An era-B conversation read and kept compactly: one small object per message, not a tree.
+"""A goose conversation read and kept compactly: one small object per message, not a tree.
 
-Every era-B ``/reply`` carries the whole conversation, up to 50 MiB. Read into dicts and lists,
+Every era-B ``/reply`` carries the whole conversation, up to 50 MiB (era E: its
+``conversation_so_far`` or ``override_conversation``). Read into dicts and lists,
 a body of many tiny messages cost 13 to 20 times its size: 50 MiB of two-letter messages took
 the server up by 1.2 GB for 17 s (the serde-style reader of :mod:`.request` builds a path, a
 struct and a dict per value, and the history then copied every message). Here a body that
 deserializes is read by msgspec into typed structs, in C, one message at a time, and each
 message is kept as its stored JSON (goosed's ``.jsonl`` line: ``id``, ``role``, ``created``,
-``content``) as a :class:`StoredMessage`: about 130 bytes for a short message, where its dicts
-took 650. It is a read-only mapping, decoded again when someone reads it (rarely: the session
-answer writes the JSON as it is).
+``content``, in era E ``metadata``) as a :class:`StoredMessage`: about 130 bytes for a short
+message, where its dicts took 650. It is a read-only mapping, decoded again when someone reads
+it (rarely: the session answer writes the JSON as it is).
 
 Any body this reader does not take (a wrong type anywhere, a missing field) goes to
 :func:`.request.deserialize`, which finds the first problem and words it as serde does; so
@@ -23,9 +24,9 @@ from typing import Any, Literal, Union
 import msgspec
 
 from streamctl.core.jsontext import RawJSON
-from streamctl.core.protocols.goose.request import ITEMS_B, Body
+from streamctl.core.protocols.goose.request import ITEMS_B, ITEMS_E, Body
 
-__all__ = ["StoredMessage", "read_b"]
+__all__ = ["StoredMessage", "read"]
 
 _DICT = msgspec.json.Decoder(dict[str, Any])
 _ENCODE = msgspec.json.Encoder()
@@ -79,12 +80,13 @@ class _Text(_Item, tag="text"):
     text: str
 
 
-_OTHERS: tuple[type[msgspec.Struct], ...] = tuple(
-    msgspec.defstruct(f"_Item_{tag}", [], bases=(_Item,), tag=tag)
-    for tag in ITEMS_B
-    if tag != "text"
-)
-_CONTENT = msgspec.json.Decoder(list[Union[_Text, *_OTHERS]])  # type: ignore[valid-type]
+def _content(variants: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
+    others = tuple(
+        msgspec.defstruct(f"_Item_{tag}", [], bases=(_Item,), tag=tag)
+        for tag in variants
+        if tag != "text"
+    )
+    return msgspec.json.Decoder(list[Union[_Text, *others]])  # type: ignore[valid-type]
 
 
 class _Message(msgspec.Struct):
@@ -92,6 +94,19 @@ class _Message(msgspec.Struct):
     content: msgspec.Raw
     id: str | None = None
     created: int = 0
+
+
+class _Metadata(msgspec.Struct, omit_defaults=True):
+    userVisible: bool | msgspec.UnsetType = msgspec.UNSET
+    agentVisible: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class _MessageE(msgspec.Struct):
+    role: Literal["user", "assistant"]
+    created: int
+    content: msgspec.Raw
+    metadata: _Metadata
+    id: str | None = None
 
 
 class _Request(msgspec.Struct):
@@ -103,42 +118,66 @@ class _Request(msgspec.Struct):
     recipe_version: str | None = None
 
 
-_REQUEST = msgspec.json.Decoder(_Request)
-_MESSAGE = msgspec.json.Decoder(_Message)
+class _RequestE(msgspec.Struct):
+    user_message: msgspec.Raw
+    session_id: str
+    conversation_so_far: list[msgspec.Raw] | None = None
+    override_conversation: list[msgspec.Raw] | None = None
+    recipe_name: str | None = None
+    recipe_version: str | None = None
 
 
-def _stored(raw: msgspec.Raw) -> StoredMessage:
-    message = _MESSAGE.decode(raw)
+_REQUEST: dict[bool, msgspec.json.Decoder[Any]] = {
+    False: msgspec.json.Decoder(_Request),
+    True: msgspec.json.Decoder(_RequestE),
+}
+_MESSAGE: dict[bool, msgspec.json.Decoder[Any]] = {
+    False: msgspec.json.Decoder(_Message),
+    True: msgspec.json.Decoder(_MessageE),
+}
+_CONTENT = {False: _content(ITEMS_B), True: _content(ITEMS_E)}
+
+
+def _stored(raw: msgspec.Raw, variant_e: bool) -> StoredMessage:
+    message = _MESSAGE[variant_e].decode(raw)
     content = bytes(message.content)
-    items = _CONTENT.decode(content)
+    items = _CONTENT[variant_e].decode(content)
     head = b'{"id":%s,"role":"%s","created":%d,"content":' % (
         _ENCODE.encode(message.id),
         message.role.encode(),
         message.created,
     )
+    # Era E keeps the metadata's known fields, those the client sent (serde's Option).
+    tail = b',"metadata":%s}' % _ENCODE.encode(message.metadata) if variant_e else b"}"
     has_text = any(isinstance(item, _Text) for item in items)
     kind: type[StoredMessage] = _KINDS[message.role, has_text]
-    return kind(head + content + b"}")
+    return kind(head + content + tail)
 
 
-def _read_messages(raws: list[msgspec.Raw]) -> list[StoredMessage]:
+def _read_messages(raws: list[msgspec.Raw] | None, variant_e: bool) -> list[StoredMessage] | None:
     """The messages kept, each :class:`msgspec.Raw` freed as soon as it is read (the Raws of
     750,000 messages are 37 MB that would otherwise add to the peak)."""
+    if raws is None:
+        return None
     raws.reverse()
     messages = []
     while raws:
-        messages.append(_stored(raws.pop()))
+        messages.append(_stored(raws.pop(), variant_e))
     return messages
 
 
-def read_b(body: Body) -> dict[str, Any] | None:
-    """The era-B request's fields, its messages as :class:`StoredMessage`; None when the body
-    does not deserialize (:func:`.request.deserialize` then says why)."""
+def read(body: Body, variant_e: bool) -> dict[str, Any] | None:
+    """The request's fields (era B, or E), its messages as :class:`StoredMessage`; None when
+    the body does not deserialize (:func:`.request.deserialize` then says why)."""
     try:
-        request = _REQUEST.decode(body.data)
-        messages = _read_messages(request.messages)
+        request = _REQUEST[variant_e].decode(body.data)
+        fields = {f: getattr(request, f) for f in request.__struct_fields__}
+        if variant_e:
+            fields["user_message"] = _stored(request.user_message, True)
+            for name in ("conversation_so_far", "override_conversation"):
+                fields[name] = _read_messages(fields[name], True)
+        else:
+            fields["messages"] = _read_messages(request.messages, False)
     except msgspec.DecodeError:  # a ValidationError is one too
         return None
-    fields = {f: getattr(request, f) for f in request.__struct_fields__}
-    fields["messages"] = messages
     return fields

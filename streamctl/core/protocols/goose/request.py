@@ -26,7 +26,16 @@ from streamctl.core.protocols.goose.refusals import (
     too_deep,
 )
 
-__all__ = ["DEPTH_LIMIT", "ITEMS_B", "REQUEST_B", "REQUEST_E", "Body", "deserialize", "read_json"]
+__all__ = [
+    "DEPTH_LIMIT",
+    "ITEMS_B",
+    "ITEMS_E",
+    "REQUEST_B",
+    "REQUEST_E",
+    "Body",
+    "deserialize",
+    "read_json",
+]
 
 NOT_JSON = "Expected request with `Content-Type: application/json`"
 #: "Request-body size limit for /reply: axum default (2 MB) until ≈v1.3, then 50 MiB".
@@ -258,7 +267,7 @@ ITEMS_B = (
     "contextLengthExceeded",
     "summarizationRequested",
 )
-_ITEMS_E = (
+ITEMS_E = (
     *_COMMON_ITEMS,
     "actionRequired",
     "frontendToolRequest",
@@ -287,7 +296,7 @@ _MESSAGE_E = _Struct(
         ("id", _OPT_STR, False),
         ("role", _Role(), True),
         ("created", _I64, True),
-        ("content", _Seq(_Content(_ITEMS_E)), True),
+        ("content", _Seq(_Content(ITEMS_E)), True),
         ("metadata", _METADATA, True),
     ),
 )

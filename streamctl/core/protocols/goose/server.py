@@ -23,7 +23,7 @@ from streamctl.core.protocols.base import (
     Settings,
     Turn,
 )
-from streamctl.core.protocols.goose.conversation import StoredMessage, read_b
+from streamctl.core.protocols.goose.conversation import StoredMessage, read
 from streamctl.core.protocols.goose.request import REQUEST_B, REQUEST_E, deserialize, read_json
 from streamctl.core.script import Script, ToolCall
 
@@ -94,7 +94,7 @@ def accept(request: HttpRequest, state: GooseState) -> HttpResponse | Accepted:
     if isinstance(body, HttpResponse):
         return body
     # A body that deserializes is read compactly, in C; any other is explained serde's way.
-    compact = None if state.variant_e else read_b(body)
+    compact = read(body, state.variant_e)
     kind = REQUEST_E if state.variant_e else REQUEST_B
     fields = compact if compact is not None else deserialize(body, kind)
     if isinstance(fields, HttpResponse):
@@ -169,7 +169,8 @@ def _stored(message: Mapping[str, Any], variant_e: bool) -> Mapping[str, Any]:
     """A client's message as goosed keeps it (serde drops unknown fields, fills defaults)."""
     if isinstance(message, StoredMessage):
         return message  # kept so already
-    # Era-B bodies are read compactly (StoredMessage above): only era E gets here in practice.
+    # Every body that deserializes is read compactly (StoredMessage, above); a dict comes
+    # only from the serde-style reader, should it ever take a body the compact one did not.
     metadata = {"metadata": message["metadata"]} if variant_e else {}
     return {
         "id": message.get("id"),
