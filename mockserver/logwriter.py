@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import stat
 import struct
@@ -44,7 +45,7 @@ try:  # POSIX only: elsewhere a full pipe blocks the writer thread, not the serv
 except ImportError:  # pragma: no cover - Windows
     pass
 
-__all__ = ["EXIT_WAIT_S", "LIMIT", "LineWriter", "write_stderr"]
+__all__ = ["EXIT_WAIT_S", "LIMIT", "LineHandler", "LineWriter", "write_stderr"]
 
 #: Characters of log lines the queue holds while stderr is not being read.
 LIMIT = 1 << 20
@@ -164,3 +165,18 @@ def _pipe_room(fd: int) -> int | None:
 
 #: The process's one writer to stderr (the request log's).
 write_stderr = LineWriter()
+
+
+class LineHandler(logging.Handler):
+    """A :mod:`logging` handler that writes through a :class:`LineWriter` (default: stderr's),
+    so the server's own error messages cannot block its loop either."""
+
+    def __init__(self, writer: LineWriter | None = None) -> None:
+        super().__init__()
+        self.writer = writer or write_stderr
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.writer(self.format(record))
+        except Exception:  # as logging.StreamHandler does
+            self.handleError(record)

@@ -9,6 +9,7 @@ connection and the health check with it. ``mockserver/logwriter.py`` writes from
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -23,7 +24,7 @@ from typing import Any
 import httpx
 from websockets.sync.client import connect
 
-from mockserver.logwriter import RESERVE, LineWriter, _pipe_room, _write_fd
+from mockserver.logwriter import RESERVE, LineHandler, LineWriter, _pipe_room, _write_fd
 from tests.test_server_run import read_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,3 +160,19 @@ def test_the_log_leaves_room_in_a_pipe_for_everyone_else(tmp_path: Path) -> None
         os.close(write)
     with (tmp_path / "file").open("w") as file:
         assert _pipe_room(file.fileno()) is None  # a file is no pipe: written as it comes
+
+
+def test_the_server_logger_writes_through_the_writer_thread() -> None:
+    stream = _Blocked()
+    writer = LineWriter(lambda: stream)  # type: ignore[arg-type,return-value]
+    logger = logging.getLogger("streamctl.test.linehandler")
+    logger.propagate = False
+    handler = LineHandler(writer)
+    logger.addHandler(handler)
+    try:
+        logger.error("first %s", "error")  # returns although the stream is blocked
+        stream.open.set()
+        assert writer.flush(timeout=PATIENCE_S)
+        assert stream.text == "first error\n"
+    finally:
+        logger.removeHandler(handler)
