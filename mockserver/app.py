@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 from functools import partial
 
 from quart import Quart
@@ -20,6 +19,7 @@ from mockserver.asgi import ASGIApp, Receive, Scope, Send
 from mockserver.config import ServerConfig
 from mockserver.front import Front
 from mockserver.hyperfix import install as install_hypercorn_fixes
+from mockserver.logwriter import write_stderr
 from mockserver.playground import playground_blueprint
 from mockserver.requestlog import RequestLog, logged
 from mockserver.routes import register_routes
@@ -58,7 +58,7 @@ def create_app(config: ServerConfig | None = None) -> MockApp:
     register_routes(app, app.server)
     if config.log_requests or config.log_events:
         log = RequestLog(
-            _write_stderr,
+            write_stderr,  # from a thread: a full stderr pipe must not block the loop
             requests=config.log_requests,
             events=config.log_events,
             as_json=config.log_format == "json",
@@ -68,11 +68,6 @@ def create_app(config: ServerConfig | None = None) -> MockApp:
         app.before_serving(partial(_start_watching, app))
         app.after_serving(partial(_stop_watching, app))
     return app
-
-
-def _write_stderr(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
 
 
 async def _start_watching(app: MockApp) -> None:

@@ -19,6 +19,7 @@ from hypercorn.run import run
 from mockserver.admin import PREFIX
 from mockserver.app import MockApp, create_app
 from mockserver.config import ServerConfig
+from mockserver.logwriter import EXIT_WAIT_S, write_stderr
 from mockserver.loops import loop_factory, loop_name
 from mockserver.playground import PLAYGROUND
 from streamctl.core.protocols import REGISTRY
@@ -176,8 +177,11 @@ def serve(
             served = app if app is not None else create_app(config)
             served.before_serving(quiet_shutdown)
             tune_runtime()
-            with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
-                runner.run(hypercorn_serve(served, hyper))
+            try:
+                with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
+                    runner.run(hypercorn_serve(served, hyper))
+            finally:
+                write_stderr.flush(EXIT_WAIT_S)  # the last requests' lines before "stopped"
             return
         os.environ[CONFIG_ENV] = dump_config(config)
         hyper.application_path = "mockserver.run:worker_app()"

@@ -52,10 +52,6 @@ CheckOpt = Annotated[
 LoopOpt = Annotated[Loop, typer.Option(help="Event loop (as for `serve`).")]
 
 
-def _to_stderr(line: str) -> None:
-    typer.echo(line, err=True)
-
-
 def proxy_command(  # noqa: PLR0917 (a Typer command takes its options as parameters)
     protocols: ProtocolsArg,
     upstream: UpstreamOpt,
@@ -72,6 +68,7 @@ def proxy_command(  # noqa: PLR0917 (a Typer command takes its options as parame
     `streamctl serve --scenarios DIR`. Example: streamctl proxy goose --upstream
     http://127.0.0.1:3000 --port 3001 -o recordings/ --check
     """
+    from mockserver.logwriter import EXIT_WAIT_S, write_stderr  # noqa: PLC0415
     from mockserver.proxy import Proxy, ProxyConfig, serve_proxy  # noqa: PLC0415
     from mockserver.run import bind  # noqa: PLC0415
     from streamctl.core.protocols import UnknownProtocolError, get  # noqa: PLC0415
@@ -83,7 +80,8 @@ def proxy_command(  # noqa: PLR0917 (a Typer command takes its options as parame
 
     try:
         names = tuple(dict.fromkeys(get(name).name for name in protocols))
-        config = ProxyConfig(upstream, names, output, check, _to_stderr)
+        # Notes leave from a thread: a stderr pipe nobody reads must not block the proxy.
+        config = ProxyConfig(upstream, names, output, check, write_stderr)
         Proxy(config)  # validates the upstream URL
     except (UnknownProtocolError, ValueError) as exc:
         raise fail(str(exc)) from None
@@ -102,4 +100,5 @@ def proxy_command(  # noqa: PLR0917 (a Typer command takes its options as parame
     with contextlib.suppress(KeyboardInterrupt):
         serve_proxy(config, sock, loop=loop.value)
     sock.close()
+    write_stderr.flush(EXIT_WAIT_S)  # the last notes before "stopped"
     typer.echo("streamctl proxy stopped", err=True)

@@ -33,7 +33,9 @@ class Loop(enum.StrEnum):
 def _log_to_stderr(logger: Any) -> None:
     import logging  # noqa: PLC0415
 
-    handler = logging.StreamHandler()
+    from mockserver.logwriter import LineHandler  # noqa: PLC0415
+
+    handler = LineHandler()  # from a thread, as the request log (a full pipe blocks no loop)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)

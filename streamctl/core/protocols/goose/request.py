@@ -26,7 +26,16 @@ from streamctl.core.protocols.goose.refusals import (
     too_deep,
 )
 
-__all__ = ["DEPTH_LIMIT", "REQUEST_B", "REQUEST_E", "Body", "deserialize", "read_json"]
+__all__ = [
+    "DEPTH_LIMIT",
+    "ITEMS_B",
+    "ITEMS_E",
+    "REQUEST_B",
+    "REQUEST_E",
+    "Body",
+    "deserialize",
+    "read_json",
+]
 
 NOT_JSON = "Expected request with `Content-Type: application/json`"
 #: "Request-body size limit for /reply: axum default (2 MB) until ≈v1.3, then 50 MiB".
@@ -250,7 +259,7 @@ _OPT_STR = _Option(_STR)
 _I64 = _Scalar("i64", _is_int)
 _BOOL = _Scalar("a boolean", lambda v: isinstance(v, bool))
 _COMMON_ITEMS = ("text", "image", "toolRequest", "toolResponse", "toolConfirmationRequest")
-_ITEMS_B = (
+ITEMS_B = (
     *_COMMON_ITEMS,
     "frontendToolRequest",
     "thinking",
@@ -258,7 +267,7 @@ _ITEMS_B = (
     "contextLengthExceeded",
     "summarizationRequested",
 )
-_ITEMS_E = (
+ITEMS_E = (
     *_COMMON_ITEMS,
     "actionRequired",
     "frontendToolRequest",
@@ -274,7 +283,7 @@ _MESSAGE_B = _Struct(
         ("id", _OPT_STR, False),
         ("role", _Role(), True),
         ("created", _I64, False),
-        ("content", _Seq(_Content(_ITEMS_B)), True),
+        ("content", _Seq(_Content(ITEMS_B)), True),
     ),
 )
 # §5.2: "each Message must have role, created, content and metadata".
@@ -287,7 +296,7 @@ _MESSAGE_E = _Struct(
         ("id", _OPT_STR, False),
         ("role", _Role(), True),
         ("created", _I64, True),
-        ("content", _Seq(_Content(_ITEMS_E)), True),
+        ("content", _Seq(_Content(ITEMS_E)), True),
         ("metadata", _METADATA, True),
     ),
 )

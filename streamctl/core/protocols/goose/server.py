@@ -23,6 +23,7 @@ from streamctl.core.protocols.exchange import (
     Settings,
     Turn,
 )
+from streamctl.core.protocols.goose.conversation import StoredMessage, read
 from streamctl.core.protocols.goose.request import REQUEST_B, REQUEST_E, deserialize, read_json
 from streamctl.core.script import Script, ToolCall
 
@@ -92,7 +93,10 @@ def accept(request: HttpRequest, state: GooseState) -> HttpResponse | Accepted:
     body = read_json(request.headers.get("content-type"), request.body)
     if isinstance(body, HttpResponse):
         return body
-    fields = deserialize(body, REQUEST_E if state.variant_e else REQUEST_B)
+    # A body that deserializes is read compactly, in C; any other is explained serde's way.
+    compact = read(body, state.variant_e)
+    kind = REQUEST_E if state.variant_e else REQUEST_B
+    fields = compact if compact is not None else deserialize(body, kind)
     if isinstance(fields, HttpResponse):
         return fields
     if not _authorized(request, state.settings):
@@ -103,10 +107,12 @@ def accept(request: HttpRequest, state: GooseState) -> HttpResponse | Accepted:
 def _split_b(obj: Mapping[str, Any]) -> tuple[Mapping[str, Any] | None, list[Any]]:
     """The era-B body's new user message (the last one) and the conversation before it."""
     messages: list[Any] = obj["messages"]
-    users = [i for i, message in enumerate(messages) if message["role"] == "user"]
-    if not users:
+    # From the end: a list of every user message's index was an int object per message.
+    indexes = range(len(messages) - 1, -1, -1)
+    last = next((i for i in indexes if messages[i]["role"] == "user"), None)
+    if last is None:
         return None, messages
-    return messages[users[-1]], messages[: users[-1]]
+    return messages[last], messages[:last]
 
 
 def _split_e(obj: Mapping[str, Any]) -> tuple[Mapping[str, Any] | None, list[Any]]:
@@ -146,24 +152,33 @@ def _turn(obj: Mapping[str, Any], state: GooseState) -> Turn:
 
 
 def _user_turns(messages: Sequence[Mapping[str, Any]]) -> int:
-    return sum(1 for m in messages if m["role"] == "user" and _texts(m))
+    return sum(1 for m in messages if m["role"] == "user" and _has_text(m))
+
+
+def _has_text(message: Mapping[str, Any]) -> bool:
+    if isinstance(message, StoredMessage):
+        return message.has_text  # without decoding it
+    return bool(_texts(message))
 
 
 def _texts(message: Mapping[str, Any]) -> list[str]:
     return [item["text"] for item in message["content"] if item["type"] == "text"]
 
 
-def _stored(message: Mapping[str, Any], variant_e: bool) -> dict[str, Any]:
+def _stored(message: Mapping[str, Any], variant_e: bool) -> Mapping[str, Any]:
     """A client's message as goosed keeps it (serde drops unknown fields, fills defaults)."""
-    kept = {
+    if isinstance(message, StoredMessage):
+        return message  # kept so already
+    # Every body that deserializes is read compactly (StoredMessage, above); a dict comes
+    # only from the serde-style reader, should it ever take a body the compact one did not.
+    metadata = {"metadata": message["metadata"]} if variant_e else {}
+    return {
         "id": message.get("id"),
         "role": message["role"],
         "created": message.get("created", 0),
         "content": message["content"],
+        **metadata,
     }
-    if variant_e:
-        kept["metadata"] = message["metadata"]
-    return kept
 
 
 # --- streaming ------------------------------------------------------------------------------
