@@ -104,7 +104,12 @@ def test_utf8_error_finds_the_first_bad_byte(data: bytes, where: int | None) -> 
         (b'["[[[[[[", [[]]]', None),  # brackets in strings do not count
         (b"[[],[[[]]]]", 7),
         (b'[{"a":[[1]]}]', 8),
+        # Across the 1 MiB slices the depth is counted in: a slice with no bracket at all, and
+        # a string that opens in one slice and closes in the next.
+        (b"[[[[" + b" " * (2 << 20) + b"]]]]", 4),
+        (b'["' + b"x" * (1 << 20) + b'[[[[", [[]]]', None),
     ],
+    ids=["flat", "in-strings", "deep-array", "deep-object", "blank-slice", "string-across"],
 )
 def test_nesting_past_says_where_the_limit_is_passed(data: bytes, where: int | None) -> None:
     assert jsontext.nesting_past(data, 3) == where
