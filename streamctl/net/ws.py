@@ -182,6 +182,11 @@ class WSConversation:
                 # sending faster than the terminal prints filled the memory, 2.7 GB in 25 s of
                 # 15 MB messages); closing drains them to reach the server's close frame.
                 max_queue=MAX_QUEUE,
+                # No permessage-deflate: compressed, one read of the socket can hold thousands
+                # of messages (8 KB of repeated text is 30 bytes), all decompressed at once
+                # before the queue's bound applies (26 MB in one read of a test stream). The
+                # frames stay what a debugging user expects to see on the wire, too.
+                compression=None,
             )
         except InvalidStatus as exc:
             raise self._refused(exc) from exc
