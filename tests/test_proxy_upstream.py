@@ -317,3 +317,25 @@ def test_an_upstream_that_cuts_the_body_cuts_the_clients_and_the_recording_says_
     assert recorded.end is not None
     assert recorded.end.outcome == "error"
     assert recorded.end.detail.startswith("upstream: ")
+
+
+def test_an_upstream_that_closes_without_answering_is_a_502_and_an_error_recording(
+    scripted: Callable[[Script], Scripted], tmp_path: Path
+) -> None:
+    def hang_up(sock: socket.socket, head: bytes) -> None:
+        sock.close()
+
+    server = scripted(hang_up)
+    (tmp_path / "out").mkdir()
+    proxied = Proxied(server.base_url, tmp_path / "out")
+    try:
+        url = f"{proxied.live.base_url}/api/chat/stream?message=hi"
+        response = httpx.get(url, headers={TEST_HEADER: "hung-up"})
+    finally:
+        proxied.live.stop()
+    assert response.status_code == 502
+    # The request had reached the upstream, so its transcript was begun; it says what happened.
+    recorded = proxied.recording("hung-up")
+    assert recorded.end is not None
+    assert recorded.end.outcome == "error"
+    assert recorded.end.detail.startswith("upstream: ")
