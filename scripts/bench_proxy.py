@@ -59,7 +59,11 @@ def started(command: list[str], marker: bytes, root: Path = ROOT) -> Iterator[tu
     pid; stop it with SIGINT."""
     env = {**os.environ, "PYTHONPATH": str(root)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamctl", *command], stderr=subprocess.PIPE, env=env
+        # cwd too: ``python -m`` puts it ahead of PYTHONPATH.
+        [sys.executable, "-m", "streamctl", *command],
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=root,
     )
     try:
         yield _read_line_with(process, marker), process.pid
@@ -118,12 +122,11 @@ async def ttft(bases: dict[str, str], requests: int) -> dict[str, list[float]]:
 
 async def paced_stream(base: str, delay_ms: float) -> tuple[list[float], list[float]]:
     """Each token's lateness (ms): its arrival against request sent + (k + 1) * delay, and
-    against response head received + (k + 1) * delay (pacing alone, without the set-up)."""
+    against the first token's arrival + k * delay (the pacing alone, without the set-up)."""
     client = Upstream(base)
     late: list[float] = []
     start = time.perf_counter()
     response = await client.request("GET", PATH + "?message=hi&scenario=bench-paced", [], b"")
-    head = (time.perf_counter() - start) * 1000.0
     try:
         async for chunk in response.chunks():
             now = (time.perf_counter() - start) * 1000.0
@@ -132,7 +135,7 @@ async def paced_stream(base: str, delay_ms: float) -> tuple[list[float], list[fl
     finally:
         await response.aclose()
         await client.aclose()
-    return late, [value - head for value in late]
+    return late, [value - late[0] for value in late]
 
 
 async def paced(
@@ -161,6 +164,24 @@ def summary(name: str, values: list[float]) -> str:
     )
 
 
+@contextmanager
+def servers(work: Path, roots: dict[str, Path]) -> Iterator[tuple[dict[str, str], dict[str, int]]]:
+    """A fresh mock server, and a proxy in front of it from each of ``roots``: their base URLs
+    (``direct`` is the mock's) and the proxies' pids."""
+    with ExitStack() as stack:
+        serve = ["serve", "--port", "0", "--speed", "1", "--scenarios", str(work / "scenarios")]
+        banner, _ = stack.enter_context(started(serve, b"/_streamctl\n"))
+        bases = {"direct": banner.split("mock server on ")[1].split()[0]}
+        pids: dict[str, int] = {}
+        for name, root in roots.items():
+            recordings = tempfile.mkdtemp(prefix=f"recordings-{name}-", dir=work)
+            proxy = ["proxy", "sse-delta-done", "--upstream", bases["direct"], "--port", "0"]
+            proxy += ["-o", recordings]
+            head, pids[name] = stack.enter_context(started(proxy, b"(Ctrl-C to stop)\n", root))
+            bases[name] = head.split("streamctl proxy on ")[1].split()[0]
+        yield bases, pids
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400)
@@ -171,24 +192,15 @@ def main() -> int:
     parser.add_argument("--baseline", type=Path, help="a checkout to run a second proxy from")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f})")
-    with tempfile.TemporaryDirectory() as work, ExitStack() as stack:
-        scenarios = Path(work, "scenarios")
-        scenarios.mkdir()
+    with tempfile.TemporaryDirectory() as temporary:
+        work = Path(temporary)
+        (work / "scenarios").mkdir()
         tokens = [f" t{i}" for i in range(args.tokens)]
         paced_scenario = {"name": "bench-paced", "tokens": tokens, "delay_ms": args.delay_ms}
-        (scenarios / "bench-paced.json").write_text(json.dumps(paced_scenario))
-        serve = ["serve", "--port", "0", "--speed", "1", "--scenarios", str(scenarios)]
-        banner, _ = stack.enter_context(started(serve, b"/_streamctl\n"))
-        bases = {"direct": banner.split("mock server on ")[1].split()[0]}
-        pids: dict[str, int] = {}
+        (work / "scenarios" / "bench-paced.json").write_text(json.dumps(paced_scenario))
         roots = {"proxy": ROOT} | ({"baseline": args.baseline} if args.baseline else {})
-        for name, root in roots.items():
-            recordings = Path(work, f"recordings-{name}")
-            proxy = ["proxy", "sse-delta-done", "--upstream", bases["direct"], "--port", "0"]
-            proxy += ["-o", str(recordings)]
-            head, pids[name] = stack.enter_context(started(proxy, b"(Ctrl-C to stop)\n", root))
-            bases[name] = head.split("streamctl proxy on ")[1].split()[0]
-        first = asyncio.run(ttft(bases, args.requests))
+        with servers(work, roots) as (bases, _):
+            first = asyncio.run(ttft(bases, args.requests))
         print("time to first token (sequential requests on a kept connection, unpaced reply):")
         direct = first["direct"]
         for name, values in first.items():
@@ -200,18 +212,23 @@ def main() -> int:
             print(line)
         print(
             f"{args.streams} concurrent streams, {args.tokens} tokens {args.delay_ms:g} ms apart"
-            " (lateness of each token; the target: the proxy's as the direct one's):"
+            " (lateness of each token; the target: the proxy's as the direct one's;"
+            " a fresh mock server for each):"
         )
-        for name, base in bases.items():
-            before = cpu_seconds(pids[name]) if name in pids else None
-            late, pace, failed = asyncio.run(paced(base, args.streams, args.tokens, args.delay_ms))
-            after = cpu_seconds(pids[name]) if name in pids else None
+        for name in ("direct", *roots):
+            # Only the proxy measured runs: an idle one would still take its share of the CPU.
+            with servers(work, {name: roots[name]} if name in roots else {}) as (bases, pids):
+                before = cpu_seconds(pids[name]) if name in pids else None
+                late, pace, failed = asyncio.run(
+                    paced(bases[name], args.streams, args.tokens, args.delay_ms)
+                )
+                after = cpu_seconds(pids[name]) if name in pids else None
             line = f"  over {args.late_ms:g} ms: {sum(1 for v in late if v > args.late_ms)}"
             line += f", streams failed: {failed}"
             if before is not None and after is not None and late:
                 line += f", proxy CPU {(after - before) / len(late) * 1e6:.0f} us/token"
             print(summary(name, late) + line)
-            print(summary("", pace) + "  (from the response head)")
+            print(summary("", pace) + "  (from the stream's first token)")
     return 0
 
 
