@@ -11,9 +11,11 @@ so that 200 streams measure the servers, not the client):
    to the first body chunk. Reported: p50 and p99 of each, and what the proxy adds at p50 and
    p99 (the target: at most 1 ms at p50).
 2. **Paced streams**: ``--streams`` concurrent streams of ``--tokens`` tokens ``--delay-ms``
-   apart, direct, then through each proxy. Each token's lateness is its arrival minus its
-   schedule (request sent + (k + 1) * delay); reported p50, p99 and max, how many tokens were
-   over ``--late-ms`` late, streams that failed, and the proxy's CPU time per token relayed.
+   apart, direct, then through each proxy (a fresh mock server for each run). Each token's
+   lateness is its arrival minus its schedule, request sent + (k + 1) * delay (this includes
+   setting up all the connections at once), and on a second line first token + k * delay
+   (the pacing alone: "on time"); reported p50, p99 and max, how many tokens were over
+   ``--late-ms`` late, streams that failed, and the proxy's CPU time per token relayed.
 
 ``--baseline DIR`` also starts a proxy from another checkout (``git archive main | tar -x -C
 DIR``) and measures it in the same run, taking turns, so before and after share the machine's
