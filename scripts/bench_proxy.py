@@ -39,9 +39,11 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from mockserver.upstream import Upstream
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from mockserver.upstream import Upstream  # noqa: E402
+
 PATH = "/api/chat/stream"
 
 
