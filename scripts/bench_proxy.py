@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -42,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mockserver.upstream import Upstream  # noqa: E402
+from mockserver.upstream import Upstream, UpstreamError  # noqa: E402
 
 PATH = "/api/chat/stream"
 
@@ -110,8 +111,10 @@ async def first_chunk_ms(client: Upstream, target: str) -> float:
     return found
 
 
-async def ttft(bases: dict[str, str], requests: int) -> dict[str, list[float]]:
+async def ttft(bases: dict[str, str], requests: int) -> tuple[dict[str, list[float]], Counter[str]]:
+    """Each target's times to first token, and how many of its requests failed or hung."""
     found: dict[str, list[float]] = {name: [] for name in bases}
+    failed: Counter[str] = Counter()
     clients = {name: Upstream(base) for name, base in bases.items()}
     target = PATH + "?message=hi"
     for client in clients.values():  # warm each (connections, first-request imports)
@@ -119,10 +122,20 @@ async def ttft(bases: dict[str, str], requests: int) -> dict[str, list[float]]:
             await first_chunk_ms(client, target)
     for _ in range(requests // len(bases)):
         for name, client in clients.items():
-            found[name].append(await first_chunk_ms(client, target))
+            try:
+                found[name].append(await asyncio.wait_for(first_chunk_ms(client, target), 30))
+            except (TimeoutError, UpstreamError) as exc:
+                failed[name] += 1
+                print(f"  {name}: a request failed: {exc!r}", flush=True)
+                clients[name] = Upstream(bases[name])  # its connection is in an unknown state
+        if failed["direct"]:
+            # The mock itself stopped answering (seen after ~1,000 sequential requests on a
+            # loaded machine): every later figure would be its, not the proxy's.
+            print("  the mock server stopped answering: time to first token cut short")
+            break
     for client in clients.values():
         await client.aclose()
-    return found
+    return found, failed
 
 
 async def paced_stream(base: str, delay_ms: float) -> tuple[list[float], list[float]]:
@@ -206,7 +219,7 @@ def main() -> int:
         (work / "scenarios" / "bench-paced.json").write_text(json.dumps(paced_scenario))
         roots = {"proxy": ROOT} | ({"baseline": args.baseline} if args.baseline else {})
         with servers(work, roots) as (bases, _):
-            first = asyncio.run(ttft(bases, args.requests))
+            first, ttft_failed = asyncio.run(ttft(bases, args.requests))
         print("time to first token (sequential requests on a kept connection, unpaced reply):")
         direct = first["direct"]
         for name, values in first.items():
@@ -215,6 +228,8 @@ def main() -> int:
                 p50 = percentile(values, 0.5) - percentile(direct, 0.5)
                 p99 = percentile(values, 0.99) - percentile(direct, 0.99)
                 line += f"  adds p50 {p50:+.2f} ms, p99 {p99:+.2f} ms"
+            if ttft_failed[name]:
+                line += f"  failed: {ttft_failed[name]}"
             print(line)
         print(
             f"{args.streams} concurrent streams, {args.tokens} tokens {args.delay_ms:g} ms apart"
