@@ -220,16 +220,32 @@ class Proxy:
         # gets one of its own, as without the proxy).
         forward = [(k, v) for k, v in pairs if k not in _HOP]
         forward.append(("accept-encoding", "identity"))
+        exchanges: list[_Exchange | None] = []
+
+        def sent() -> None:
+            # The transcript's file is opened while the upstream works on the request, not
+            # after its answer (the opening then costs the first token nothing).
+            if not exchanges:
+                exchanges.append(self._exchange(method, target, pairs, body or None))
+
         try:
-            upstream = await self.upstream.request(method, self.prefix + target, forward, body)
-        except UpstreamError as exc:
+            upstream = await self.upstream.request(
+                method, self.prefix + target, forward, body, sent=sent
+            )
+        except BaseException as exc:
+            exchange = exchanges[0] if exchanges else None
+            if exchange is not None:
+                interrupted = not isinstance(exc, UpstreamError)
+                exchange.recorder.disconnect(f"upstream: {exc}")
+                exchange.end("interrupted" if interrupted else "error", f"upstream: {exc}")
+            if not isinstance(exc, UpstreamError):
+                raise
             self.config.note(f"proxy: {method} {target}: upstream unreachable: {exc}")
             message = f"streamctl proxy: cannot reach {self.config.upstream}: {exc}\n"
             await send_response(send, HttpResponse.text(502, message))
             return
         try:
-            exchange = self._exchange(method, target, pairs, body or None)
-            await self._relay(upstream, exchange, receive, send)
+            await self._relay(upstream, exchanges[0] if exchanges else None, receive, send)
         finally:
             await upstream.aclose()
 
