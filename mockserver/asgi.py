@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 from weakref import WeakKeyDictionary
 
-from streamctl.core.protocols.base import HttpResponse, Out
+from streamctl.core.protocols.exchange import HttpResponse, Out
 from streamctl.engine.pacing import due_together
 from streamctl.engine.reply import Rendering
 

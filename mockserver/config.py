@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mockserver.bundled import bundled_dir
-from streamctl.core.protocols.base import Settings
+from streamctl.core.protocols.exchange import Settings
 from streamctl.engine.clock import Clock, RealClock
 
 __all__ = ["DEFAULT_JWT_SECRET", "ServerConfig"]

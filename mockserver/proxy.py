@@ -41,7 +41,8 @@ from mockserver.upstream import Upstream, UpstreamError, UpstreamResponse
 from streamctl.core.check import check
 from streamctl.core.endpoints import endpoint_for
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import HttpResponse, Protocol
+from streamctl.core.protocols.exchange import HttpResponse
+from streamctl.core.protocols.protocol import Protocol
 from streamctl.core.spec import Finding
 from streamctl.core.transcript import Request, Response, Transcript
 from streamctl.engine.recorder import NullSink, Recorder

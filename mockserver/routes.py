@@ -12,7 +12,8 @@ from werkzeug.exceptions import HTTPException
 from mockserver.admin import PREFIX
 from mockserver.asgi import header_map
 from mockserver.state import ServerState
-from streamctl.core.protocols.base import HttpRequest, HttpResponse, Protocol, Route
+from streamctl.core.protocols.exchange import HttpRequest, HttpResponse, Route
+from streamctl.core.protocols.protocol import Protocol
 
 __all__ = ["index", "register_routes"]
 

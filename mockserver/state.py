@@ -14,7 +14,8 @@ from mockserver.journal import Journal
 from mockserver.memory import IdleTrim
 from mockserver.streams import Streams
 from streamctl.core.protocols import REGISTRY
-from streamctl.core.protocols.base import Protocol, Turn
+from streamctl.core.protocols.exchange import Turn
+from streamctl.core.protocols.protocol import Protocol
 from streamctl.core.transcript import Transcript
 from streamctl.engine.choice import Choice, Queues, choose, choose_recording
 from streamctl.engine.fault_plan import ServerFaults

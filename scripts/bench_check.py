@@ -22,16 +22,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from streamctl.core.check import check
 from streamctl.core.jwt import mint_dev_token
 from streamctl.core.protocols import get, names
-from streamctl.core.protocols.base import (
+from streamctl.core.protocols.exchange import (
     Accepted,
     ClientOptions,
     HttpRequest,
     Out,
     Settings,
-    SSEProtocol,
     Turn,
-    WSProtocol,
 )
+from streamctl.core.protocols.protocol import SSEProtocol, WSProtocol
 from streamctl.core.script import Script, Token
 from streamctl.core.transcript import (
     End,

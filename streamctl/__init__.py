@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from streamctl.core.capture import CaptureError, read_capture
     from streamctl.core.check import check, failed, unjudged
     from streamctl.core.protocols import REGISTRY, UnknownProtocolError, get, names
-    from streamctl.core.protocols.base import ClientOptions, Protocol, Update
+    from streamctl.core.protocols.exchange import ClientOptions, Update
+    from streamctl.core.protocols.protocol import Protocol
     from streamctl.core.spec import Finding, Level, Rule
     from streamctl.core.sse import SSEDecoder, SSEEvent, decode
     from streamctl.core.transcript import Transcript, TranscriptError, dump, load
@@ -38,9 +39,9 @@ _EXPORTS = {
     "UnknownProtocolError": "streamctl.core.protocols",
     "get": "streamctl.core.protocols",
     "names": "streamctl.core.protocols",
-    "ClientOptions": "streamctl.core.protocols.base",
-    "Protocol": "streamctl.core.protocols.base",
-    "Update": "streamctl.core.protocols.base",
+    "ClientOptions": "streamctl.core.protocols.exchange",
+    "Protocol": "streamctl.core.protocols.protocol",
+    "Update": "streamctl.core.protocols.exchange",
     "Finding": "streamctl.core.spec",
     "Level": "streamctl.core.spec",
     "Rule": "streamctl.core.spec",

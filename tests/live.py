@@ -23,7 +23,8 @@ from websockets.sync.client import ClientConnection, connect
 from mockserver.testing import LiveServer
 from streamctl.core.jwt import mint_dev_token
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
+from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.exchange import ClientOptions, Update
 from streamctl.core.transcript import (
     Close,
     Disconnect,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import Out, Settings, Turn
+from streamctl.core.protocols.exchange import Out, Settings, Turn
 from streamctl.core.script import Script, Token
 from streamctl.core.sse import decode
 from streamctl.engine.clock import FakeClock

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import Out, Settings, SSEProtocol, Turn
+from streamctl.core.protocols.exchange import Out, Settings, Turn
+from streamctl.core.protocols.protocol import SSEProtocol
 from streamctl.core.script import HoldPoint, Script, Token
 from streamctl.engine.choice import Choice
 from streamctl.engine.clock import FakeClock

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from streamctl.core.protocols.base import Out
+from streamctl.core.protocols.exchange import Out
 from streamctl.core.script import Script, ScriptError, Token, ToolCall
 from streamctl.engine.clock import FakeClock
 from streamctl.engine.pacing import Progress, play, sent_script

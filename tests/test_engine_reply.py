@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import Out, Settings, SSEProtocol, Turn, WSProtocol
+from streamctl.core.protocols.exchange import Out, Settings, Turn
+from streamctl.core.protocols.protocol import SSEProtocol, WSProtocol
 from streamctl.core.script import Script, Token, from_text
 from streamctl.core.transcript import Close, Frame, Header, Request, Response, Transcript
 from streamctl.engine.choice import Choice

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from streamctl.core import jsontext
-from streamctl.core.protocols.base import Accepted, HttpRequest, HttpResponse, Settings
+from streamctl.core.protocols.exchange import Accepted, HttpRequest, HttpResponse, Settings
 from streamctl.core.protocols.goose import PROTOCOL, server
 from streamctl.core.protocols.goose.conversation import StoredMessage, read
 from streamctl.core.protocols.goose.request import REQUEST_B, REQUEST_E, Body, deserialize
@@ -52,7 +52,7 @@ def test_fifty_mib_of_tiny_messages_costs_at_most_three_times_the_body(
     path = tmp_path / "body.json"
     path.write_bytes(body)
     setup = f"""
-        from streamctl.core.protocols.base import Accepted, HttpRequest, Settings
+        from streamctl.core.protocols.exchange import Accepted, HttpRequest, Settings
         from streamctl.core.protocols.goose import PROTOCOL
         body = open({str(path)!r}, "rb").read()
         headers = {{"content-type": "application/json", "x-secret-key": "test"}}

@@ -17,7 +17,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from mockserver.testing import LiveServer
 from streamctl.core.jwt import mint_dev_token
-from streamctl.core.protocols.base import Accepted, HttpRequest, HttpResponse, Settings
+from streamctl.core.protocols.exchange import Accepted, HttpRequest, HttpResponse, Settings
 from streamctl.core.protocols.message_stream.server import ChatStore, accept
 from streamctl.core.protocols.message_stream.validation import ECHO_LIMIT, message_body
 from streamctl.core.protocols.ws_events import WSEvents

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from streamctl.core.check import check
 from streamctl.core.jsontext import dumps_compact
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import ClientOptions, Settings, Turn, Update
 from streamctl.core.protocols.chunk_complete import PROTOCOL, iso_timestamp
+from streamctl.core.protocols.exchange import ClientOptions, Settings, Turn, Update
 from streamctl.core.script import Script, ScriptError, Token, ToolCall, default_reply
 from streamctl.core.transcript import Sender, Transcript
 from tests.builders import ws_transcript

@@ -12,7 +12,7 @@ import pytest
 
 from streamctl.core.check import check
 from streamctl.core.protocols import get, names
-from streamctl.core.protocols.base import (
+from streamctl.core.protocols.exchange import (
     Accepted,
     ClientOptions,
     HttpRequest,

@@ -12,7 +12,7 @@ import pytest
 
 from streamctl.core.check import check
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import ClientOptions, HttpRequest, Settings, Turn, Update
+from streamctl.core.protocols.exchange import ClientOptions, HttpRequest, Settings, Turn, Update
 from streamctl.core.protocols.goose_web import PROTOCOL
 from streamctl.core.protocols.goose_web.client import GooseWebClient
 from streamctl.core.protocols.goose_web.page import PAGES, html

@@ -8,7 +8,8 @@ import pytest
 
 from streamctl.core.check import check
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import ClientOptions, HttpRequest, Settings, SSEProtocol
+from streamctl.core.protocols.exchange import ClientOptions, HttpRequest, Settings
+from streamctl.core.protocols.protocol import SSEProtocol
 from streamctl.core.protocols.sse_delta_done.server import delta_event
 from streamctl.core.script import Script, ScriptError, Token, ToolCall, default_reply
 from streamctl.core.sse import SSEDecoder, SSEEvent, encode_comment

@@ -14,7 +14,8 @@ import pytest
 from streamctl.core.check import check
 from streamctl.core.jwt import encode as sign
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import ClientOptions, ClientSession, Settings, Turn, Update
+from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.exchange import ClientOptions, Settings, Turn, Update
 from streamctl.core.protocols.ws_events import PROTOCOL, Session, State, encode
 from streamctl.core.script import Script, ScriptError, Token, ToolCall, default_reply
 from streamctl.core.transcript import Sender

@@ -31,7 +31,7 @@ from mockserver.testing import LiveServer
 from streamctl.core.check import check, failed
 from streamctl.core.jwt import mint_dev_token
 from streamctl.core.protocols import get, names
-from streamctl.core.protocols.base import ClientOptions, Settings
+from streamctl.core.protocols.exchange import ClientOptions, Settings
 from streamctl.core.transcript import Close, Frame, Transcript, load
 from streamctl.errors import ExitCode
 from streamctl.net import Limits, exchange

@@ -19,12 +19,8 @@ from mockserver.testing import LiveServer
 from streamctl.core.check import check
 from streamctl.core.jwt import mint_dev_token
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import (
-    HttpRequest,
-    HttpResponse,
-    SSEProtocol,
-    WSProtocol,
-)
+from streamctl.core.protocols.exchange import HttpRequest, HttpResponse
+from streamctl.core.protocols.protocol import SSEProtocol, WSProtocol
 from streamctl.core.script import default_reply
 from tests.live import Talk, after_first_text, converse
 

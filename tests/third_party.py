@@ -18,15 +18,8 @@ from fastapi.responses import Response
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from streamctl.core.protocols import REGISTRY
-from streamctl.core.protocols.base import (
-    HttpRequest,
-    HttpResponse,
-    Protocol,
-    Settings,
-    SSEProtocol,
-    Turn,
-    WSProtocol,
-)
+from streamctl.core.protocols.exchange import HttpRequest, HttpResponse, Settings, Turn
+from streamctl.core.protocols.protocol import Protocol, SSEProtocol, WSProtocol
 from streamctl.core.script import Script, default_reply
 from streamctl.core.sse import SSEDecoder
 

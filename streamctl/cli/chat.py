@@ -40,7 +40,8 @@ from streamctl.cli.send import UrlArg
 if TYPE_CHECKING:
     import asyncio
 
-    from streamctl.core.protocols.base import ClientOptions, Protocol
+    from streamctl.core.protocols.exchange import ClientOptions
+    from streamctl.core.protocols.protocol import Protocol
     from streamctl.net import Conversation
     from streamctl.net.base import Result
 

@@ -11,7 +11,8 @@ from streamctl.errors import UsageError
 
 if TYPE_CHECKING:
     from streamctl.cli.suite_report import SuiteRun
-    from streamctl.core.protocols.base import ClientOptions, Protocol
+    from streamctl.core.protocols.exchange import ClientOptions
+    from streamctl.core.protocols.protocol import Protocol
     from streamctl.net import Limits, Observer
 
 __all__ = ["suite_check", "write_baseline"]

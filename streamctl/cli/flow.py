@@ -11,7 +11,8 @@ from streamctl.errors import ProtocolErrorEvent, RefusedError, StreamctlError
 from streamctl.net.base import Result
 
 if TYPE_CHECKING:
-    from streamctl.core.protocols.base import ClientOptions, Protocol
+    from streamctl.core.protocols.exchange import ClientOptions
+    from streamctl.core.protocols.protocol import Protocol
     from streamctl.engine.recorder import Recorder
     from streamctl.net import Conversation, Limits, Observer
 

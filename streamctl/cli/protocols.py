@@ -12,7 +12,7 @@ from streamctl.errors import UsageError
 
 if TYPE_CHECKING:
     from streamctl.core.probe import Probe
-    from streamctl.core.protocols.base import Protocol
+    from streamctl.core.protocols.protocol import Protocol
     from streamctl.core.spec import Rule
 
 __all__ = ["protocols_command", "spec_command"]

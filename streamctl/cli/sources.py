@@ -14,7 +14,7 @@ from streamctl.errors import UsageError
 
 if TYPE_CHECKING:
     from streamctl.cli.output import Console
-    from streamctl.core.protocols.base import Protocol
+    from streamctl.core.protocols.protocol import Protocol
     from streamctl.core.transcript import Transcript
 
 __all__ = ["note_unjudged", "read_source"]

@@ -1,7 +1,7 @@
 """Applying faults to a reply: the protocol's writes in, a :class:`Plan` out.
 
 Everything here is generic over protocols: faults work on the list of
-:class:`~streamctl.core.protocols.base.Out` a protocol renders (``Out.token`` and
+:class:`~streamctl.core.protocols.exchange.Out` a protocol renders (``Out.token`` and
 ``Out.terminal`` say which write carries which token and which one ends the reply), on raw SSE
 bytes, and on JSON payloads. Malformed frames are made by generic JSON surgery; a "missing
 required field" is chosen from the protocol's own schemas.
@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamctl.core.jsontext import dumps_compact
-from streamctl.core.protocols.base import HttpResponse, Out, Protocol, SSEProtocol, WSProtocol
+from streamctl.core.protocols.exchange import HttpResponse, Out
+from streamctl.core.protocols.protocol import Protocol, SSEProtocol, WSProtocol
 from streamctl.core.spec import Msg
 from streamctl.core.sse import SSEEvent, decode
 from streamctl.core.transcript import Headers

@@ -31,8 +31,9 @@ from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from streamctl.core.protocols.base import HttpResponse, Out, SSEProtocol, Turn
-from streamctl.core.protocols.base import Protocol as StreamProtocol
+from streamctl.core.protocols.exchange import HttpResponse, Out, Turn
+from streamctl.core.protocols.protocol import Protocol as StreamProtocol
+from streamctl.core.protocols.protocol import SSEProtocol
 from streamctl.core.script import Script
 from streamctl.core.sse import encode_comment
 from streamctl.core.transcript import Headers

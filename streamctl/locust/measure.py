@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamctl.core.protocols.base import Protocol, SSEProtocol, Update, WSProtocol
+from streamctl.core.protocols.exchange import Update
+from streamctl.core.protocols.protocol import Protocol, SSEProtocol, WSProtocol
 from streamctl.core.spec import Finding, Level, Msg
 from streamctl.core.sse import SSEEvent
 
