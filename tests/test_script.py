@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamctl.core.script import (
+    FailurePoint,
     HoldPoint,
     Script,
-    ScriptError,
     ScriptFormatError,
     Token,
     ToolCall,
@@ -90,10 +90,10 @@ def test_script_text_and_sent_tokens() -> None:
     tokens = (Token("a"), Token(" b"), Token(" c"))
     assert Script(tokens).sent_tokens == tokens
     assert Script(tokens).text == "a b c"
-    cut = Script(tokens, error=ScriptError("boom", after=2))
+    cut = Script(tokens, error=FailurePoint("boom", after=2))
     assert cut.sent_tokens == tokens[:2]
     assert cut.text == "a b"
-    assert Script(tokens, error=ScriptError("boom")).text == ""
+    assert Script(tokens, error=FailurePoint("boom")).text == ""
 
 
 # --- script_from_dict: valid forms ---------------------------------------------------------
@@ -161,11 +161,11 @@ def test_structured_tool_output_is_json() -> None:
 
 
 def test_error_forms() -> None:
-    assert script_from_dict({"reply": "a b", "error": "overloaded"}).error == ScriptError(
+    assert script_from_dict({"reply": "a b", "error": "overloaded"}).error == FailurePoint(
         "overloaded", 0
     )
     script = script_from_dict({"reply": "a b c", "error": {"message": "cut", "after": 2}})
-    assert script.error == ScriptError("cut", 2)
+    assert script.error == FailurePoint("cut", 2)
     assert script.text == "a b"
     assert script_from_dict({"reply": "a", "error": None, "tool": None}) == Script((Token("a"),))
 
@@ -237,7 +237,7 @@ def test_scripts_from_turns() -> None:
     scripts = scripts_from_turns([{"reply": "one"}, {"tokens": ["t", "wo"], "error": "x"}], "s")
     assert scripts == (
         Script((Token("one"),)),
-        Script((Token("t"), Token("wo")), error=ScriptError("x")),
+        Script((Token("t"), Token("wo")), error=FailurePoint("x")),
     )
     assert scripts_from_turns([], "s") == ()
 
