@@ -15,7 +15,7 @@ from mockserver.memory import IdleTrim
 from mockserver.streams import Streams
 from streamctl.core.protocols import REGISTRY
 from streamctl.core.protocols.exchange import Turn
-from streamctl.core.protocols.protocol import Protocol
+from streamctl.core.protocols.protocol import ChatProtocol
 from streamctl.core.transcript import Transcript
 from streamctl.engine.choice import Choice, Queues, choose, choose_recording
 from streamctl.engine.fault_plan import ServerFaults
@@ -56,7 +56,7 @@ class ServerState:
         self.reset()
 
     @property
-    def protocols(self) -> Sequence[Protocol]:
+    def protocols(self) -> Sequence[ChatProtocol]:
         return list(REGISTRY.values())
 
     def reset(self) -> None:

@@ -118,6 +118,15 @@ def test_the_package_api_is_lazy_and_complete() -> None:
         _ = streamctl.nope
 
 
+def test_the_old_protocol_name_still_imports_with_a_deprecation_warning() -> None:
+    with pytest.warns(
+        DeprecationWarning, match=r"streamctl\.Protocol is deprecated; use streamctl\.ChatProtocol"
+    ):
+        old = streamctl.Protocol
+    assert old is streamctl.ChatProtocol
+    assert "Protocol" not in streamctl.__all__
+
+
 def test_the_version_matches_the_project() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert streamctl.__version__ == project["version"]

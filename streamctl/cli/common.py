@@ -20,7 +20,7 @@ from streamctl.errors import ExitCode, LoadFailed, StreamctlError, UsageError
 
 if TYPE_CHECKING:
     from streamctl.core.protocols.exchange import ClientOptions
-    from streamctl.core.protocols.protocol import Protocol
+    from streamctl.core.protocols.protocol import ChatProtocol
     from streamctl.net.base import Limits
 
 __all__ = [
@@ -154,7 +154,7 @@ def parse_header(text: str) -> tuple[str, str]:
     return name, value
 
 
-def resolve_protocol(name: str) -> Protocol:
+def resolve_protocol(name: str) -> ChatProtocol:
     """The registered protocol ``name`` (a :class:`UsageError` listing the known ones)."""
     from streamctl.core.protocols import UnknownProtocolError, get  # noqa: PLC0415
 

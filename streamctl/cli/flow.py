@@ -12,7 +12,7 @@ from streamctl.net.base import Result
 
 if TYPE_CHECKING:
     from streamctl.core.protocols.exchange import ClientOptions
-    from streamctl.core.protocols.protocol import Protocol
+    from streamctl.core.protocols.protocol import ChatProtocol
     from streamctl.engine.recorder import Recorder
     from streamctl.net import Conversation, Limits, Observer
 
@@ -20,7 +20,7 @@ __all__ = ["hinted", "raise_for", "stream_once"]
 
 
 def open_one(
-    protocol: Protocol,
+    protocol: ChatProtocol,
     options: ClientOptions,
     url: str,
     *,
@@ -37,7 +37,7 @@ def open_one(
 
 def stream_once(
     console: Console,
-    protocol: Protocol,
+    protocol: ChatProtocol,
     options: ClientOptions,
     url: str,
     *,
@@ -66,14 +66,14 @@ def stream_once(
     return result
 
 
-def raise_for(result: Result, protocol: Protocol | None = None) -> None:
+def raise_for(result: Result, protocol: ChatProtocol | None = None) -> None:
     """Raise what went wrong with ``result``'s stream, if anything did (with what to pass
     when ``protocol``'s server refused the credentials)."""
     if result.error is not None:
         raise result.error if protocol is None else hinted(protocol, result, result.error)
 
 
-def hinted(protocol: Protocol, result: Result, error: StreamctlError) -> StreamctlError:
+def hinted(protocol: ChatProtocol, result: Result, error: StreamctlError) -> StreamctlError:
     """``error``, saying what to pass when it is the server refusing the credentials: HTTP
     401/403, or the protocol's error event before any reply."""
     hint = protocol.credentials_hint

@@ -32,8 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from streamctl.core.protocols.exchange import HttpResponse, Out, Turn
-from streamctl.core.protocols.protocol import Protocol as StreamProtocol
-from streamctl.core.protocols.protocol import SSEProtocol
+from streamctl.core.protocols.protocol import ChatProtocol, SSEProtocol
 from streamctl.core.script import Script
 from streamctl.core.sse import encode_comment
 from streamctl.core.transcript import Headers
@@ -216,7 +215,7 @@ class Resume:
 class Replies:
     """One stream endpoint's replies: :meth:`prepare` decides each, keeping the renderings."""
 
-    def __init__(self, protocol: StreamProtocol) -> None:
+    def __init__(self, protocol: ChatProtocol) -> None:
         self.protocol = protocol
         self.renderings = Renderings()
         self.sse = isinstance(protocol, SSEProtocol)

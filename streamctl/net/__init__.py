@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from streamctl.core.protocols.exchange import ClientOptions
-from streamctl.core.protocols.protocol import Protocol as ChatProtocol
+from streamctl.core.protocols.protocol import ChatProtocol
 from streamctl.core.transcript import Transcript
 from streamctl.engine.recorder import NullSink, Recorder
 from streamctl.errors import Unreachable

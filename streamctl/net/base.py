@@ -14,7 +14,7 @@ from typing import Protocol
 
 from streamctl.core.protocols.client import ClientSession
 from streamctl.core.protocols.exchange import ClientOptions, Update
-from streamctl.core.protocols.protocol import Protocol as ChatProtocol
+from streamctl.core.protocols.protocol import ChatProtocol
 from streamctl.core.transcript import Frame, Request, Response
 from streamctl.errors import ConnectionLost, ProtocolErrorEvent, StreamctlError
 
