@@ -22,7 +22,7 @@ from streamctl.core.protocols.exchange import (
 )
 from streamctl.core.protocols.goose import PROTOCOL, Goose
 from streamctl.core.protocols.goose.client import GooseClient
-from streamctl.core.protocols.goose.server import GooseState
+from streamctl.core.protocols.goose.server import GooseSettings, GooseState
 from streamctl.core.script import FailurePoint, Script, Token, ToolCall, default_reply
 from streamctl.core.sse import SSEEvent
 from streamctl.core.transcript import End, Frame, Header, Record, Request, Response, Transcript
@@ -31,7 +31,7 @@ from tests.builders import SSE_HEADERS, sse_transcript
 NAME = "goose"
 NOW = 1754402400.0
 SETTINGS = Settings(clock=lambda: NOW)
-SETTINGS_E = Settings(goose_variant="e", clock=lambda: NOW)
+SETTINGS_E = Settings(clock=lambda: NOW, protocols={"goose": GooseSettings(variant="e")})
 STREAM = (("content-type", "text/event-stream"), ("cache-control", "no-cache"))
 JSON_HEADERS = {"content-type": "application/json", "x-secret-key": "test"}
 
@@ -826,7 +826,7 @@ def test_a_wrong_or_missing_key_is_401_with_an_empty_body() -> None:
         answer = answer_to(request_b(key=key))
         assert isinstance(answer, HttpResponse)
         assert (answer.status, answer.body, answer.headers) == (401, b"", ())
-    custom = Settings(goose_secret="s3cret", clock=lambda: NOW)
+    custom = Settings(clock=lambda: NOW, protocols={"goose": GooseSettings(secret="s3cret")})
     assert isinstance(answer_to(request_b(key="s3cret"), custom), Accepted)
 
 

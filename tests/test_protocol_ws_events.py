@@ -17,6 +17,7 @@ from streamctl.core.protocols import get
 from streamctl.core.protocols.client import ClientSession
 from streamctl.core.protocols.exchange import ClientOptions, Settings, Turn, Update
 from streamctl.core.protocols.ws_events import PROTOCOL, Session, State, encode
+from streamctl.core.protocols.ws_events.server import WsEventsSettings
 from streamctl.core.script import FailurePoint, Script, Token, ToolCall, default_reply
 from streamctl.core.transcript import Sender
 from tests.builders import ws_transcript
@@ -25,7 +26,7 @@ NAME = "ws-events"
 SECRET = "test-jwt-secret"
 NOW = 1_700_000_000.0
 STAMP = "2023-11-14T22:13:20.000Z"  # NOW as Date.toISOString() writes it
-SETTINGS = Settings(jwt_secret=SECRET, clock=lambda: NOW)
+SETTINGS = Settings(clock=lambda: NOW, protocols={"ws-events": WsEventsSettings(SECRET)})
 TOKEN = sign({"userId": "user-id", "exp": NOW + 3600}, SECRET)
 
 Message = tuple[Sender, str | bytes]
