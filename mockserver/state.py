@@ -18,8 +18,8 @@ from streamctl.core.protocols.exchange import Turn
 from streamctl.core.protocols.protocol import ChatProtocol
 from streamctl.core.transcript import Transcript
 from streamctl.engine.choice import Choice, Queues, choose, choose_recording
-from streamctl.engine.fault_plan import ServerFaults
-from streamctl.engine.faults import parse_many
+from streamctl.engine.fault_parsing import parse_many
+from streamctl.engine.fault_planning import ServerFaults
 from streamctl.engine.scenarios import Scenario, ScenarioError, ScenarioSet, fingerprint, load_dirs
 
 __all__ = ["ServerState"]

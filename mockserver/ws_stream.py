@@ -34,7 +34,7 @@ from mockserver.state import ServerState
 from streamctl.core.protocols.protocol import WSProtocol
 from streamctl.core.protocols.server import ServerSession
 from streamctl.engine.choice import Choice
-from streamctl.engine.faults import Fault
+from streamctl.engine.fault_parsing import Fault
 from streamctl.engine.hold import Cut
 from streamctl.engine.pacing import Progress
 from streamctl.engine.replay import ws_replay

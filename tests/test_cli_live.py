@@ -143,7 +143,7 @@ def test_an_http_error_status_exits_5(live_server: LiveServer, protocol: str) ->
 
 @pytest.mark.parametrize("protocol", ["sse-delta-done", "chunk-complete"])
 def test_an_unknown_fault_lists_every_known_fault(live_server: LiveServer, protocol: str) -> None:
-    from streamctl.engine.faults import FAULTS
+    from streamctl.engine.fault_parsing import FAULTS
 
     result = cli("send", protocol, live_server.base_url + "?fault=nope", "hi")
     assert result.exit_code != 0

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from streamctl.cli.live import Stats
 from streamctl.cli.output import Console, escape, json_line
+from streamctl.cli.views import Stats
 from streamctl.core.protocols.exchange import Update
 from streamctl.errors import ConnectionLost, ProtocolErrorEvent
 from streamctl.net.base import Result, WireEvent

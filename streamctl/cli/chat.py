@@ -148,7 +148,7 @@ def chat_command(
 
     Example: streamctl chat ws-events http://127.0.0.1:8000 --token "$(streamctl token)"
     """
-    from streamctl.cli.live import TextView  # noqa: PLC0415
+    from streamctl.cli.views import TextView  # noqa: PLC0415
     from streamctl.engine.recorder import NullSink, Recorder  # noqa: PLC0415
     from streamctl.net import open_conversation  # noqa: PLC0415
 
@@ -247,7 +247,7 @@ def _loop(
 def _report(proto: ChatProtocol, result: Result, console: Console) -> None:
     """After a reply: an error event was already shown and the chat goes on (with a hint when
     there is one); any other error ends the chat."""
-    from streamctl.cli.flow import hinted  # noqa: PLC0415
+    from streamctl.cli.one_turn import hinted  # noqa: PLC0415
     from streamctl.errors import ProtocolErrorEvent  # noqa: PLC0415
 
     if result.error is None:

@@ -340,7 +340,7 @@ def _wire(console: Console, debug: bool) -> Observer | None:
     """With --debug, the wire on stderr."""
     if not debug:
         return None
-    from streamctl.cli.live import WireView  # noqa: PLC0415
+    from streamctl.cli.views import WireView  # noqa: PLC0415
 
     return WireView(console)
 

@@ -20,7 +20,7 @@ from typing import Any, TypeVar, overload
 from streamctl.core.protocols.exchange import Out
 from streamctl.core.script import Script
 from streamctl.engine.clock import Clock
-from streamctl.engine.fault_plan import Pause, Plan
+from streamctl.engine.fault_planning import Pause, Plan
 
 __all__ = [
     "Progress",

@@ -31,7 +31,7 @@ from streamctl.core.script import Script, ScriptFormatError, Token, script_from_
 from streamctl.core.transcript import MAGIC as TRANSCRIPT_MAGIC
 from streamctl.core.transcript import Transcript, TranscriptError, load
 from streamctl.engine.captures import CAPTURE_SUFFIXES, named, read_file
-from streamctl.engine.faults import Fault, FaultError, parse_many
+from streamctl.engine.fault_parsing import Fault, FaultError, parse_many
 from streamctl.engine.patterns import Pattern, PatternError, compile_pattern
 from streamctl.engine.scenario_set import ScenarioSet, UnknownScenarioError
 

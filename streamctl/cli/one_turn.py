@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from streamctl.cli.common import run
-from streamctl.cli.live import Stats, Tee
 from streamctl.cli.output import Console
+from streamctl.cli.views import Stats, Tee
 from streamctl.errors import ProtocolErrorEvent, RefusedError, StreamctlError
 from streamctl.net.base import Result
 

@@ -25,7 +25,7 @@ from streamctl.core.protocols.protocol import ChatProtocol, SSEProtocol, WSProto
 from streamctl.core.spec import Msg
 from streamctl.core.sse import SSEEvent, decode
 from streamctl.core.transcript import Headers
-from streamctl.engine.faults import Fault
+from streamctl.engine.fault_parsing import Fault
 
 __all__ = ["Drop", "Pause", "Plan", "ServerFaults", "apply", "refusal"]
 
