@@ -43,6 +43,7 @@ __all__ = [
     "Talk",
     "after_first_text",
     "options_for",
+    "reconfigured",
     "record_sse",
     "with_query",
 ]
@@ -278,3 +279,8 @@ def converse(
     """Every turn of a conversation (one connection for WebSocket protocols)."""
     with talking(server, protocol, **kw) as talk:
         return [talk.say(m) for m in messages]
+
+
+def reconfigured(server: LiveServer, **changes: Any) -> LiveServer:
+    """A new (not started) server like ``server``, with some configuration changed."""
+    return LiveServer(replace(server.config, **changes), server.host)

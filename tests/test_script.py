@@ -21,7 +21,6 @@ from streamctl.core.script import (
     default_reply,
     from_text,
     script_from_dict,
-    scripts_from_turns,
     tokenize,
 )
 
@@ -228,25 +227,6 @@ def test_format_errors(obj: dict[str, Any], message: str) -> None:
 def test_format_error_is_a_value_error_and_names_the_place() -> None:
     with pytest.raises(ValueError, match=re.escape("scenario.reply.tool: needs")):
         script_from_dict({"reply": "a", "tool": {}}, where="scenario.reply")
-
-
-# --- scripts_from_turns --------------------------------------------------------------------
-
-
-def test_scripts_from_turns() -> None:
-    scripts = scripts_from_turns([{"reply": "one"}, {"tokens": ["t", "wo"], "error": "x"}], "s")
-    assert scripts == (
-        Script((Token("one"),)),
-        Script((Token("t"), Token("wo")), error=FailurePoint("x")),
-    )
-    assert scripts_from_turns([], "s") == ()
-
-
-def test_scripts_from_turns_errors_name_the_turn() -> None:
-    with pytest.raises(ScriptFormatError, match=re.escape("turns[1]: a turn must be an object")):
-        scripts_from_turns([{"reply": "a"}, "b"], "turns")
-    with pytest.raises(ScriptFormatError, match=re.escape("turns[2].tokens[0]: a token is")):
-        scripts_from_turns([{"reply": "a"}, {"reply": "b"}, {"tokens": [None]}], "turns")
 
 
 # --- the documented examples ---------------------------------------------------------------

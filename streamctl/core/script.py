@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,6 @@ __all__ = [
     "default_reply",
     "from_text",
     "script_from_dict",
-    "scripts_from_turns",
     "tokenize",
 ]
 
@@ -235,15 +234,3 @@ def _error(obj: Mapping[str, Any], tokens: int, where: str) -> FailurePoint | No
     if kind not in ERROR_KINDS:
         raise ScriptFormatError(f"{where}.error: 'kind' must be one of {', '.join(ERROR_KINDS)}")
     return FailurePoint(spec["message"], _after(spec, tokens, 0, f"{where}.error"), kind)
-
-
-def scripts_from_turns(turns: Sequence[Any], where: str) -> tuple[Script, ...]:
-    """Several replies, one per conversation turn."""
-    return tuple(
-        script_from_dict(t, f"{where}[{i}]") if isinstance(t, dict) else _bad_turn(where, i)
-        for i, t in enumerate(turns)
-    )
-
-
-def _bad_turn(where: str, index: int) -> Script:
-    raise ScriptFormatError(f"{where}[{index}]: a turn must be an object")
