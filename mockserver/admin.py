@@ -19,7 +19,7 @@ from mockserver.state import ServerState
 from mockserver.streams import OpenStream
 from streamctl.core.protocols import REGISTRY, names
 from streamctl.core.transcript import dump
-from streamctl.engine.faults import table as fault_table
+from streamctl.engine.fault_parsing import table as fault_table
 from streamctl.engine.hold import Gate
 from streamctl.engine.scenarios import ScenarioError, UnknownScenarioError, parse_scenario
 

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 from weakref import WeakKeyDictionary
 
-from streamctl.core.protocols.base import HttpResponse, Out
+from streamctl.core.protocols.exchange import HttpResponse, Out
 from streamctl.engine.pacing import due_together
 from streamctl.engine.reply import Rendering
 
@@ -117,14 +117,14 @@ class Writer:
     Replies share them: what sends them (Hypercorn, the recording tap) only reads a message.
     """
 
-    _MADE: ClassVar[WeakKeyDictionary[Rendering, tuple[Message, ...]]] = WeakKeyDictionary()
+    _MESSAGES: ClassVar[WeakKeyDictionary[Rendering, tuple[Message, ...]]] = WeakKeyDictionary()
     _JOINED: ClassVar[WeakKeyDictionary[Rendering, dict[bool, _Joined]]] = WeakKeyDictionary()
     #: Payloads due together may go out as one message (their bytes joined): an HTTP body's.
     joins: ClassVar[bool] = False
 
     def __init_subclass__(cls) -> None:
         super().__init_subclass__()
-        cls._MADE = WeakKeyDictionary()
+        cls._MESSAGES = WeakKeyDictionary()
         cls._JOINED = WeakKeyDictionary()
 
     def __init__(self, send: Send) -> None:
@@ -139,13 +139,13 @@ class Writer:
         # Not a coroutine itself: it hands back the send, one coroutine less per write.
         return self.send(self.message(payload))
 
-    def made(self, rendering: Rendering) -> tuple[Message, ...]:
+    def messages(self, rendering: Rendering) -> tuple[Message, ...]:
         """The message of each write of ``rendering``, made the first time only."""
-        made = self._MADE.get(rendering)
-        if made is None:
-            made = tuple(self.message(out.payload) for out in rendering.outs)
-            self._MADE[rendering] = made
-        return made
+        messages = self._MESSAGES.get(rendering)
+        if messages is None:
+            messages = tuple(self.message(out.payload) for out in rendering.outs)
+            self._MESSAGES[rendering] = messages
+        return messages
 
     def joined(
         self, rendering: Rendering, speed: float

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mockserver.bundled import bundled_dir
-from streamctl.core.protocols.base import Settings
+from streamctl.core.protocols.exchange import Settings
+from streamctl.core.protocols.goose.server import GooseSettings
+from streamctl.core.protocols.ws_events.server import DEFAULT_JWT_SECRET, WsEventsSettings
 from streamctl.engine.clock import Clock, RealClock
 
 __all__ = ["DEFAULT_JWT_SECRET", "ServerConfig"]
-
-DEFAULT_JWT_SECRET = Settings.jwt_secret
 
 
 @dataclass(frozen=True)
@@ -82,13 +82,10 @@ class ServerConfig:
     wall_clock: Callable[[], float] = field(default=time.time, compare=False)
 
     def settings(self) -> Settings:
-        """What the protocols need to know."""
-        return Settings(
-            goose_secret=self.goose_secret,
-            jwt_secret=self.jwt_secret,
-            goose_variant=self.goose_variant,
-            clock=self.wall_clock,
-        )
+        """What the protocols need to know: each protocol's own settings, by its name."""
+        goose = GooseSettings(secret=self.goose_secret, variant=self.goose_variant)
+        ws_events = WsEventsSettings(jwt_secret=self.jwt_secret)
+        return Settings(self.wall_clock, {"goose": goose, "ws-events": ws_events})
 
     def scenario_sources(self) -> tuple[Path, ...]:
         """The directories scenarios load from: the bundled one first, then the user's."""

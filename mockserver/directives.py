@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from streamctl.engine.faults import Fault, FaultError, parse_many
+from streamctl.engine.fault_parsing import Fault, FaultError, parse_many
 from streamctl.engine.reply import bad_fault
 
 __all__ = ["FAULT_HEADER", "FAULT_PARAM", "SCENARIO_HEADER", "SCENARIO_PARAM", "Asks", "read"]

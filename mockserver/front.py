@@ -18,7 +18,8 @@ from mockserver.http_stream import SSEStream
 from mockserver.state import ServerState
 from mockserver.tap import Tap
 from mockserver.ws_stream import WSStream
-from streamctl.core.protocols.base import HttpResponse, SSEProtocol, WSProtocol
+from streamctl.core.protocols.exchange import HttpResponse
+from streamctl.core.protocols.protocol import SSEProtocol, WSProtocol
 from streamctl.core.transcript import Transport
 
 __all__ = ["Front", "path_pattern"]

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from mockserver.asgi import Receive, Scope, Send
 from mockserver.config import ServerConfig
 from mockserver.cors import Cors
-from streamctl.core.protocols.base import HttpResponse
+from streamctl.core.protocols.exchange import HttpResponse
 
 __all__ = ["ADMIN_PREFIX", "Guard", "refuse_websocket"]
 

@@ -31,7 +31,8 @@ from mockserver.asgi import (
 from mockserver.directives import Asks, read
 from mockserver.journal import Entry
 from mockserver.state import ServerState
-from streamctl.core.protocols.base import HttpRequest, HttpResponse, SSEProtocol
+from streamctl.core.protocols.exchange import HttpRequest, HttpResponse
+from streamctl.core.protocols.protocol import SSEProtocol
 from streamctl.core.transcript import Headers
 from streamctl.engine.clock import running_loop
 from streamctl.engine.hold import Cut

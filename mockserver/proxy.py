@@ -41,7 +41,8 @@ from mockserver.upstream import Upstream, UpstreamError, UpstreamResponse
 from streamctl.core.check import check
 from streamctl.core.endpoints import endpoint_for
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import HttpResponse, Protocol
+from streamctl.core.protocols.exchange import HttpResponse
+from streamctl.core.protocols.protocol import ChatProtocol
 from streamctl.core.spec import Finding
 from streamctl.core.transcript import Request, Response, Transcript
 from streamctl.engine.recorder import NullSink, Recorder
@@ -117,7 +118,7 @@ class _Names:
 class _Exchange:
     """One recorded exchange: its recorder, its file, and what to do when it ends."""
 
-    def __init__(self, proxy: Proxy, proto: Protocol, name: str, request: Request) -> None:
+    def __init__(self, proxy: Proxy, proto: ChatProtocol, name: str, request: Request) -> None:
         self.proxy, self.proto, self.name = proxy, proto, name
         self.file: IO[str] | None = None
         sink: Any = NullSink()
@@ -177,7 +178,7 @@ class Proxy:
     async def aclose(self) -> None:
         await self.upstream.aclose()
 
-    def report(self, name: str, transcript: Transcript, proto: Protocol) -> None:
+    def report(self, name: str, transcript: Transcript, proto: ChatProtocol) -> None:
         """With ``--check``: one line per exchange, and one per finding."""
         findings = check(transcript, proto)
         musts = sum(1 for f in findings if f.level.value == "MUST")

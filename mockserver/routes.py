@@ -12,7 +12,8 @@ from werkzeug.exceptions import HTTPException
 from mockserver.admin import PREFIX
 from mockserver.asgi import header_map
 from mockserver.state import ServerState
-from streamctl.core.protocols.base import HttpRequest, HttpResponse, Protocol, Route
+from streamctl.core.protocols.exchange import HttpRequest, HttpResponse, Route
+from streamctl.core.protocols.protocol import ChatProtocol
 
 __all__ = ["index", "register_routes"]
 
@@ -77,7 +78,7 @@ def register_routes(app: Quart, server: ServerState) -> None:
         return jsonify({"detail": "Internal Server Error"}), 500
 
 
-def _view(server: ServerState, proto: Protocol, route: Route) -> Any:
+def _view(server: ServerState, proto: ChatProtocol, route: Route) -> Any:
     async def view(**path_params: str) -> Response:
         body = await request.get_data(True, False, False)
         headers = [(k.lower(), v) for k, v in request.headers.items()]

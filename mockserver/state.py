@@ -14,11 +14,12 @@ from mockserver.journal import Journal
 from mockserver.memory import IdleTrim
 from mockserver.streams import Streams
 from streamctl.core.protocols import REGISTRY
-from streamctl.core.protocols.base import Protocol, Turn
+from streamctl.core.protocols.exchange import Turn
+from streamctl.core.protocols.protocol import ChatProtocol
 from streamctl.core.transcript import Transcript
 from streamctl.engine.choice import Choice, Queues, choose, choose_recording
-from streamctl.engine.fault_plan import ServerFaults
-from streamctl.engine.faults import parse_many
+from streamctl.engine.fault_parsing import parse_many
+from streamctl.engine.fault_planning import ServerFaults
 from streamctl.engine.scenarios import Scenario, ScenarioError, ScenarioSet, fingerprint, load_dirs
 
 __all__ = ["ServerState"]
@@ -55,7 +56,7 @@ class ServerState:
         self.reset()
 
     @property
-    def protocols(self) -> Sequence[Protocol]:
+    def protocols(self) -> Sequence[ChatProtocol]:
         return list(REGISTRY.values())
 
     def reset(self) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from dataclasses import replace
 from functools import partial
 from types import TracebackType
 from typing import Any
@@ -151,10 +150,6 @@ class LiveServer:
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until no stream or WebSocket connection is in progress."""
         return self.server.wait_idle(timeout)
-
-    def with_config(self, **changes: Any) -> LiveServer:
-        """A new (not started) server with some configuration changed."""
-        return LiveServer(replace(self.config, **changes), self.host)
 
     def __enter__(self) -> LiveServer:
         return self.start()

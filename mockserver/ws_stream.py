@@ -4,7 +4,7 @@ The route only translates. It reads the upgrade's asks (:mod:`mockserver.directi
 :mod:`streamctl.engine.reply` decide in its documented order: a refusal refuses the upgrade with
 its HTTP answer. Once accepted, one reader loop takes the client's messages as they come (so a
 disconnect is seen at once, even mid-reply); one worker answers them in order, through the
-protocol's :class:`~streamctl.core.protocols.base.ServerSession` or from a recording. When the
+protocol's :class:`~streamctl.core.protocols.server.ServerSession` or from a recording. When the
 client goes away the worker is cancelled: the reply stops and the session's ``finish()`` learns
 it was cut short.
 """
@@ -31,9 +31,10 @@ from mockserver.hyperfix import closed_event
 from mockserver.inbox import Inbox, offer
 from mockserver.journal import Entry
 from mockserver.state import ServerState
-from streamctl.core.protocols.base import ServerSession, WSProtocol
+from streamctl.core.protocols.protocol import WSProtocol
+from streamctl.core.protocols.server import ServerSession
 from streamctl.engine.choice import Choice
-from streamctl.engine.faults import Fault
+from streamctl.engine.fault_parsing import Fault
 from streamctl.engine.hold import Cut
 from streamctl.engine.pacing import Progress
 from streamctl.engine.replay import ws_replay

@@ -22,16 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from streamctl.core.check import check
 from streamctl.core.jwt import mint_dev_token
 from streamctl.core.protocols import get, names
-from streamctl.core.protocols.base import (
+from streamctl.core.protocols.exchange import (
     Accepted,
     ClientOptions,
     HttpRequest,
     Out,
     Settings,
-    SSEProtocol,
     Turn,
-    WSProtocol,
 )
+from streamctl.core.protocols.protocol import SSEProtocol, WSProtocol
+from streamctl.core.protocols.ws_events.server import DEFAULT_JWT_SECRET
 from streamctl.core.script import Script, Token
 from streamctl.core.transcript import (
     End,
@@ -71,7 +71,7 @@ def _requests(proto: SSEProtocol) -> list[HttpRequest]:
 def ws_outs(proto: WSProtocol, script: Script) -> tuple[list[Record], Response]:
 
     settings = Settings(clock=lambda: 1_700_000_000.0)
-    token = mint_dev_token(settings.jwt_secret, now=1_700_000_000.0)
+    token = mint_dev_token(DEFAULT_JWT_SECRET, now=1_700_000_000.0)
     session = proto.open(proto.new_state(settings))
     client = proto.client(ClientOptions("benchmark", token=token))
     records: list[Record] = [Frame(0, "server", m) for m in session.greeting()]

@@ -62,13 +62,8 @@ from mockserver.config import ServerConfig  # noqa: E402
 from mockserver.loops import LOOPS, LoopError, loop_factory, loop_name  # noqa: E402
 from mockserver.run import bind, hypercorn_config, tune_runtime  # noqa: E402
 from streamctl.core.protocols import get  # noqa: E402
-from streamctl.core.protocols.base import (  # noqa: E402
-    Accepted,
-    HttpRequest,
-    Settings,
-    SSEProtocol,
-    WSProtocol,
-)
+from streamctl.core.protocols.exchange import Accepted, HttpRequest, Settings  # noqa: E402
+from streamctl.core.protocols.protocol import SSEProtocol, WSProtocol  # noqa: E402
 from streamctl.core.script import Script, Token  # noqa: E402
 
 HOST = "127.0.0.1"

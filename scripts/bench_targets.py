@@ -76,13 +76,8 @@ def write_fixtures(directory: Path) -> None:
     """streamctl's scenario files, aimock's fixtures, and the bytes the bare app writes."""
     sys.path.insert(0, str(ROOT))
     from streamctl.core.protocols import get  # noqa: PLC0415
-    from streamctl.core.protocols.base import (  # noqa: PLC0415
-        Accepted,
-        HttpRequest,
-        Settings,
-        SSEProtocol,
-        WSProtocol,
-    )
+    from streamctl.core.protocols.exchange import Accepted, HttpRequest, Settings  # noqa: PLC0415
+    from streamctl.core.protocols.protocol import SSEProtocol, WSProtocol  # noqa: PLC0415
     from streamctl.core.script import Script, Token  # noqa: PLC0415
 
     scenarios = directory / "scenarios"

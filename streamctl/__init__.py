@@ -14,17 +14,21 @@ The public API re-exports the protocol core. It is loaded on first use (PEP 562)
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from streamctl.core.capture import CaptureError, read_capture
     from streamctl.core.check import check, failed, unjudged
     from streamctl.core.protocols import REGISTRY, UnknownProtocolError, get, names
-    from streamctl.core.protocols.base import ClientOptions, Protocol, Update
+    from streamctl.core.protocols.exchange import ClientOptions, Update
+    from streamctl.core.protocols.protocol import ChatProtocol
     from streamctl.core.spec import Finding, Level, Rule
     from streamctl.core.sse import SSEDecoder, SSEEvent, decode
     from streamctl.core.transcript import Transcript, TranscriptError, dump, load
     from streamctl.errors import ExitCode, StreamctlError
+
+    Protocol = ChatProtocol  # deprecated alias, see _DEPRECATED
 
 __version__ = "0.1.0"
 
@@ -38,9 +42,9 @@ _EXPORTS = {
     "UnknownProtocolError": "streamctl.core.protocols",
     "get": "streamctl.core.protocols",
     "names": "streamctl.core.protocols",
-    "ClientOptions": "streamctl.core.protocols.base",
-    "Protocol": "streamctl.core.protocols.base",
-    "Update": "streamctl.core.protocols.base",
+    "ClientOptions": "streamctl.core.protocols.exchange",
+    "ChatProtocol": "streamctl.core.protocols.protocol",
+    "Update": "streamctl.core.protocols.exchange",
     "Finding": "streamctl.core.spec",
     "Level": "streamctl.core.spec",
     "Rule": "streamctl.core.spec",
@@ -58,11 +62,11 @@ _EXPORTS = {
 __all__ = [
     "REGISTRY",
     "CaptureError",
+    "ChatProtocol",
     "ClientOptions",
     "ExitCode",
     "Finding",
     "Level",
-    "Protocol",
     "Rule",
     "SSEDecoder",
     "SSEEvent",
@@ -84,7 +88,18 @@ __all__ = [
 ]
 
 
+#: Old public names, still importable with a DeprecationWarning (not in ``__all__``).
+#: ``Protocol`` shadowed ``typing.Protocol`` in every module that used both.
+_DEPRECATED = {"Protocol": "ChatProtocol"}
+
+
 def __getattr__(name: str) -> Any:
+    new = _DEPRECATED.get(name)
+    if new is not None:
+        warnings.warn(
+            f"streamctl.{name} is deprecated; use streamctl.{new}", DeprecationWarning, stacklevel=2
+        )
+        return __getattr__(new)
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'streamctl' has no attribute {name!r}")

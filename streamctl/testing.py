@@ -22,7 +22,7 @@ import httpx
 
 from streamctl.core.check import check
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import ClientOptions
+from streamctl.core.protocols.exchange import ClientOptions
 from streamctl.core.spec import Finding, Level
 from streamctl.core.transcript import Transcript, dump, load
 from streamctl.engine.captures import CAPTURE_SUFFIXES, named, read_file
@@ -221,7 +221,7 @@ def assert_conforms(
 
     ``target`` is a :class:`Transcript`, a transcript file, or a server's base URL (then
     ``protocol`` is required: ``message`` is sent and what comes back is checked; ``client``
-    takes :class:`~streamctl.core.protocols.base.ClientOptions` fields such as ``secret_key``
+    takes :class:`~streamctl.core.protocols.exchange.ClientOptions` fields such as ``secret_key``
     or ``token``). MUST findings fail; with ``strict`` SHOULD findings fail too.
     """
     if isinstance(target, str) and target.startswith(("http://", "https://", "ws://", "wss://")):

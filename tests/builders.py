@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import Accepted, HttpRequest, Settings, SSEProtocol, WSProtocol
+from streamctl.core.protocols.exchange import Accepted, HttpRequest, Settings
+from streamctl.core.protocols.protocol import SSEProtocol, WSProtocol
 from streamctl.core.script import Script
 from streamctl.core.transcript import (
     End,

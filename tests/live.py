@@ -23,7 +23,8 @@ from websockets.sync.client import ClientConnection, connect
 from mockserver.testing import LiveServer
 from streamctl.core.jwt import mint_dev_token
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
+from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.exchange import ClientOptions, Update
 from streamctl.core.transcript import (
     Close,
     Disconnect,
@@ -42,6 +43,7 @@ __all__ = [
     "Talk",
     "after_first_text",
     "options_for",
+    "reconfigured",
     "record_sse",
     "with_query",
 ]
@@ -277,3 +279,8 @@ def converse(
     """Every turn of a conversation (one connection for WebSocket protocols)."""
     with talking(server, protocol, **kw) as talk:
         return [talk.say(m) for m in messages]
+
+
+def reconfigured(server: LiveServer, **changes: Any) -> LiveServer:
+    """A new (not started) server like ``server``, with some configuration changed."""
+    return LiveServer(replace(server.config, **changes), server.host)

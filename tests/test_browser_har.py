@@ -23,7 +23,7 @@ from mockserver.testing import LiveServer
 from streamctl.core.capture import CaptureError, read_capture
 from streamctl.core.check import check, failed, unjudged
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import ClientOptions
+from streamctl.core.protocols.exchange import ClientOptions
 from streamctl.core.transcript import Transcript
 from streamctl.net import Limits, exchange
 

@@ -17,6 +17,7 @@ import pytest
 
 from mockserver.config import ServerConfig
 from mockserver.testing import LiveServer
+from tests.live import reconfigured
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -149,7 +150,7 @@ def test_the_playground_works_with_an_admin_token_and_a_foreign_origin_list(
     evil_browser: Browser, live_server_session: LiveServer
 ) -> None:
     config: dict[str, Any] = {"admin_token": "s3cret", "cors_origins": ("https://app.example",)}
-    server = live_server_session.with_config(**config)
+    server = reconfigured(live_server_session, **config)
     assert isinstance(server.config, ServerConfig)
     with server:
         playground: Playground = importlib.import_module("tests.browser").Playground(

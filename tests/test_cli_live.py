@@ -22,6 +22,7 @@ from streamctl.core.script import default_reply
 from streamctl.core.transcript import Close, Disconnect, load
 from streamctl.errors import ExitCode
 from tests.broken_servers import http_server, ws_server
+from tests.live import reconfigured
 from tests.test_net_http import DELTA, closed_port_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,7 +144,7 @@ def test_an_http_error_status_exits_5(live_server: LiveServer, protocol: str) ->
 
 @pytest.mark.parametrize("protocol", ["sse-delta-done", "chunk-complete"])
 def test_an_unknown_fault_lists_every_known_fault(live_server: LiveServer, protocol: str) -> None:
-    from streamctl.engine.faults import FAULTS
+    from streamctl.engine.fault_parsing import FAULTS
 
     result = cli("send", protocol, live_server.base_url + "?fault=nope", "hi")
     assert result.exit_code != 0
@@ -454,7 +455,7 @@ def test_each_chat_run_starts_a_conversation_of_its_own(
 def test_ctrl_c_in_chat_cancels_the_reply_and_a_second_leaves(
     live_server: LiveServer, protocol: str
 ) -> None:
-    with live_server.with_config(speed=1.0) as paced:  # the slow reply, slow
+    with reconfigured(live_server, speed=1.0) as paced:  # the slow reply, slow
         _cancel_twice(paced.base_url + "?scenario=slow", protocol)
 
 

@@ -118,6 +118,15 @@ def test_the_package_api_is_lazy_and_complete() -> None:
         _ = streamctl.nope
 
 
+def test_the_old_protocol_name_still_imports_with_a_deprecation_warning() -> None:
+    with pytest.warns(
+        DeprecationWarning, match=r"streamctl\.Protocol is deprecated; use streamctl\.ChatProtocol"
+    ):
+        old = streamctl.Protocol
+    assert old is streamctl.ChatProtocol
+    assert "Protocol" not in streamctl.__all__
+
+
 def test_the_version_matches_the_project() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert streamctl.__version__ == project["version"]
@@ -228,7 +237,7 @@ def test_a_bug_is_one_line_and_exit_70_without_debug(monkeypatch: pytest.MonkeyP
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr("streamctl.cli.flow.stream_once", boom)
+    monkeypatch.setattr("streamctl.cli.one_turn.stream_once", boom)
     result = cli("send", "goose", "http://127.0.0.1:9", "hi")
     assert result.exit_code == ExitCode.INTERNAL
     assert result.stderr == "streamctl: internal error: RuntimeError: kaboom (rerun with --debug)\n"
@@ -240,7 +249,7 @@ def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
     def interrupt(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("streamctl.cli.flow.stream_once", interrupt)
+    monkeypatch.setattr("streamctl.cli.one_turn.stream_once", interrupt)
     result = cli("send", "goose", "http://127.0.0.1:9", "hi")
     assert result.exit_code == ExitCode.INTERRUPTED
     assert result.stderr == "streamctl: interrupted\n"

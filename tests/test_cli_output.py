@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from streamctl.cli.live import Stats
 from streamctl.cli.output import Console, escape, json_line
-from streamctl.core.protocols.base import Update
+from streamctl.cli.views import Stats
+from streamctl.core.protocols.exchange import Update
 from streamctl.errors import ConnectionLost, ProtocolErrorEvent
 from streamctl.net.base import Result, WireEvent
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import ClientOptions
+from streamctl.core.protocols.exchange import ClientOptions
 from streamctl.engine.recorder import NullSink, Recorder
 from streamctl.net import Limits, Result, open_conversation
 from tests.broken_servers import http_server, ws_server

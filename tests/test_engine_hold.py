@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import Out, Settings, SSEProtocol, Turn
+from streamctl.core.protocols.exchange import Out, Settings, Turn
+from streamctl.core.protocols.protocol import SSEProtocol
 from streamctl.core.script import HoldPoint, Script, Token
 from streamctl.engine.choice import Choice
 from streamctl.engine.clock import FakeClock
-from streamctl.engine.fault_plan import Pause, Plan
+from streamctl.engine.fault_planning import Pause, Plan
 from streamctl.engine.hold import HOLD_AFTER, Cut, Gate, Stop, send_held, stops
 from streamctl.engine.pacing import Progress
 from streamctl.engine.reply import Replies, Reply, SSERenderer

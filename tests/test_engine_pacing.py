@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from streamctl.core.protocols.base import Out
-from streamctl.core.script import Script, ScriptError, Token, ToolCall
+from streamctl.core.protocols.exchange import Out
+from streamctl.core.script import FailurePoint, Script, Token, ToolCall
 from streamctl.engine.clock import FakeClock
 from streamctl.engine.pacing import Progress, play, sent_script
 from tests.fake_time import Wire, drive, run
@@ -170,7 +170,7 @@ def test_progress_marks_the_terminal_write() -> None:
 SCRIPT = Script(
     tuple(Token(t) for t in ("a", "b", "c", "d")),
     tool=ToolCall("lookup", after=1),
-    error=ScriptError("boom", after=3),
+    error=FailurePoint("boom", after=3),
 )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streamctl.core.protocols.base import Out
+from streamctl.core.protocols.exchange import Out
 from streamctl.core.transcript import Close, End, Frame, Header, Request, Response, Transcript
 from streamctl.engine.replay import replay_outs, ws_replay
 

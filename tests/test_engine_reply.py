@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import Out, Settings, SSEProtocol, Turn, WSProtocol
+from streamctl.core.protocols.exchange import Out, Settings, Turn
+from streamctl.core.protocols.protocol import SSEProtocol, WSProtocol
 from streamctl.core.script import Script, Token, from_text
 from streamctl.core.transcript import Close, Frame, Header, Request, Response, Transcript
 from streamctl.engine.choice import Choice
 from streamctl.engine.clock import FakeClock
-from streamctl.engine.fault_plan import Drop, Plan
-from streamctl.engine.faults import FaultError, parse_many
+from streamctl.engine.fault_parsing import FaultError, parse_many
+from streamctl.engine.fault_planning import Drop, Plan
 from streamctl.engine.replay import ws_replay
 from streamctl.engine.reply import (
     Closing,
@@ -159,7 +160,7 @@ class Sink:
     def write(self, payload: bytes | str) -> Any:
         return self.send(self.message(payload))
 
-    def made(self, rendering: Rendering) -> Sequence[Any]:
+    def messages(self, rendering: Rendering) -> Sequence[Any]:
         if rendering not in self.kept:
             self.kept[rendering] = tuple(self.message(o.payload) for o in rendering.outs)
         return self.kept[rendering]

@@ -15,7 +15,7 @@ from mockserver.config import ServerConfig
 from mockserver.testing import LiveServer
 from streamctl.core.script import default_reply
 from streamctl.core.sse import SSEDecoder, decode
-from streamctl.engine.faults import table
+from streamctl.engine.fault_parsing import table
 
 STREAM = "/api/chat/stream?message=hi%20there"
 TEXT = default_reply("hi there").text

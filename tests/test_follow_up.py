@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import ClientOptions
+from streamctl.core.protocols.exchange import ClientOptions
 from streamctl.core.sse import SSEEvent
 
 

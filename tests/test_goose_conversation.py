@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from streamctl.core import jsontext
-from streamctl.core.protocols.base import Accepted, HttpRequest, HttpResponse, Settings
+from streamctl.core.protocols.exchange import Accepted, HttpRequest, HttpResponse, Settings
 from streamctl.core.protocols.goose import PROTOCOL, server
 from streamctl.core.protocols.goose.conversation import StoredMessage, read
 from streamctl.core.protocols.goose.request import REQUEST_B, REQUEST_E, Body, deserialize
@@ -52,11 +52,13 @@ def test_fifty_mib_of_tiny_messages_costs_at_most_three_times_the_body(
     path = tmp_path / "body.json"
     path.write_bytes(body)
     setup = f"""
-        from streamctl.core.protocols.base import Accepted, HttpRequest, Settings
+        from streamctl.core.protocols.exchange import Accepted, HttpRequest, Settings
         from streamctl.core.protocols.goose import PROTOCOL
+        from streamctl.core.protocols.goose.server import GooseSettings
         body = open({str(path)!r}, "rb").read()
         headers = {{"content-type": "application/json", "x-secret-key": "test"}}
-        state = PROTOCOL.new_state(Settings(goose_variant={variant!r}))
+        own = GooseSettings(variant={variant!r})
+        state = PROTOCOL.new_state(Settings(protocols={{"goose": own}}))
         request = HttpRequest("POST", "/reply", headers=headers, body=body)
     """
     action = f"""
@@ -214,7 +216,10 @@ def test_era_e_is_read_compactly_as_serde_reads_it(body: bytes) -> None:
 def test_an_era_e_body_that_does_not_deserialize_is_left_to_serde_words(body: bytes) -> None:
     assert read(Body(body), True) is None
     request = HttpRequest("POST", "/reply", headers=HEADERS, body=body)
-    refused = PROTOCOL.accept(request, PROTOCOL.new_state(Settings(goose_variant="e")))
+    refused = PROTOCOL.accept(
+        request,
+        PROTOCOL.new_state(Settings(protocols={"goose": server.GooseSettings(variant="e")})),
+    )
     assert isinstance(refused, HttpResponse)
     assert refused.status == 422
 

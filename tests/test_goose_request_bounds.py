@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from streamctl.core.protocols.base import Accepted, HttpRequest, HttpResponse, Settings
+from streamctl.core.protocols.exchange import Accepted, HttpRequest, HttpResponse, Settings
 from streamctl.core.protocols.goose import PROTOCOL
 from tests.bounds import MB, peak_growth
 
@@ -43,7 +43,7 @@ def test_a_body_costs_at_most_three_times_its_size(shape: str, tmp_path: Path) -
     path = tmp_path / "body.json"
     path.write_bytes(body)
     setup = f"""
-        from streamctl.core.protocols.base import Accepted, HttpRequest, Settings
+        from streamctl.core.protocols.exchange import Accepted, HttpRequest, Settings
         from streamctl.core.protocols.goose import PROTOCOL
         body = open({str(path)!r}, "rb").read()
         headers = {{"content-type": "application/json", "x-secret-key": "test"}}

@@ -72,6 +72,12 @@ def test_compact_dumps_round_trips_even_what_orjson_cannot_encode(value: object)
     assert json.loads(text) == json.loads(json.dumps(value))
 
 
+@given(JSON | st.just({"nan": math.nan, "big": 2**70, "é": "😀"}))
+def test_exact_dumps_is_the_standard_librarys_compact_text(value: object) -> None:
+    expected = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    assert jsontext.dumps_exact(value) == expected
+
+
 def test_lone_surrogates_are_escaped_as_json_stringify_does() -> None:
     assert (
         jsontext.dumps_compact({"a": "hi \ud800", 10**20: 1})

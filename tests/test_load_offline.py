@@ -12,7 +12,7 @@ from typer.testing import CliRunner, Result
 
 from streamctl.cli.app import app
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import Update
+from streamctl.core.protocols.exchange import Update
 from streamctl.core.sse import SSEEvent
 from streamctl.locust.measure import FAILURES, Meter, Outcome, Watch, sampled
 

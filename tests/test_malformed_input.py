@@ -17,7 +17,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from mockserver.testing import LiveServer
 from streamctl.core.jwt import mint_dev_token
-from streamctl.core.protocols.base import Accepted, HttpRequest, HttpResponse, Settings
+from streamctl.core.protocols.exchange import Accepted, HttpRequest, HttpResponse, Settings
 from streamctl.core.protocols.message_stream.server import ChatStore, accept
 from streamctl.core.protocols.message_stream.validation import ECHO_LIMIT, message_body
 from streamctl.core.protocols.ws_events import WSEvents
@@ -151,7 +151,7 @@ class _Untouchable(list[dict[str, object]]):
 def test_ws_events_does_not_walk_the_history_per_message() -> None:
     state = WSEvents().new_state(Settings())
     session = WSEvents().open(state)
-    token = mint_dev_token(state.settings.jwt_secret, now=time.time())
+    token = mint_dev_token(state.own.jwt_secret, now=time.time())
     session.receive(json.dumps({"type": "create_chat", "data": {"token": token}}))
     chat = next(iter(state.chats.values()))
     chat.messages = _Untouchable(chat.messages)

@@ -16,7 +16,7 @@ from mockserver.config import ServerConfig
 from mockserver.testing import LiveServer
 from streamctl.core.check import check
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import ClientOptions
+from streamctl.core.protocols.exchange import ClientOptions
 from streamctl.core.transcript import Disconnect, End, Frame, Transcript, load
 from streamctl.engine.recorder import Recorder
 from streamctl.errors import (

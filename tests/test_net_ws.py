@@ -12,7 +12,8 @@ from mockserver.testing import LiveServer
 from streamctl import net
 from streamctl.core.check import check
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import ClientOptions, ClientSession
+from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.exchange import ClientOptions
 from streamctl.core.transcript import Close, Disconnect, Frame, Transcript, load
 from streamctl.engine.recorder import Recorder
 from streamctl.errors import (

@@ -31,7 +31,7 @@ from streamctl.core.probe import (
 )
 from streamctl.core.probes import coverage, select, suite, suite_rules, unreachable
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import ClientOptions
+from streamctl.core.protocols.exchange import ClientOptions
 from streamctl.core.transcript import End, Transcript
 from tests.builders import sse_transcript, ws_transcript
 

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from streamctl.core.check import check
 from streamctl.core.jsontext import dumps_compact
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import ClientOptions, Settings, Turn, Update
 from streamctl.core.protocols.chunk_complete import PROTOCOL, iso_timestamp
-from streamctl.core.script import Script, ScriptError, Token, ToolCall, default_reply
+from streamctl.core.protocols.exchange import ClientOptions, Settings, Turn, Update
+from streamctl.core.script import FailurePoint, Script, Token, ToolCall, default_reply
 from streamctl.core.transcript import Sender, Transcript
 from tests.builders import ws_transcript
 
@@ -229,12 +229,12 @@ TWO = (Token("Bon"), Token("jour"))
     [
         pytest.param([default_reply("hello there")], id="default"),
         pytest.param([Script(TWO, tool=ToolCall("lookup", after=1))], id="tool"),
-        pytest.param([Script(TWO, error=ScriptError("boom", after=0))], id="error-before-start"),
-        pytest.param([Script(TWO, error=ScriptError("boom", after=1))], id="error-mid-stream"),
-        pytest.param([Script(TWO, error=ScriptError("boom", after=9))], id="error-at-end"),
+        pytest.param([Script(TWO, error=FailurePoint("boom", after=0))], id="error-before-start"),
+        pytest.param([Script(TWO, error=FailurePoint("boom", after=1))], id="error-mid-stream"),
+        pytest.param([Script(TWO, error=FailurePoint("boom", after=9))], id="error-at-end"),
         pytest.param([Script(())], id="empty"),
         pytest.param(
-            [default_reply("one"), Script(TWO, error=ScriptError("x", 1)), default_reply("three")],
+            [default_reply("one"), Script(TWO, error=FailurePoint("x", 1)), default_reply("three")],
             id="multi-turn",
         ),
     ],

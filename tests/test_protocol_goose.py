@@ -12,7 +12,7 @@ import pytest
 
 from streamctl.core.check import check
 from streamctl.core.protocols import get, names
-from streamctl.core.protocols.base import (
+from streamctl.core.protocols.exchange import (
     Accepted,
     ClientOptions,
     HttpRequest,
@@ -22,8 +22,8 @@ from streamctl.core.protocols.base import (
 )
 from streamctl.core.protocols.goose import PROTOCOL, Goose
 from streamctl.core.protocols.goose.client import GooseClient
-from streamctl.core.protocols.goose.server import GooseState
-from streamctl.core.script import Script, ScriptError, Token, ToolCall, default_reply
+from streamctl.core.protocols.goose.server import GooseSettings, GooseState
+from streamctl.core.script import FailurePoint, Script, Token, ToolCall, default_reply
 from streamctl.core.sse import SSEEvent
 from streamctl.core.transcript import End, Frame, Header, Record, Request, Response, Transcript
 from tests.builders import SSE_HEADERS, sse_transcript
@@ -31,7 +31,7 @@ from tests.builders import SSE_HEADERS, sse_transcript
 NAME = "goose"
 NOW = 1754402400.0
 SETTINGS = Settings(clock=lambda: NOW)
-SETTINGS_E = Settings(goose_variant="e", clock=lambda: NOW)
+SETTINGS_E = Settings(clock=lambda: NOW, protocols={"goose": GooseSettings(variant="e")})
 STREAM = (("content-type", "text/event-stream"), ("cache-control", "no-cache"))
 JSON_HEADERS = {"content-type": "application/json", "x-secret-key": "test"}
 
@@ -481,13 +481,13 @@ SCRIPTS = {
     "tool round mid-reply": Script(AB, tool=TOOL),
     "tool round first": Script(AB, tool=ToolCall("t", after=0)),
     "tool round last": Script(AB, tool=ToolCall("t", after=99)),
-    "error before start": Script(AB, tool=TOOL, error=ScriptError("Provider not set", 0)),
-    "error mid-stream": Script(AB, error=ScriptError("boom", 2)),
+    "error before start": Script(AB, tool=TOOL, error=FailurePoint("Provider not set", 0)),
+    "error mid-stream": Script(AB, error=FailurePoint("boom", 2)),
     "error after the tool round": Script(
-        AB, tool=ToolCall("t", after=1), error=ScriptError("x", 2)
+        AB, tool=ToolCall("t", after=1), error=FailurePoint("x", 2)
     ),
-    "error where the tool round is": Script(AB, tool=TOOL, error=ScriptError("x", 2)),
-    "error before the tool round": Script(AB, tool=TOOL, error=ScriptError("x", 1)),
+    "error where the tool round is": Script(AB, tool=TOOL, error=FailurePoint("x", 2)),
+    "error before the tool round": Script(AB, tool=TOOL, error=FailurePoint("x", 1)),
     "no tokens": Script(()),
 }
 
@@ -550,7 +550,7 @@ def test_the_tool_round_is_goosed_s_shape() -> None:
 
 def test_outs_carry_delays_token_indexes_and_the_terminal_mark() -> None:
     state = PROTOCOL.new_state(SETTINGS)
-    script = Script((Token("a", 0), Token("b", 120.0)), error=ScriptError("x", 2))
+    script = Script((Token("a", 0), Token("b", 120.0)), error=FailurePoint("x", 2))
     outs = PROTOCOL.render(script, accepted(request_b(), state).turn, state)
     assert [(o.delay_ms, o.token, o.terminal) for o in outs] == [
         (0.0, None, False),
@@ -826,7 +826,7 @@ def test_a_wrong_or_missing_key_is_401_with_an_empty_body() -> None:
         answer = answer_to(request_b(key=key))
         assert isinstance(answer, HttpResponse)
         assert (answer.status, answer.body, answer.headers) == (401, b"", ())
-    custom = Settings(goose_secret="s3cret", clock=lambda: NOW)
+    custom = Settings(clock=lambda: NOW, protocols={"goose": GooseSettings(secret="s3cret")})
     assert isinstance(answer_to(request_b(key="s3cret"), custom), Accepted)
 
 
@@ -958,9 +958,9 @@ def test_a_reply_the_client_left_keeps_what_was_sent() -> None:
 
 def test_a_failed_start_stores_nothing_and_a_mid_stream_error_stores_what_was_sent() -> None:
     state = PROTOCOL.new_state(SETTINGS)
-    converse(state, request_b("one"), Script(AB, error=ScriptError("x", 0)))
+    converse(state, request_b("one"), Script(AB, error=FailurePoint("x", 0)))
     assert state.sessions == {}
-    converse(state, request_b("two"), Script(AB, error=ScriptError("x", 2)))
+    converse(state, request_b("two"), Script(AB, error=FailurePoint("x", 2)))
     messages = state.sessions["atlas-demo"].messages
     assert [m["content"][0]["text"] for m in messages] == ["two", "Let me"]
 

@@ -12,12 +12,12 @@ import pytest
 
 from streamctl.core.check import check
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import ClientOptions, HttpRequest, Settings, Turn, Update
+from streamctl.core.protocols.exchange import ClientOptions, HttpRequest, Settings, Turn, Update
 from streamctl.core.protocols.goose_web import PROTOCOL
 from streamctl.core.protocols.goose_web.client import GooseWebClient
 from streamctl.core.protocols.goose_web.page import PAGES, html
 from streamctl.core.protocols.goose_web.server import Session, State
-from streamctl.core.script import Script, ScriptError, Token, ToolCall, script_from_dict
+from streamctl.core.script import FailurePoint, Script, Token, ToolCall, script_from_dict
 from streamctl.core.transcript import Sender
 from tests.builders import ws_transcript
 
@@ -113,7 +113,7 @@ def test_thinking_comes_first() -> None:
 
 
 def test_an_error_is_followed_by_complete_as_web_rs_does() -> None:
-    msgs = rendered(Script((Token("a"), Token("b")), error=ScriptError("boom", after=1)))
+    msgs = rendered(Script((Token("a"), Token("b")), error=FailurePoint("boom", after=1)))
     assert [m["type"] for m in msgs] == ["response", "error", "complete"]
     assert msgs[1] == {"type": "error", "message": "Error: boom"}
 
@@ -329,7 +329,7 @@ def test_a_conforming_connection_has_no_findings() -> None:
 def test_what_the_mock_renders_passes_the_checker() -> None:
     live = session()
     script = Script(
-        (Token("a"), Token("b")), ToolCall("t", after=1), ScriptError("x", after=2), "think"
+        (Token("a"), Token("b")), ToolCall("t", after=1), FailurePoint("x", after=2), "think"
     )
     turn = live.receive(ask()[1]).turn  # type: ignore[arg-type]
     assert turn is not None

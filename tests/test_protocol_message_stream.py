@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from streamctl.core.check import check
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import (
+from streamctl.core.protocols.exchange import (
     Accepted,
     ClientOptions,
     HttpRequest,
@@ -25,7 +25,7 @@ from streamctl.core.protocols.message_stream.checking import is_iso_datetime
 from streamctl.core.protocols.message_stream.server import ChatStore, iso
 from streamctl.core.protocols.message_stream.validation import parse_int
 from streamctl.core.protocols.message_stream.wire import NDJSONDecoder, wants_ndjson
-from streamctl.core.script import Script, ScriptError, Token, ToolCall, default_reply, from_text
+from streamctl.core.script import FailurePoint, Script, Token, ToolCall, default_reply, from_text
 from streamctl.core.sse import SSEEvent
 from streamctl.core.transcript import Frame, Header, Headers, Request, Response, Transcript
 from tests.builders import SSE_HEADERS, sse_transcript
@@ -376,8 +376,8 @@ TOOL = ToolCall("lookup", {"q": "x"}, output="42", after=1)
 SCRIPTS = {
     "default": default_reply("hello there"),
     "tool": Script((Token("a"), Token("b")), tool=TOOL),
-    "error-before-start": Script((Token("a"),), error=ScriptError("no model", after=0)),
-    "error-mid-stream": Script((Token("a"), Token("b")), error=ScriptError("boom", after=1)),
+    "error-before-start": Script((Token("a"),), error=FailurePoint("no model", after=0)),
+    "error-mid-stream": Script((Token("a"), Token("b")), error=FailurePoint("boom", after=1)),
     "empty": Script(()),
 }
 
@@ -507,7 +507,7 @@ def test_the_user_message_is_stored_at_once_and_the_reply_when_it_ends() -> None
 
 
 @pytest.mark.parametrize(
-    "script", [from_text("cut short"), Script((Token("a"),), error=ScriptError("x", 1))]
+    "script", [from_text("cut short"), Script((Token("a"),), error=FailurePoint("x", 1))]
 )
 def test_no_assistant_message_is_stored_when_the_reply_did_not_end(script: Script) -> None:
     state = store()

@@ -8,9 +8,10 @@ import pytest
 
 from streamctl.core.check import check
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import ClientOptions, HttpRequest, Settings, SSEProtocol
+from streamctl.core.protocols.exchange import ClientOptions, HttpRequest, Settings
+from streamctl.core.protocols.protocol import SSEProtocol
 from streamctl.core.protocols.sse_delta_done.server import delta_event
-from streamctl.core.script import Script, ScriptError, Token, ToolCall, default_reply
+from streamctl.core.script import FailurePoint, Script, Token, ToolCall, default_reply
 from streamctl.core.sse import SSEDecoder, SSEEvent, encode_comment
 from tests.builders import SSE_HEADERS, rendered_sse, sse_transcript
 
@@ -46,7 +47,7 @@ def test_the_seeds_stream_split_into_single_bytes_has_no_findings() -> None:
     [
         (default_reply("hello there"), default_reply("hello there").text),
         (Script((Token("a"), Token("b")), tool=ToolCall("lookup", after=1)), "ab"),
-        (Script((Token("a"), Token("b")), error=ScriptError("boom", after=1)), "a"),
+        (Script((Token("a"), Token("b")), error=FailurePoint("boom", after=1)), "a"),
         (Script((Token("a"),), tool=ToolCall("late", after=5)), "a"),
     ],
 )

@@ -14,9 +14,11 @@ import pytest
 from streamctl.core.check import check
 from streamctl.core.jwt import encode as sign
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import ClientOptions, ClientSession, Settings, Turn, Update
+from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.exchange import ClientOptions, Settings, Turn, Update
 from streamctl.core.protocols.ws_events import PROTOCOL, Session, State, encode
-from streamctl.core.script import Script, ScriptError, Token, ToolCall, default_reply
+from streamctl.core.protocols.ws_events.server import WsEventsSettings
+from streamctl.core.script import FailurePoint, Script, Token, ToolCall, default_reply
 from streamctl.core.transcript import Sender
 from tests.builders import ws_transcript
 
@@ -24,7 +26,7 @@ NAME = "ws-events"
 SECRET = "test-jwt-secret"
 NOW = 1_700_000_000.0
 STAMP = "2023-11-14T22:13:20.000Z"  # NOW as Date.toISOString() writes it
-SETTINGS = Settings(jwt_secret=SECRET, clock=lambda: NOW)
+SETTINGS = Settings(clock=lambda: NOW, protocols={"ws-events": WsEventsSettings(SECRET)})
 TOKEN = sign({"userId": "user-id", "exp": NOW + 3600}, SECRET)
 
 Message = tuple[Sender, str | bytes]
@@ -368,8 +370,8 @@ TOKENS = (Token("Hel"), Token("lo"), Token(" world"))
     [
         pytest.param(default_reply("hello there"), id="default-reply"),
         pytest.param(Script(TOKENS, tool=ToolCall("lookup", after=1)), id="tool-call"),
-        pytest.param(Script(TOKENS, error=ScriptError("boom", after=0)), id="error-before-start"),
-        pytest.param(Script(TOKENS, error=ScriptError("boom", after=2)), id="error-mid-stream"),
+        pytest.param(Script(TOKENS, error=FailurePoint("boom", after=0)), id="error-before-start"),
+        pytest.param(Script(TOKENS, error=FailurePoint("boom", after=2)), id="error-mid-stream"),
         pytest.param(Script(()), id="empty-reply"),
     ],
 )
@@ -402,10 +404,10 @@ def test_render_marks_token_indexes_and_the_terminal_write() -> None:
     outs = conn.session.render(Script(TOKENS), reaction.turn)
     assert [o.token for o in outs] == [None, 0, 1, 2, None]
     assert [o.terminal for o in outs] == [False, False, False, False, True]
-    failed = conn.session.render(Script(TOKENS, error=ScriptError("x", 1)), reaction.turn)
+    failed = conn.session.render(Script(TOKENS, error=FailurePoint("x", 1)), reaction.turn)
     assert [(o.token, o.terminal) for o in failed] == [(None, False), (0, False), (None, True)]
     # An error after 0 tokens: the reply never started, so no assistant_message_start.
-    (never,) = conn.session.render(Script(TOKENS, error=ScriptError("x", 0)), reaction.turn)
+    (never,) = conn.session.render(Script(TOKENS, error=FailurePoint("x", 0)), reaction.turn)
     assert (never.payload, never.terminal) == (encode("error", {"message": "x"}), True)
 
 
@@ -621,7 +623,7 @@ def test_a_client_that_drops_mid_turn_and_rejoins_finds_its_message() -> None:
 
 def test_a_failed_reply_stores_no_assistant_message() -> None:
     state = new_state()
-    conn = Connection(state, (Script(TOKENS, error=ScriptError("boom", 1)),))
+    conn = Connection(state, (Script(TOKENS, error=FailurePoint("boom", 1)),))
     conn.ask("create_chat", token=TOKEN)
     conn.ask("message", message="hi")
     assert history(state) == [("user", "hi")]

@@ -31,7 +31,9 @@ from mockserver.testing import LiveServer
 from streamctl.core.check import check, failed
 from streamctl.core.jwt import mint_dev_token
 from streamctl.core.protocols import get, names
-from streamctl.core.protocols.base import ClientOptions, Settings
+from streamctl.core.protocols.exchange import ClientOptions
+from streamctl.core.protocols.goose.server import GooseSettings
+from streamctl.core.protocols.ws_events.server import WsEventsSettings
 from streamctl.core.transcript import Close, Frame, Transcript, load
 from streamctl.errors import ExitCode
 from streamctl.net import Limits, exchange
@@ -95,11 +97,10 @@ def proxied(upstream: LiveServer, tmp_path: Path) -> Iterator[Proxied]:
 def converse(protocol: str, base_url: str, test: str, query: str) -> Transcript:
     """One exchange of ``protocol`` through ``base_url``, as streamctl's client records it
     (with the default secrets of the mock and of the third-party app)."""
-    settings = Settings()
     options = ClientOptions(
         "Hello there",
-        secret_key=settings.goose_secret,
-        token=mint_dev_token(settings.jwt_secret, now=time.time()),
+        secret_key=GooseSettings().secret,
+        token=mint_dev_token(WsEventsSettings().jwt_secret, now=time.time()),
         headers=((TEST_HEADER, test),),
         chat="1" if protocol == "message-stream" else None,
     )

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from streamctl.core.protocols import REGISTRY, UnknownProtocolError, get, names
+from streamctl.core.protocols.exchange import Settings
+from streamctl.core.protocols.goose.server import GooseSettings
+from streamctl.core.protocols.ws_events.server import WsEventsSettings
 from streamctl.core.spec import ANY, SAME
 
 PROTOCOLS = list(REGISTRY.values())
@@ -19,6 +22,16 @@ def test_the_registry_lists_the_six_protocols_in_order() -> None:
         "message-stream",
         "goose-web",
     ]
+
+
+def test_each_protocol_finds_its_own_settings_by_its_name() -> None:
+    goose = GooseSettings(secret="s", variant="e")
+    settings = Settings(protocols={"goose": goose})
+    assert get("goose").new_state(settings).own is goose
+    assert get("ws-events").new_state(settings).own == WsEventsSettings()  # none given
+    wrong = Settings(protocols={"ws-events": goose})
+    with pytest.raises(TypeError, match="ws-events settings must be a WsEventsSettings"):
+        get("ws-events").new_state(wrong)
 
 
 def test_an_unknown_protocol_names_the_known_ones() -> None:

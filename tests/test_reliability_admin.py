@@ -17,6 +17,7 @@ from mockserver.cors import Cors
 from mockserver.guard import Guard, host_name
 from mockserver.testing import LiveServer
 from streamctl.testing import MockServer
+from tests.live import reconfigured
 
 JSON = {"Content-Type": "application/json"}
 QUEUE = {"protocol": "goose", "scenario": "plain"}
@@ -84,7 +85,7 @@ def test_a_configured_origin_list_still_lets_the_server_s_own_page_in(
     live_server_session: LiveServer,
 ) -> None:
     config = {"cors_origins": ("https://app.example",)}
-    with live_server_session.with_config(**config) as server:
+    with reconfigured(live_server_session, **config) as server:
         own = httpx.post(admin(server, "queue"), json=QUEUE, headers={"Origin": server.base_url})
         other = httpx.post(
             admin(server, "queue"), json=QUEUE, headers={"Origin": "http://localhost:3000"}
@@ -157,7 +158,7 @@ def test_host_names_are_read_without_port_or_brackets() -> None:
 def test_an_admin_token_guards_the_admin_api_but_not_the_playground(
     live_server_session: LiveServer,
 ) -> None:
-    with live_server_session.with_config(admin_token="s3cret") as server:
+    with reconfigured(live_server_session, admin_token="s3cret") as server:
         for method, path in (("GET", "journal"), ("POST", "reset"), ("GET", "transcripts")):
             refused = httpx.request(method, admin(server, path), json={})
             assert refused.status_code == 401

@@ -12,16 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamctl.core.script import (
+    FailurePoint,
     HoldPoint,
     Script,
-    ScriptError,
     ScriptFormatError,
     Token,
     ToolCall,
     default_reply,
     from_text,
     script_from_dict,
-    scripts_from_turns,
     tokenize,
 )
 
@@ -90,10 +89,10 @@ def test_script_text_and_sent_tokens() -> None:
     tokens = (Token("a"), Token(" b"), Token(" c"))
     assert Script(tokens).sent_tokens == tokens
     assert Script(tokens).text == "a b c"
-    cut = Script(tokens, error=ScriptError("boom", after=2))
+    cut = Script(tokens, error=FailurePoint("boom", after=2))
     assert cut.sent_tokens == tokens[:2]
     assert cut.text == "a b"
-    assert Script(tokens, error=ScriptError("boom")).text == ""
+    assert Script(tokens, error=FailurePoint("boom")).text == ""
 
 
 # --- script_from_dict: valid forms ---------------------------------------------------------
@@ -161,11 +160,11 @@ def test_structured_tool_output_is_json() -> None:
 
 
 def test_error_forms() -> None:
-    assert script_from_dict({"reply": "a b", "error": "overloaded"}).error == ScriptError(
+    assert script_from_dict({"reply": "a b", "error": "overloaded"}).error == FailurePoint(
         "overloaded", 0
     )
     script = script_from_dict({"reply": "a b c", "error": {"message": "cut", "after": 2}})
-    assert script.error == ScriptError("cut", 2)
+    assert script.error == FailurePoint("cut", 2)
     assert script.text == "a b"
     assert script_from_dict({"reply": "a", "error": None, "tool": None}) == Script((Token("a"),))
 
@@ -228,25 +227,6 @@ def test_format_errors(obj: dict[str, Any], message: str) -> None:
 def test_format_error_is_a_value_error_and_names_the_place() -> None:
     with pytest.raises(ValueError, match=re.escape("scenario.reply.tool: needs")):
         script_from_dict({"reply": "a", "tool": {}}, where="scenario.reply")
-
-
-# --- scripts_from_turns --------------------------------------------------------------------
-
-
-def test_scripts_from_turns() -> None:
-    scripts = scripts_from_turns([{"reply": "one"}, {"tokens": ["t", "wo"], "error": "x"}], "s")
-    assert scripts == (
-        Script((Token("one"),)),
-        Script((Token("t"), Token("wo")), error=ScriptError("x")),
-    )
-    assert scripts_from_turns([], "s") == ()
-
-
-def test_scripts_from_turns_errors_name_the_turn() -> None:
-    with pytest.raises(ScriptFormatError, match=re.escape("turns[1]: a turn must be an object")):
-        scripts_from_turns([{"reply": "a"}, "b"], "turns")
-    with pytest.raises(ScriptFormatError, match=re.escape("turns[2].tokens[0]: a token is")):
-        scripts_from_turns([{"reply": "a"}, {"reply": "b"}, {"tokens": [None]}], "turns")
 
 
 # --- the documented examples ---------------------------------------------------------------

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from mockserver.asgi import Message
 from mockserver.http_stream import Body
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import Settings, SSEProtocol, Turn
+from streamctl.core.protocols.exchange import Settings, Turn
+from streamctl.core.protocols.protocol import SSEProtocol
 from streamctl.core.script import Script, Token, from_text
 from streamctl.core.sse import decode
 from streamctl.core.transcript import Frame, Header, Request, Response, Transcript

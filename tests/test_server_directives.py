@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mockserver.directives import Asks, read
-from streamctl.engine.faults import parse_many
+from streamctl.engine.fault_parsing import parse_many
 from streamctl.engine.reply import Refused
 
 

@@ -17,7 +17,7 @@ from mockserver.front import path_pattern
 from mockserver.testing import LiveServer
 from streamctl.core.protocols import get, names
 from streamctl.core.script import default_reply
-from tests.live import converse
+from tests.live import converse, reconfigured
 
 
 def test_the_index_lists_every_protocol_and_is_not_a_goose_chat_page(
@@ -101,7 +101,7 @@ def test_configured_origins_replace_the_localhost_default(
     live_server_session: LiveServer,
 ) -> None:
     origins = ("https://app.example.com",)
-    with live_server_session.with_config(cors_origins=origins) as server:
+    with reconfigured(live_server_session, cors_origins=origins) as server:
         good = httpx.get(server.url("/status"), headers={"Origin": "https://app.example.com"})
         local = httpx.get(server.url("/status"), headers={"Origin": "http://localhost:3000"})
     assert good.headers["access-control-allow-origin"] == "https://app.example.com"

@@ -9,7 +9,8 @@ from httpx_sse import EventSource
 
 from mockserver.testing import LiveServer
 from streamctl.core.protocols import REGISTRY
-from streamctl.core.protocols.base import ClientOptions, SSEProtocol
+from streamctl.core.protocols.exchange import ClientOptions
+from streamctl.core.protocols.protocol import SSEProtocol
 from streamctl.core.sse import SSEDecoder, SSEEvent
 
 SSE_PROTOCOLS = [p for p in REGISTRY.values() if isinstance(p, SSEProtocol)]

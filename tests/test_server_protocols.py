@@ -19,14 +19,10 @@ from mockserver.testing import LiveServer
 from streamctl.core.check import check
 from streamctl.core.jwt import mint_dev_token
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import (
-    HttpRequest,
-    HttpResponse,
-    SSEProtocol,
-    WSProtocol,
-)
+from streamctl.core.protocols.exchange import HttpRequest, HttpResponse
+from streamctl.core.protocols.protocol import SSEProtocol, WSProtocol
 from streamctl.core.script import default_reply
-from tests.live import Talk, after_first_text, converse
+from tests.live import Talk, after_first_text, converse, reconfigured
 
 #: A reply that stalls for a minute after its first token (for clients that leave mid-reply).
 GAP = {"tokens": [{"text": "a", "delay_ms": 0}, {"text": " b", "delay_ms": 60000}, " c"]}
@@ -135,7 +131,7 @@ def test_goose_renders_the_tool_round_natively(live_server: LiveServer) -> None:
 
 
 def test_goose_uses_the_configured_secret(live_server_session: LiveServer) -> None:
-    with live_server_session.with_config(goose_secret="s3cret") as server:
+    with reconfigured(live_server_session, goose_secret="s3cret") as server:
         live, _ = refusal(server, "goose", goose_request(key="test"))
         assert live.status_code == 401
         (exchange,) = converse(server, "goose", ["hi"])
@@ -294,7 +290,7 @@ def test_ws_events_keeps_history_for_a_client_that_drops_mid_turn_and_rejoins(
 ) -> None:
     (tmp_path / "gap.json").write_text(json.dumps(GAP))
     config = {"scenario_dirs": (tmp_path,), "speed": 1.0}
-    with live_server_session.with_config(**config) as server:
+    with reconfigured(live_server_session, **config) as server:
         talk = Talk(server, "ws-events", scenario="gap")
         talk.say("first question", leave_when=after_first_text)
         assert server.wait_idle()

@@ -18,7 +18,7 @@ from mockserver.config import ServerConfig
 from mockserver.testing import LiveServer
 from streamctl.core.check import check
 from streamctl.core.protocols import get, names
-from streamctl.core.protocols.base import Settings
+from streamctl.core.protocols.exchange import Settings
 from streamctl.core.script import default_reply
 from streamctl.core.spec import Level
 from streamctl.engine.scenarios import load_dirs

@@ -24,7 +24,7 @@ from mockserver.config import ServerConfig
 from mockserver.testing import LiveServer
 from streamctl.core.check import check
 from streamctl.core.protocols import get, names
-from streamctl.core.protocols.base import SSEProtocol
+from streamctl.core.protocols.protocol import SSEProtocol
 from streamctl.core.transcript import (
     Close,
     End,

@@ -18,15 +18,8 @@ from fastapi.responses import Response
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from streamctl.core.protocols import REGISTRY
-from streamctl.core.protocols.base import (
-    HttpRequest,
-    HttpResponse,
-    Protocol,
-    Settings,
-    SSEProtocol,
-    Turn,
-    WSProtocol,
-)
+from streamctl.core.protocols.exchange import HttpRequest, HttpResponse, Settings, Turn
+from streamctl.core.protocols.protocol import ChatProtocol, SSEProtocol, WSProtocol
 from streamctl.core.script import Script, default_reply
 from streamctl.core.sse import SSEDecoder
 
@@ -105,7 +98,7 @@ def _ws_route(app: FastAPI, proto: WSProtocol, state: Any) -> None:
     app.add_api_websocket_route(proto.stream_endpoint.path, chat)
 
 
-def create_app(protocols: tuple[Protocol, ...] = tuple(REGISTRY.values())) -> FastAPI:
+def create_app(protocols: tuple[ChatProtocol, ...] = tuple(REGISTRY.values())) -> FastAPI:
     """A FastAPI app serving every protocol's stream endpoint."""
     app = FastAPI()
     for proto in protocols:

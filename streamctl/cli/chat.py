@@ -40,7 +40,8 @@ from streamctl.cli.send import UrlArg
 if TYPE_CHECKING:
     import asyncio
 
-    from streamctl.core.protocols.base import ClientOptions, Protocol
+    from streamctl.core.protocols.exchange import ClientOptions
+    from streamctl.core.protocols.protocol import ChatProtocol
     from streamctl.net import Conversation
     from streamctl.net.base import Result
 
@@ -147,7 +148,7 @@ def chat_command(
 
     Example: streamctl chat ws-events http://127.0.0.1:8000 --token "$(streamctl token)"
     """
-    from streamctl.cli.live import TextView  # noqa: PLC0415
+    from streamctl.cli.views import TextView  # noqa: PLC0415
     from streamctl.engine.recorder import NullSink, Recorder  # noqa: PLC0415
     from streamctl.net import open_conversation  # noqa: PLC0415
 
@@ -185,7 +186,7 @@ def chat_command(
             _loop(proto, conversation, messages, console, interrupts)
 
 
-def fresh(proto: Protocol, options: ClientOptions, url: str) -> ClientOptions:
+def fresh(proto: ChatProtocol, options: ClientOptions, url: str) -> ClientOptions:
     """``options`` with a session and chat of this run's own, where the user named none (the
     URL of a chat's endpoint names one): a used server does not open mid-conversation."""
     import secrets  # noqa: PLC0415
@@ -201,12 +202,12 @@ def fresh(proto: Protocol, options: ClientOptions, url: str) -> ClientOptions:
     return replace(options, session=session, chat=chat)
 
 
-def _has_chat_ids(proto: Protocol) -> bool:
+def _has_chat_ids(proto: ChatProtocol) -> bool:
     return any("{chat_id}" in e.path for e in proto.endpoints)
 
 
 def _loop(
-    proto: Protocol,
+    proto: ChatProtocol,
     conversation: Callable[[], Conversation],
     messages: Iterator[str],
     console: Console,
@@ -243,10 +244,10 @@ def _loop(
             runner.run(conv.aclose())
 
 
-def _report(proto: Protocol, result: Result, console: Console) -> None:
+def _report(proto: ChatProtocol, result: Result, console: Console) -> None:
     """After a reply: an error event was already shown and the chat goes on (with a hint when
     there is one); any other error ends the chat."""
-    from streamctl.cli.flow import hinted  # noqa: PLC0415
+    from streamctl.cli.one_turn import hinted  # noqa: PLC0415
     from streamctl.errors import ProtocolErrorEvent  # noqa: PLC0415
 
     if result.error is None:

@@ -52,7 +52,7 @@ from streamctl.errors import CheckFailed, UsageError
 if TYPE_CHECKING:
     from streamctl.cli.report import Checked
     from streamctl.core.protocols.exchange import ClientOptions
-    from streamctl.core.protocols.protocol import Protocol
+    from streamctl.core.protocols.protocol import ChatProtocol
     from streamctl.net import Limits, Observer
 
 __all__ = ["check_command", "load_messages"]
@@ -98,7 +98,7 @@ def load_messages(path: Path) -> list[str]:
     return messages
 
 
-def check_files(proto: Protocol, target: str, console: Console) -> list[Checked]:
+def check_files(proto: ChatProtocol, target: str, console: Console) -> list[Checked]:
     """Check every transcript or capture at ``target`` (a file, a directory searched
     recursively, or ``-`` for stdin)."""
     from streamctl.cli.report import Checked  # noqa: PLC0415
@@ -123,7 +123,7 @@ def check_files(proto: Protocol, target: str, console: Console) -> list[Checked]
 
 
 def check_live(
-    proto: Protocol,
+    proto: ChatProtocol,
     options: ClientOptions,
     url: str,
     messages: list[str],
@@ -149,7 +149,7 @@ def check_live(
 
 
 def check_resume(
-    proto: Protocol,
+    proto: ChatProtocol,
     options: ClientOptions,
     url: str,
     checked: list[Checked],
@@ -263,7 +263,7 @@ class _Live:
     """A live check's target and what every way of checking it shares."""
 
     console: Console
-    proto: Protocol
+    proto: ChatProtocol
     options: ClientOptions
     url: str
     bounds: Limits
@@ -340,7 +340,7 @@ def _wire(console: Console, debug: bool) -> Observer | None:
     """With --debug, the wire on stderr."""
     if not debug:
         return None
-    from streamctl.cli.live import WireView  # noqa: PLC0415
+    from streamctl.cli.views import WireView  # noqa: PLC0415
 
     return WireView(console)
 

@@ -11,14 +11,15 @@ from streamctl.errors import UsageError
 
 if TYPE_CHECKING:
     from streamctl.cli.suite_report import SuiteRun
-    from streamctl.core.protocols.base import ClientOptions, Protocol
+    from streamctl.core.protocols.exchange import ClientOptions
+    from streamctl.core.protocols.protocol import ChatProtocol
     from streamctl.net import Limits, Observer
 
 __all__ = ["suite_check", "write_baseline"]
 
 
 def suite_check(
-    proto: Protocol,
+    proto: ChatProtocol,
     url: str,
     options: ClientOptions,
     bounds: Limits,

@@ -19,7 +19,8 @@ from streamctl.cli.output import Console
 from streamctl.errors import ExitCode, LoadFailed, StreamctlError, UsageError
 
 if TYPE_CHECKING:
-    from streamctl.core.protocols.base import ClientOptions, Protocol
+    from streamctl.core.protocols.exchange import ClientOptions
+    from streamctl.core.protocols.protocol import ChatProtocol
     from streamctl.net.base import Limits
 
 __all__ = [
@@ -153,7 +154,7 @@ def parse_header(text: str) -> tuple[str, str]:
     return name, value
 
 
-def resolve_protocol(name: str) -> Protocol:
+def resolve_protocol(name: str) -> ChatProtocol:
     """The registered protocol ``name`` (a :class:`UsageError` listing the known ones)."""
     from streamctl.core.protocols import UnknownProtocolError, get  # noqa: PLC0415
 
@@ -176,7 +177,7 @@ def client_options(
 ) -> ClientOptions:
     """The :class:`ClientOptions` a protocol's client session is built from (``jwt_secret``
     mints the token when none is given)."""
-    from streamctl.core.protocols.base import ClientOptions  # noqa: PLC0415
+    from streamctl.core.protocols.exchange import ClientOptions  # noqa: PLC0415
 
     if token is None and jwt_secret:
         from streamctl.core.jwt import mint_dev_token  # noqa: PLC0415

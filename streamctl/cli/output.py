@@ -38,9 +38,9 @@ def escape(text: str) -> str:
 
 def json_line(obj: Any) -> str:
     """One compact JSON line (no newline); non-ASCII text stays readable, controls escaped."""
-    import json  # noqa: PLC0415 (not needed for --help)
+    from streamctl.core.jsontext import dumps_exact  # noqa: PLC0415 (not needed for --help)
 
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    text = dumps_exact(obj)
     return _JSON_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 

@@ -12,7 +12,7 @@ from streamctl.errors import UsageError
 
 if TYPE_CHECKING:
     from streamctl.core.probe import Probe
-    from streamctl.core.protocols.base import Protocol
+    from streamctl.core.protocols.protocol import ChatProtocol
     from streamctl.core.spec import Rule
 
 __all__ = ["protocols_command", "spec_command"]
@@ -41,7 +41,7 @@ def _format(fmt: str, known: tuple[str, ...] = FORMATS) -> str:
     return fmt
 
 
-def _protocol_dict(proto: Protocol) -> dict[str, object]:
+def _protocol_dict(proto: ChatProtocol) -> dict[str, object]:
     return {
         "name": proto.name,
         "title": proto.title,
@@ -55,7 +55,7 @@ def _protocol_dict(proto: Protocol) -> dict[str, object]:
     }
 
 
-def _protocol_text(proto: Protocol, markdown: bool) -> list[str]:
+def _protocol_text(proto: ChatProtocol, markdown: bool) -> list[str]:
     if markdown:
         lines = [f"### `{proto.name}` — {proto.title}", ""]
         lines += [f"- `{e.method} {e.path}`: {e.summary}" for e in proto.endpoints]
@@ -85,7 +85,7 @@ def protocols_command(fmt: FormatOpt = "text") -> None:
             console.line("\n".join(_protocol_text(proto, fmt == "markdown")))
 
 
-def _asyncapi(proto: Protocol) -> str:
+def _asyncapi(proto: ChatProtocol) -> str:
     import json  # noqa: PLC0415
 
     from streamctl import __version__  # noqa: PLC0415
@@ -112,7 +112,7 @@ def _rules_text(rules: tuple[Rule, ...], fmt: str) -> list[str]:
     return lines
 
 
-def _probes_text(proto: Protocol, fmt: str) -> list[str]:
+def _probes_text(proto: ChatProtocol, fmt: str) -> list[str]:
     from streamctl.core.probes import suite, unreachable  # noqa: PLC0415
 
     probes = suite(proto)
@@ -168,7 +168,7 @@ def spec_command(protocol: ProtocolArg, fmt: SpecFormatOpt = "text") -> None:
         console.line("\n".join([*_rules_text(rules, fmt), *_probes_text(proto, fmt)]))
 
 
-def _suite(proto: Protocol) -> tuple[Probe, ...]:
+def _suite(proto: ChatProtocol) -> tuple[Probe, ...]:
     from streamctl.core.probes import suite  # noqa: PLC0415
 
     return suite(proto)

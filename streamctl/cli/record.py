@@ -87,8 +87,8 @@ def record_command(
 
     Example: streamctl record goose http://127.0.0.1:8000 "Hello" -o hello.jsonl
     """
-    from streamctl.cli.flow import raise_for, stream_once  # noqa: PLC0415
-    from streamctl.cli.live import Stats, TextView  # noqa: PLC0415
+    from streamctl.cli.one_turn import raise_for, stream_once  # noqa: PLC0415
+    from streamctl.cli.views import Stats, TextView  # noqa: PLC0415
     from streamctl.engine.recorder import Recorder  # noqa: PLC0415
     from streamctl.net import transcript_meta  # noqa: PLC0415
     from streamctl.net.urls import validate  # noqa: PLC0415

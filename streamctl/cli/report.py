@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from streamctl.cli.output import escape
 from streamctl.core.check import NO_REPLY, failed
-from streamctl.core.protocols.base import excerpt
+from streamctl.core.protocols.rules import excerpt
 from streamctl.core.spec import Finding, Level, Rule
 from streamctl.core.transcript import Frame, Transcript
 

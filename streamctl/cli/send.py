@@ -69,8 +69,8 @@ def send_command(
 
     Example: streamctl send sse-delta-done http://127.0.0.1:8000 "Hello"
     """
-    from streamctl.cli.flow import raise_for, stream_once  # noqa: PLC0415
-    from streamctl.cli.live import make_view  # noqa: PLC0415
+    from streamctl.cli.one_turn import raise_for, stream_once  # noqa: PLC0415
+    from streamctl.cli.views import make_view  # noqa: PLC0415
     from streamctl.engine.recorder import NullSink, Recorder  # noqa: PLC0415
 
     console = Console()

@@ -210,7 +210,7 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
     from mockserver.loops import LoopError, loop_name  # noqa: PLC0415
     from mockserver.run import banner, bind, serve  # noqa: PLC0415
     from streamctl.core.protocols import REGISTRY  # noqa: PLC0415
-    from streamctl.engine.faults import FaultError, parse_many  # noqa: PLC0415
+    from streamctl.engine.fault_parsing import FaultError, parse_many  # noqa: PLC0415
     from streamctl.engine.scenarios import ScenarioError, load_dirs  # noqa: PLC0415
     from streamctl.errors import ExitCode  # noqa: PLC0415
 

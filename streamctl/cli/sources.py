@@ -14,7 +14,7 @@ from streamctl.errors import UsageError
 
 if TYPE_CHECKING:
     from streamctl.cli.output import Console
-    from streamctl.core.protocols.base import Protocol
+    from streamctl.core.protocols.protocol import ChatProtocol
     from streamctl.core.transcript import Transcript
 
 __all__ = ["note_unjudged", "read_source"]
@@ -71,7 +71,7 @@ def read_source(
     return named
 
 
-def note_unjudged(console: Console, name: str, transcript: Transcript, proto: Protocol) -> None:
+def note_unjudged(console: Console, name: str, transcript: Transcript, proto: ChatProtocol) -> None:
     """Say which rules a capture could not be judged on, and which facts it lacks."""
     from streamctl.core.check import unjudged  # noqa: PLC0415
 

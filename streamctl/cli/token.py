@@ -11,7 +11,7 @@ from streamctl.cli.output import Console
 
 __all__ = ["DEFAULT_SECRET", "token_command"]
 
-#: The mock server's default ``JWT_SECRET`` (streamctl.core.protocols.base.Settings).
+#: The mock server's default ``JWT_SECRET`` (streamctl.core.protocols.ws_events.server).
 DEFAULT_SECRET = "streamctl-dev-secret"
 
 SecretOpt = Annotated[

@@ -19,7 +19,7 @@ from streamctl.core.spec import Field, Shape
 
 if TYPE_CHECKING:
     from streamctl.core.protocols.exchange import Endpoint
-    from streamctl.core.protocols.protocol import Protocol
+    from streamctl.core.protocols.protocol import ChatProtocol
 
 __all__ = ["ASYNCAPI_VERSION", "document", "shape_schema"]
 
@@ -79,7 +79,7 @@ def _type_schema(expected: type | Shape, spec: Field) -> dict[str, Any]:
     return schema
 
 
-def payload_schema(proto: Protocol, kind: str) -> dict[str, Any]:
+def payload_schema(proto: ChatProtocol, kind: str) -> dict[str, Any]:
     """The JSON a server message of type ``kind`` is on the wire: its schema, with the member
     that names its type (or the envelope that holds it) as the protocol declares."""
     body = shape_schema(proto.spec.schemas[kind])
@@ -95,7 +95,7 @@ def payload_schema(proto: Protocol, kind: str) -> dict[str, Any]:
     return body
 
 
-def _describe(proto: Protocol, kind: str) -> str:
+def _describe(proto: ChatProtocol, kind: str) -> str:
     rule_id = proto.rule_id(f"schema.{kind}")
     rule = next((r for r in proto.spec.rules if r.id == rule_id), None)
     if rule is None:
@@ -103,7 +103,7 @@ def _describe(proto: Protocol, kind: str) -> str:
     return f"{rule.text} (rule `{rule.id}`, source: {rule.source})"
 
 
-def _server_message(proto: Protocol, kind: str) -> dict[str, Any]:
+def _server_message(proto: ChatProtocol, kind: str) -> dict[str, Any]:
     message: dict[str, Any] = {
         "name": kind,
         "title": kind,
@@ -127,7 +127,7 @@ def _sse_message_binding() -> dict[str, Any]:
     }
 
 
-def _client_message(proto: Protocol, kind: str, shape: Shape) -> dict[str, Any]:
+def _client_message(proto: ChatProtocol, kind: str, shape: Shape) -> dict[str, Any]:
     return {
         "name": kind,
         "title": kind,
@@ -137,7 +137,7 @@ def _client_message(proto: Protocol, kind: str, shape: Shape) -> dict[str, Any]:
     }
 
 
-def _message_keys(proto: Protocol) -> tuple[dict[str, str], dict[str, str]]:
+def _message_keys(proto: ChatProtocol) -> tuple[dict[str, str], dict[str, str]]:
     """Component keys for the server's and the client's messages (distinct when both sides
     use a type name, such as ``error``)."""
     server = {kind: _key(kind) for kind in proto.spec.schemas}
@@ -149,7 +149,7 @@ def _key(kind: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]", "_", kind)
 
 
-def _channel(proto: Protocol, endpoint: Endpoint, keys: list[str]) -> dict[str, Any]:
+def _channel(proto: ChatProtocol, endpoint: Endpoint, keys: list[str]) -> dict[str, Any]:
     channel: dict[str, Any] = {
         "address": endpoint.path,
         "title": f"{endpoint.method} {endpoint.path}",
@@ -166,7 +166,7 @@ def _channel(proto: Protocol, endpoint: Endpoint, keys: list[str]) -> dict[str, 
     return channel
 
 
-def _order(proto: Protocol) -> dict[str, Any]:
+def _order(proto: ChatProtocol) -> dict[str, Any]:
     machine = proto.spec.machine
     assert machine is not None  # _channel asks first
     return {
@@ -180,7 +180,9 @@ def _order(proto: Protocol) -> dict[str, Any]:
     }
 
 
-def _operations(proto: Protocol, endpoint: Endpoint, server: list[str], client: list[str]) -> Any:
+def _operations(
+    proto: ChatProtocol, endpoint: Endpoint, server: list[str], client: list[str]
+) -> Any:
     channel = {"$ref": "#/channels/stream"}
     sent: dict[str, Any] = {
         "action": "send",
@@ -202,7 +204,7 @@ def _operations(proto: Protocol, endpoint: Endpoint, server: list[str], client: 
     return operations
 
 
-def document(proto: Protocol, version: str, host: str = "127.0.0.1:8000") -> dict[str, Any]:
+def document(proto: ChatProtocol, version: str, host: str = "127.0.0.1:8000") -> dict[str, Any]:
     """The AsyncAPI 3.0 document for ``proto`` served by streamctl ``version`` at ``host``."""
     endpoint = proto.stream_endpoint
     server_keys, client_keys = _message_keys(proto)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from streamctl.core.protocols import REGISTRY, get
-from streamctl.core.protocols.protocol import Protocol, SSEProtocol
+from streamctl.core.protocols.protocol import ChatProtocol, SSEProtocol
 from streamctl.core.transcript import (
     MAGIC,
     Frame,
@@ -133,7 +133,7 @@ def read_capture(
     return [_RAW[kind](data, proto)]
 
 
-def _transcript(data: bytes, proto: Protocol | None) -> Transcript:
+def _transcript(data: bytes, proto: ChatProtocol | None) -> Transcript:
     try:
         transcript = load(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -166,13 +166,13 @@ def split_lines(body: bytes) -> list[bytes]:
     return [piece for piece in pieces if piece]
 
 
-def stand_in_request(proto: Protocol) -> Request:
+def stand_in_request(proto: ChatProtocol) -> Request:
     """The request a raw body is taken to answer: the protocol's stream endpoint."""
     endpoint = proto.stream_endpoint
     return Request("GET" if endpoint.method == "WS" else endpoint.method, endpoint.path)
 
 
-def _raw_sse(data: bytes, proto: Protocol) -> Transcript:
+def _raw_sse(data: bytes, proto: ChatProtocol) -> Transcript:
     if not isinstance(proto, SSEProtocol):
         raise CaptureError(
             f"{proto.name} speaks WebSocket, not SSE: give its server messages one per line"
@@ -181,7 +181,7 @@ def _raw_sse(data: bytes, proto: Protocol) -> Transcript:
     return _raw(proto, head, split_events(data), "sse", _RAW_UNKNOWN)
 
 
-def _raw_ndjson(data: bytes, proto: Protocol) -> Transcript:
+def _raw_ndjson(data: bytes, proto: ChatProtocol) -> Transcript:
     if isinstance(proto, SSEProtocol):
         if NDJSON_TYPE not in proto.media_types:
             raise CaptureError(f"{proto.name} streams SSE, and this body is NDJSON")
@@ -202,14 +202,14 @@ def _utf8(line: bytes, number: int) -> str:
         raise CaptureError(f"line {number} is not UTF-8 (byte {exc.start})") from exc
 
 
-_RAW: dict[str, Callable[[bytes, Protocol], Transcript]] = {
+_RAW: dict[str, Callable[[bytes, ChatProtocol], Transcript]] = {
     "sse": _raw_sse,
     "ndjson": _raw_ndjson,
 }
 
 
 def _raw(
-    proto: Protocol,
+    proto: ChatProtocol,
     head: Response,
     payloads: list[bytes] | list[str | bytes],
     kind: str,

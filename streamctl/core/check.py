@@ -13,7 +13,7 @@ import gc
 from collections.abc import Iterator, Sequence
 
 from streamctl.core.protocols import get
-from streamctl.core.protocols.protocol import Protocol
+from streamctl.core.protocols.protocol import ChatProtocol
 from streamctl.core.protocols.rules import excerpt
 from streamctl.core.spec import ANY, SAME, Finding, Level, Machine, Msg, Rule
 from streamctl.core.transcript import Frame, Transcript
@@ -31,7 +31,7 @@ NO_REPLY = Rule(
 _AUTH_STATUSES = (401, 403)
 
 
-def check(transcript: Transcript, protocol: Protocol | None = None) -> list[Finding]:
+def check(transcript: Transcript, protocol: ChatProtocol | None = None) -> list[Finding]:
     """Every finding for ``transcript``, ordered by the frame it concerns.
 
     Rules that need a fact the transcript lacks (a capture without timing, say) are not
@@ -44,7 +44,7 @@ def check(transcript: Transcript, protocol: Protocol | None = None) -> list[Find
     return [f for f in findings if f.rule not in skipped] if skipped else findings
 
 
-def unjudged(transcript: Transcript, protocol: Protocol | None = None) -> list[Rule]:
+def unjudged(transcript: Transcript, protocol: ChatProtocol | None = None) -> list[Rule]:
     """The rules :func:`check` cannot judge: they need a fact the transcript marks unknown."""
     unknown = frozenset(transcript.header.unknown)
     if not unknown:
@@ -67,7 +67,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _check(transcript: Transcript, proto: Protocol) -> list[Finding]:
+def _check(transcript: Transcript, proto: ChatProtocol) -> list[Finding]:
     findings = [*proto.transport_rules(transcript), *proto.http_rules(transcript)]
     response = transcript.header.response
     if response is not None and response.status not in (200, 101):
@@ -79,7 +79,9 @@ def _check(transcript: Transcript, proto: Protocol) -> list[Finding]:
     return sorted(findings, key=lambda f: -1 if f.frame is None else f.frame)
 
 
-def order_findings(proto: Protocol, msgs: Sequence[Msg], transcript: Transcript) -> list[Finding]:
+def order_findings(
+    proto: ChatProtocol, msgs: Sequence[Msg], transcript: Transcript
+) -> list[Finding]:
     """Apply the protocol's transition table to the messages, in order.
 
     A message the table does not allow is one finding, and the walk re-synchronises on it (as
@@ -114,7 +116,7 @@ def order_findings(proto: Protocol, msgs: Sequence[Msg], transcript: Transcript)
     return findings
 
 
-def _out_of_order(proto: Protocol, machine: Machine, state: str, msg: Msg) -> Finding:
+def _out_of_order(proto: ChatProtocol, machine: Machine, state: str, msg: Msg) -> Finding:
     if state in machine.terminal:
         what = f"{msg.type} after the stream already ended ({state})"
         return proto.finding(machine.after_final, what, msg.frame, msg.raw)
@@ -145,7 +147,7 @@ def failed(findings: Sequence[Finding], strict: bool = False) -> bool:
     return any(f.level is Level.MUST or strict for f in findings)
 
 
-def no_reply(transcript: Transcript, protocol: Protocol | None = None) -> Finding | None:
+def no_reply(transcript: Transcript, protocol: ChatProtocol | None = None) -> Finding | None:
     """The :data:`NO_REPLY` finding when ``transcript`` holds no reply: one line saying why
     and, when the server refused credentials, what to pass."""
     proto = protocol or get(transcript.protocol)
@@ -171,7 +173,12 @@ def no_reply(transcript: Transcript, protocol: Protocol | None = None) -> Findin
 
 
 def _no_reply(
-    proto: Protocol, what: str, transcript: Transcript, *, auth: bool = False, refused: bool = True
+    proto: ChatProtocol,
+    what: str,
+    transcript: Transcript,
+    *,
+    auth: bool = False,
+    refused: bool = True,
 ) -> Finding:
     if auth and proto.credentials_hint:
         message = f"{proto.name}: authentication refused ({what}); {proto.credentials_hint}"

@@ -12,7 +12,7 @@ from functools import cache
 
 from streamctl.core.protocols import REGISTRY
 from streamctl.core.protocols.exchange import Endpoint
-from streamctl.core.protocols.protocol import Protocol
+from streamctl.core.protocols.protocol import ChatProtocol
 
 __all__ = ["endpoint_for"]
 
@@ -24,8 +24,8 @@ def _pattern(path: str) -> re.Pattern[str]:
 
 
 def endpoint_for(
-    method: str, target: str, protocols: Iterable[Protocol] | None = None
-) -> tuple[Protocol, Endpoint] | None:
+    method: str, target: str, protocols: Iterable[ChatProtocol] | None = None
+) -> tuple[ChatProtocol, Endpoint] | None:
     """The protocol and endpoint that ``method`` (``WS`` for a WebSocket upgrade) and the path
     of ``target`` name, among ``protocols`` (default: every registered one)."""
     path = target.partition("?")[0]

@@ -29,7 +29,7 @@ from streamctl.core.capture import (
     split_lines,
 )
 from streamctl.core.endpoints import endpoint_for
-from streamctl.core.protocols.protocol import Protocol
+from streamctl.core.protocols.protocol import ChatProtocol
 from streamctl.core.redact import redact_body, redact_headers, redact_target, redact_text
 from streamctl.core.transcript import (
     Frame,
@@ -60,10 +60,10 @@ class _Stream:
     kind: str  # "ws", or the body's media type
     method: str
     target: str
-    owner: Protocol | None
+    owner: ChatProtocol | None
 
 
-def exchanges(data: bytes, proto: Protocol | None = None) -> list[Transcript]:
+def exchanges(data: bytes, proto: ChatProtocol | None = None) -> list[Transcript]:
     """Every streaming exchange in the HAR file ``data`` (only ``proto``'s, if given).
 
     An exchange belongs to the protocol whose stream endpoint its method and path match. A
@@ -102,7 +102,7 @@ def _entries(data: bytes) -> list[Any]:
     return entries
 
 
-def _nothing(count: int, proto: Protocol | None, skipped: list[str]) -> str:
+def _nothing(count: int, proto: ChatProtocol | None, skipped: list[str]) -> str:
     which = "" if proto is None else f" of {proto.name}"
     text = f"no event-stream, NDJSON or WebSocket exchange{which} among {count} HAR entries"
     return text + ("; " + "; ".join(skipped[:5]) if skipped else "")
@@ -125,7 +125,7 @@ def _stream_of(entry: object, index: int) -> _Stream | None:
     return _Stream(index, entry, kind, method, target, owner)
 
 
-def _exchange(stream: _Stream, proto: Protocol, skipped: list[str]) -> Transcript | None:
+def _exchange(stream: _Stream, proto: ChatProtocol, skipped: list[str]) -> Transcript | None:
     where = f"log.entries[{stream.index}]"
     request = _object(stream.entry, "request", where)
     response = _object(stream.entry, "response", where)
@@ -198,7 +198,7 @@ def _stream_type(response: Mapping[str, Any]) -> str | None:
     return kind if kind in _STREAM_TYPES else None
 
 
-def _owner(method: str, target: str) -> Protocol | None:
+def _owner(method: str, target: str) -> ChatProtocol | None:
     """The protocol whose stream endpoint is ``method`` ``target`` (``WS`` for WebSocket)."""
     found = endpoint_for(method, target)
     return found[0] if found is not None and found[1].stream else None
@@ -219,7 +219,7 @@ def _content(response: Mapping[str, Any]) -> bytes | None:
 
 def _stream(
     response: Mapping[str, Any],
-    proto: Protocol,
+    proto: ChatProtocol,
     request: Request,
     head: Response,
     *,
@@ -239,7 +239,7 @@ def _stream(
 
 
 def _websocket(
-    entry: Mapping[str, Any], proto: Protocol, request: Request, head: Response, index: int
+    entry: Mapping[str, Any], proto: ChatProtocol, request: Request, head: Response, index: int
 ) -> Transcript:
     where = f"log.entries[{index}]._webSocketMessages"
     messages = entry.get("_webSocketMessages", [])

@@ -23,6 +23,7 @@ __all__ = [
     "NotAnObjectError",
     "RawJSON",
     "dumps_compact",
+    "dumps_exact",
     "encode",
     "is_unicode",
     "json_object",
@@ -203,8 +204,15 @@ def dumps_compact(obj: Any) -> str:
     non-string keys, lone surrogates) the standard library does, lone surrogates escaped
     (:func:`well_formed`) so the text always encodes as UTF-8. For frames only: orjson
     writes NaN as ``null``, so writers that must keep data as it was (transcripts, redaction)
-    use :mod:`json`."""
+    use :func:`dumps_exact`."""
     try:
         return orjson.dumps(obj, default=_fragment).decode()
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return well_formed(_STDLIB_COMPACT.encode(obj))
+
+
+def dumps_exact(obj: Any) -> str:
+    """Compact JSON text with non-ASCII kept, every value as it was (``NaN`` stays ``NaN``,
+    integers beyond 64 bits exact): the standard library's, for data that must come back as
+    it went (transcripts, redaction, the CLI's JSON lines). Slower than :func:`dumps_compact`."""
+    return _STDLIB_COMPACT.encode(obj)

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from streamctl.core.check import NO_REPLY, check, failed, no_reply
 from streamctl.core.protocols.client import ClientSession
 from streamctl.core.protocols.exchange import ClientOptions
-from streamctl.core.protocols.protocol import Protocol
+from streamctl.core.protocols.protocol import ChatProtocol
 from streamctl.core.spec import Finding, Level, Rule
 from streamctl.core.transcript import Headers, Transcript
 
@@ -151,7 +151,7 @@ class Context:
     """What a plan knows: the protocol, the user's options (credentials, the message), the
     idle timeout, the wall clock (to sign tokens that expired) and the HS256 secret if given."""
 
-    proto: Protocol
+    proto: ChatProtocol
     options: ClientOptions
     idle_s: float = 5.0
     now: float = 0.0
@@ -235,7 +235,7 @@ def stalled_rule(proto: str) -> Rule:
     )
 
 
-def stream_findings(proto: Protocol, transcripts: Sequence[Transcript]) -> list[Finding]:
+def stream_findings(proto: ChatProtocol, transcripts: Sequence[Transcript]) -> list[Finding]:
     """Every stream's findings, ``<proto>.stalled`` for a stream that fell silent, and
     :data:`NO_REPLY` for the first without a reply (nothing after it is checked)."""
     found: list[Finding] = []

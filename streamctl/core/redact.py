@@ -26,6 +26,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote_plus
 
+from streamctl.core.jsontext import dumps_exact
+
 __all__ = [
     "REDACTED",
     "is_secret_name",
@@ -148,7 +150,7 @@ def _redact_document(text: str) -> str | None:
         redacted = _redact_json(obj)
         if redacted == obj:
             return text
-        return json.dumps(redacted, ensure_ascii=False, separators=(",", ":"))
+        return dumps_exact(redacted)
     except (ValueError, RecursionError):
         return None
 

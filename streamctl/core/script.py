@@ -10,21 +10,20 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "FailurePoint",
     "HoldPoint",
     "Script",
-    "ScriptError",
     "ScriptFormatError",
     "Token",
     "ToolCall",
     "default_reply",
     "from_text",
     "script_from_dict",
-    "scripts_from_turns",
     "tokenize",
 ]
 
@@ -57,8 +56,11 @@ class ToolCall:
 
 
 @dataclass(frozen=True, slots=True)
-class ScriptError:
-    """The reply fails with ``message`` after ``after`` tokens (0: before the reply starts)."""
+class FailurePoint:
+    """The reply fails with ``message`` after ``after`` tokens (0: before the reply starts).
+
+    Data, not an exception: the protocol renders it as its own error message (``Script.error``).
+    """
 
     message: str
     after: int = 0
@@ -80,7 +82,7 @@ class HoldPoint:
 class Script:
     tokens: tuple[Token, ...]
     tool: ToolCall | None = None
-    error: ScriptError | None = None
+    error: FailurePoint | None = None
     #: The model's reasoning before its reply (goose-web sends it as ``thinking``; the other
     #: protocols have no message for it).
     thinking: str = ""
@@ -220,7 +222,7 @@ def script_from_dict(obj: Mapping[str, Any], where: str = "script") -> Script:
     return Script(tokens, tool, _error(obj, len(tokens), where), thinking, holds)
 
 
-def _error(obj: Mapping[str, Any], tokens: int, where: str) -> ScriptError | None:
+def _error(obj: Mapping[str, Any], tokens: int, where: str) -> FailurePoint | None:
     if obj.get("error") is None:
         return None
     spec = obj["error"]
@@ -231,16 +233,4 @@ def _error(obj: Mapping[str, Any], tokens: int, where: str) -> ScriptError | Non
     kind = spec.get("kind", "error")
     if kind not in ERROR_KINDS:
         raise ScriptFormatError(f"{where}.error: 'kind' must be one of {', '.join(ERROR_KINDS)}")
-    return ScriptError(spec["message"], _after(spec, tokens, 0, f"{where}.error"), kind)
-
-
-def scripts_from_turns(turns: Sequence[Any], where: str) -> tuple[Script, ...]:
-    """Several replies, one per conversation turn."""
-    return tuple(
-        script_from_dict(t, f"{where}[{i}]") if isinstance(t, dict) else _bad_turn(where, i)
-        for i, t in enumerate(turns)
-    )
-
-
-def _bad_turn(where: str, index: int) -> Script:
-    raise ScriptFormatError(f"{where}[{index}]: a turn must be an object")
+    return FailurePoint(spec["message"], _after(spec, tokens, 0, f"{where}.error"), kind)

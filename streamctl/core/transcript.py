@@ -179,10 +179,6 @@ def _dump_body(body: bytes | None) -> dict[str, str] | None:
     return None if body is None else _bytes_field(body)
 
 
-def _dump_json(obj: Mapping[str, Any]) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-
-
 def dump_header(header: Header) -> str:
     """The header line (no newline)."""
     req = header.request
@@ -207,7 +203,7 @@ def dump_header(header: Header) -> str:
             "status": header.response.status,
             "headers": [list(h) for h in header.response.headers],
         }
-    return _dump_json(obj)
+    return jsontext.dumps_exact(obj)
 
 
 def dump_record(record: Record) -> str:
@@ -227,7 +223,7 @@ def dump_record(record: Record) -> str:
     else:
         obj["end"] = record.outcome
         obj["detail"] = record.detail
-    return _dump_json(obj)
+    return jsontext.dumps_exact(obj)
 
 
 def dump(transcript: Transcript) -> str:

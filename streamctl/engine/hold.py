@@ -19,7 +19,7 @@ from typing import Any
 from streamctl.core.protocols.exchange import Out
 from streamctl.core.script import HoldPoint
 from streamctl.engine.clock import Clock
-from streamctl.engine.fault_plan import Plan
+from streamctl.engine.fault_planning import Plan
 from streamctl.engine.pacing import Progress, play, play_plan
 from streamctl.engine.reply import Reply, Writer
 
@@ -165,8 +165,8 @@ def _held_rendering(
 ) -> Coroutine[Any, Any, Progress]:
     """A reply without a plan, held: its rendering's messages, played a segment at a time."""
     heartbeat, ms = reply.heartbeat, reply.heartbeat_ms
-    outs, payloads = reply.rendering.outs, writer.made(reply.rendering)
-    beat = None if heartbeat is None else writer.made(heartbeat)[0]
+    outs, payloads = reply.rendering.outs, writer.messages(reply.rendering)
+    beat = None if heartbeat is None else writer.messages(heartbeat)[0]
 
     def run(start: int, end: int) -> Awaitable[object]:
         return play(

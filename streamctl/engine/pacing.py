@@ -1,6 +1,6 @@
 """Pacing: turn a protocol's writes into timed writes on an injected clock.
 
-:func:`play` writes each :class:`~streamctl.core.protocols.base.Out` ``delay_ms * speed`` after
+:func:`play` writes each :class:`~streamctl.core.protocols.exchange.Out` ``delay_ms * speed`` after
 the previous one was *due* (not after it finished), so a slow write does not push every later
 token back, and interleaves a protocol's heartbeat in real time (the speed factor does not
 scale it: goose's ``Ping`` stays 500 ms apart however fast the script plays).
@@ -17,10 +17,10 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-from streamctl.core.protocols.base import Out
+from streamctl.core.protocols.exchange import Out
 from streamctl.core.script import Script
 from streamctl.engine.clock import Clock
-from streamctl.engine.fault_plan import Pause, Plan
+from streamctl.engine.fault_planning import Pause, Plan
 
 __all__ = [
     "Progress",

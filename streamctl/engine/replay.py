@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streamctl.core.protocols.base import Out
+from streamctl.core.protocols.exchange import Out
 from streamctl.core.transcript import Close, Frame, Transcript
 
 __all__ = ["ReplayClose", "WSReplay", "replay_outs", "ws_replay"]

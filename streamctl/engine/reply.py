@@ -19,7 +19,7 @@ answers wins):
    then, and an ``http:`` fault does nothing there.
 6. **Ids and resume** (SSE event streams the protocol rendered, ids asked for): every event
    gets an id, and the events up to ``Last-Event-ID`` are left out.
-7. **The plan**: the faults applied to the writes (:func:`~streamctl.engine.fault_plan.apply`).
+7. **The plan**: the faults applied to the writes (:func:`~streamctl.engine.fault_planning.apply`).
 
 A reply nothing changed is sent as rendered: :func:`send` then hands the writer the rendering
 itself, whose transport messages the writer may keep (see :class:`Writer`).
@@ -31,15 +31,15 @@ from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from streamctl.core.protocols.base import HttpResponse, Out, SSEProtocol, Turn
-from streamctl.core.protocols.base import Protocol as StreamProtocol
+from streamctl.core.protocols.exchange import HttpResponse, Out, Turn
+from streamctl.core.protocols.protocol import ChatProtocol, SSEProtocol
 from streamctl.core.script import Script
 from streamctl.core.sse import encode_comment
 from streamctl.core.transcript import Headers
 from streamctl.engine.choice import Choice
 from streamctl.engine.clock import Clock
-from streamctl.engine.fault_plan import Drop, Plan, apply, refusal
-from streamctl.engine.faults import Fault, FaultError
+from streamctl.engine.fault_parsing import Fault, FaultError
+from streamctl.engine.fault_planning import Drop, Plan, apply, refusal
 from streamctl.engine.pacing import (
     Progress,
     play,
@@ -215,7 +215,7 @@ class Resume:
 class Replies:
     """One stream endpoint's replies: :meth:`prepare` decides each, keeping the renderings."""
 
-    def __init__(self, protocol: StreamProtocol) -> None:
+    def __init__(self, protocol: ChatProtocol) -> None:
         self.protocol = protocol
         self.renderings = Renderings()
         self.sse = isinstance(protocol, SSEProtocol)
@@ -308,7 +308,7 @@ def _is_event_stream(headers: Headers) -> bool:
 class Writer(Protocol[M]):
     """A transport's sending half, as :func:`send` uses it.
 
-    ``write`` sends one payload. A reply sent as rendered goes out through ``made`` and
+    ``write`` sends one payload. A reply sent as rendered goes out through ``messages`` and
     ``send`` instead: the transport's message for each write of the rendering, which the
     writer may make once per rendering and keep (a reply then costs one ``send`` per write,
     measured worth it by ``scripts/bench_server.py``). Both ways send the same messages
@@ -316,7 +316,7 @@ class Writer(Protocol[M]):
 
     def write(self, payload: bytes | str) -> Awaitable[None]: ...
 
-    def made(self, rendering: Rendering) -> Sequence[M]: ...
+    def messages(self, rendering: Rendering) -> Sequence[M]: ...
 
     def joined(
         self, rendering: Rendering, speed: float
@@ -365,13 +365,13 @@ def _played(
         )
     # Writes due at the same instant go out as one (a recording keeps its own chunks).
     joined = None if _recorded(reply.choice) else writer.joined(reply.rendering, speed)
-    payloads, ends = (writer.made(reply.rendering), None) if joined is None else joined
+    payloads, ends = (writer.messages(reply.rendering), None) if joined is None else joined
     return play(
         reply.rendering.outs,
         writer.send,
         clock,
         speed=speed,
-        heartbeat=None if heartbeat is None else writer.made(heartbeat)[0],
+        heartbeat=None if heartbeat is None else writer.messages(heartbeat)[0],
         heartbeat_ms=ms,
         progress=progress,
         payloads=payloads,

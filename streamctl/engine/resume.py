@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from streamctl.core.protocols.base import Out
+from streamctl.core.protocols.exchange import Out
 from streamctl.core.spec import Finding, Level, Rule
 
 __all__ = ["RESUME_RULES", "resume_after", "resume_findings", "with_ids"]

@@ -26,12 +26,12 @@ from typing import Any
 from streamctl.core.capture import CaptureError
 from streamctl.core.protocols import REGISTRY, get
 from streamctl.core.protocols.exchange import ClientOptions
-from streamctl.core.protocols.protocol import Protocol, SSEProtocol
+from streamctl.core.protocols.protocol import ChatProtocol, SSEProtocol
 from streamctl.core.script import Script, ScriptFormatError, Token, script_from_dict
 from streamctl.core.transcript import MAGIC as TRANSCRIPT_MAGIC
 from streamctl.core.transcript import Transcript, TranscriptError, load
 from streamctl.engine.captures import CAPTURE_SUFFIXES, named, read_file
-from streamctl.engine.faults import Fault, FaultError, parse_many
+from streamctl.engine.fault_parsing import Fault, FaultError, parse_many
 from streamctl.engine.patterns import Pattern, PatternError, compile_pattern
 from streamctl.engine.scenario_set import ScenarioSet, UnknownScenarioError
 
@@ -361,7 +361,7 @@ def _recorded_transcript(path: Path, transcript: Transcript, name: str | None) -
     )
 
 
-def recorded_script(proto: Protocol, transcript: Transcript) -> Script:
+def recorded_script(proto: ChatProtocol, transcript: Transcript) -> Script:
     """The assistant text a recording carries, as the protocol's own client reads it.
 
     The server records it in the protocol's history when it replays the recording.

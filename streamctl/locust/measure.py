@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamctl.core.protocols.base import Protocol, SSEProtocol, Update, WSProtocol
+from streamctl.core.protocols.exchange import Update
+from streamctl.core.protocols.protocol import ChatProtocol, SSEProtocol, WSProtocol
 from streamctl.core.spec import Finding, Level, Msg
 from streamctl.core.sse import SSEEvent
 
@@ -146,7 +147,7 @@ class Watch:
     ``streamctl check`` would call a MUST finding on that event), without keeping the stream.
     """
 
-    def __init__(self, protocol: Protocol) -> None:
+    def __init__(self, protocol: ChatProtocol) -> None:
         self.protocol = protocol
         self.frame = 0
 

@@ -13,7 +13,7 @@ from argparse import Namespace
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from streamctl.core.protocols.base import ClientOptions
+from streamctl.core.protocols.exchange import ClientOptions
 
 __all__ = ["DEFAULT_MESSAGE", "Settings", "add_arguments"]
 

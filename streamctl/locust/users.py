@@ -31,7 +31,7 @@ from locust.exception import StopUser
 
 from streamctl.core.check import check
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import ClientOptions
+from streamctl.core.protocols.exchange import ClientOptions
 from streamctl.core.spec import Level
 from streamctl.engine.recorder import NullSink, Recorder
 from streamctl.locust.control import user_finished

@@ -29,8 +29,9 @@ import httpx
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
-from streamctl.core.protocols.base import ClientOptions, ClientSession
-from streamctl.core.protocols.base import Protocol as ChatProtocol
+from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.exchange import ClientOptions
+from streamctl.core.protocols.protocol import ChatProtocol
 from streamctl.core.sse import SSEDecoder
 from streamctl.core.transcript import Request, Response
 from streamctl.engine.recorder import Recorder

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol
 
-from streamctl.core.protocols.base import ClientOptions
-from streamctl.core.protocols.base import Protocol as ChatProtocol
+from streamctl.core.protocols.exchange import ClientOptions
+from streamctl.core.protocols.protocol import ChatProtocol
 from streamctl.core.transcript import Transcript
 from streamctl.engine.recorder import NullSink, Recorder
 from streamctl.errors import Unreachable

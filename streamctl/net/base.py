@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
-from streamctl.core.protocols.base import Protocol as ChatProtocol
+from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.exchange import ClientOptions, Update
+from streamctl.core.protocols.protocol import ChatProtocol
 from streamctl.core.transcript import Frame, Request, Response
 from streamctl.errors import ConnectionLost, ProtocolErrorEvent, StreamctlError
 

@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 import anyio
 import httpx
 
-from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
-from streamctl.core.protocols.base import Protocol as ChatProtocol
+from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.exchange import ClientOptions, Update
+from streamctl.core.protocols.protocol import ChatProtocol
 from streamctl.core.redact import redact_target
 from streamctl.core.sse import SSEDecoder, SSEEvent
 from streamctl.core.transcript import Request, Response, header_value

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from streamctl.core.protocols.base import ClientOptions
-from streamctl.core.protocols.base import Protocol as ChatProtocol
+from streamctl.core.protocols.exchange import ClientOptions
+from streamctl.core.protocols.protocol import ChatProtocol
 from streamctl.core.sse import SSEDecoder
 from streamctl.errors import Unreachable, UsageError
 from streamctl.net import urls

@@ -22,8 +22,9 @@ from websockets.exceptions import (
 from websockets.frames import CloseCode
 from websockets.protocol import State
 
-from streamctl.core.protocols.base import ClientOptions, ClientSession, Update
-from streamctl.core.protocols.base import Protocol as ChatProtocol
+from streamctl.core.protocols.client import ClientSession
+from streamctl.core.protocols.exchange import ClientOptions, Update
+from streamctl.core.protocols.protocol import ChatProtocol
 from streamctl.core.redact import redact_target
 from streamctl.core.transcript import Request, Response
 from streamctl.engine.recorder import Recorder, outcome_of

@@ -20,7 +20,7 @@ from streamctl.core.probes import (
     sse_delta_done,
     ws_events,
 )
-from streamctl.core.protocols.protocol import Protocol
+from streamctl.core.protocols.protocol import ChatProtocol
 from streamctl.core.spec import Rule
 
 __all__ = ["Coverage", "coverage", "select", "suite", "suite_rules", "unreachable"]
@@ -34,18 +34,18 @@ _OWN: dict[str, tuple[tuple[Probe, ...], tuple[str, ...]]] = {
 }
 
 
-def suite(proto: Protocol) -> tuple[Probe, ...]:
+def suite(proto: ChatProtocol) -> tuple[Probe, ...]:
     """Every probe of ``proto``'s contract suite, the quick one first."""
     own, _ = _OWN.get(proto.name, ((), ()))
     return (*common.probes(proto), *own)
 
 
-def unreachable(proto: Protocol) -> tuple[str, ...]:
+def unreachable(proto: ChatProtocol) -> tuple[str, ...]:
     """Rule ids no probe can provoke from outside (they need the server to misbehave on cue)."""
     return _OWN.get(proto.name, ((), ()))[1]
 
 
-def suite_rules(proto: Protocol) -> tuple[Rule, ...]:
+def suite_rules(proto: ChatProtocol) -> tuple[Rule, ...]:
     """The rules a full suite covers: the spec's and each probe's own, without repeats."""
     seen: dict[str, Rule] = {}
     for rule in proto.spec.rules:
@@ -72,7 +72,7 @@ class Coverage:
         )
 
 
-def coverage(proto: Protocol, results: Sequence[ProbeResult]) -> Coverage:
+def coverage(proto: ChatProtocol, results: Sequence[ProbeResult]) -> Coverage:
     """The rules exercised by the probes of ``results`` that ran (not those a probe cannot
     provoke from outside)."""
     away = unreachable(proto)
@@ -94,7 +94,7 @@ def _exercised(result: ProbeResult, rule: str, spec: frozenset[str]) -> bool:
     return result.probe.exercises(rule, spec)
 
 
-def select(proto: Protocol, names: Sequence[str], quick: bool) -> tuple[Probe, ...]:
+def select(proto: ChatProtocol, names: Sequence[str], quick: bool) -> tuple[Probe, ...]:
     """The probes ``--probe NAME`` (repeatable) and ``--quick`` ask for: all by default.
     Raises :class:`ValueError` naming the known probes for an unknown name."""
     probes = suite(proto)

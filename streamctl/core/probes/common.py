@@ -6,7 +6,7 @@ from functools import cache
 
 from streamctl.core.check import NO_REPLY
 from streamctl.core.probe import Context, Plan, Probe, stalled_rule, stream_findings, talk
-from streamctl.core.protocols.protocol import Protocol
+from streamctl.core.protocols.protocol import ChatProtocol
 
 __all__ = ["probes"]
 
@@ -22,7 +22,7 @@ def _conversation(ctx: Context) -> Plan:
 
 
 @cache
-def probes(proto: Protocol) -> tuple[Probe, ...]:
+def probes(proto: ChatProtocol) -> tuple[Probe, ...]:
     """The shared probes, with ``proto``'s ``stalled`` rule. The exchange runs even without
     credentials, so a server that refuses them fails it saying what to pass."""
     needs = ("token",) if proto.credentials_hint and proto.transport == "ws" else ()

@@ -6,13 +6,13 @@ from streamctl.core.protocols.chunk_complete import PROTOCOL as CHUNK_COMPLETE
 from streamctl.core.protocols.goose import PROTOCOL as GOOSE
 from streamctl.core.protocols.goose_web import PROTOCOL as GOOSE_WEB
 from streamctl.core.protocols.message_stream import PROTOCOL as MESSAGE_STREAM
-from streamctl.core.protocols.protocol import Protocol
+from streamctl.core.protocols.protocol import ChatProtocol
 from streamctl.core.protocols.sse_delta_done import PROTOCOL as SSE_DELTA_DONE
 from streamctl.core.protocols.ws_events import PROTOCOL as WS_EVENTS
 
 __all__ = ["REGISTRY", "UnknownProtocolError", "get", "names"]
 
-REGISTRY: dict[str, Protocol] = {
+REGISTRY: dict[str, ChatProtocol] = {
     p.name: p for p in (GOOSE, WS_EVENTS, CHUNK_COMPLETE, SSE_DELTA_DONE, MESSAGE_STREAM, GOOSE_WEB)
 }
 
@@ -24,7 +24,7 @@ class UnknownProtocolError(KeyError):
         return f"unknown protocol {self.args[0]!r}; known: {', '.join(names())}"
 
 
-def get(name: str) -> Protocol:
+def get(name: str) -> ChatProtocol:
     """The protocol called ``name``."""
     try:
         return REGISTRY[name]

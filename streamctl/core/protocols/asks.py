@@ -15,7 +15,7 @@ from streamctl.core.spec import Finding
 from streamctl.core.transcript import Transcript
 
 if TYPE_CHECKING:
-    from streamctl.core.protocols.protocol import Protocol
+    from streamctl.core.protocols.protocol import ChatProtocol
 
 __all__ = ["Asks"]
 
@@ -35,7 +35,7 @@ class Asks:
         self.answered += 1
         return True
 
-    def missing(self, proto: Protocol, transcript: Transcript) -> Iterator[Finding]:
+    def missing(self, proto: ChatProtocol, transcript: Transcript) -> Iterator[Finding]:
         """``reply.missing`` when messages were still waiting at the end of the recording."""
         waiting = len(self.frames) - self.answered
         if waiting > 0:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from streamctl.core import jsontext
 from streamctl.core.transcript import Headers
@@ -28,20 +28,27 @@ __all__ = [
     "Update",
 ]
 
+_Own = TypeVar("_Own")
+
 
 @dataclass(frozen=True)
 class Settings:
-    """Server configuration a protocol needs to behave like the system it imitates."""
+    """What a protocol's server state is built with: what every protocol shares, and each
+    protocol's own settings (e.g. :class:`~streamctl.core.protocols.goose.server.GooseSettings`)
+    by protocol name. A protocol without an entry uses its settings' defaults."""
 
-    #: goosed's secret (``GOOSE_SERVER__SECRET_KEY``); its default up to v1.27 is ``test``.
-    goose_secret: str = "test"
-    #: HS256 secret for ws-events JWTs (``JWT_SECRET``).
-    jwt_secret: str = "streamctl-dev-secret"
-    #: goose emulation: ``"b"`` (about v1.3 to v1.7, the default) or ``"e"`` (v1.18+:
-    #: ``user_message`` requests, ``token_state`` on Message and Finish).
-    goose_variant: str = "b"
     #: Wall-clock seconds for timestamps in messages (injected so tests are deterministic).
     clock: Callable[[], float] = time.time
+    protocols: Mapping[str, object] = field(default_factory=dict)
+
+    def own(self, name: str, kind: type[_Own]) -> _Own:
+        """Protocol ``name``'s settings, a ``kind`` (its defaults when none were given)."""
+        found = self.protocols.get(name)
+        if found is None:
+            return kind()
+        if not isinstance(found, kind):
+            raise TypeError(f"{name} settings must be a {kind.__name__}, not {found!r}")
+        return found
 
 
 @dataclass(frozen=True, slots=True)

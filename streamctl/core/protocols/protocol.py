@@ -1,4 +1,4 @@
-"""What every protocol provides: :class:`Protocol`, and its transport halves.
+"""What every protocol provides: :class:`ChatProtocol`, and its transport halves.
 
 A protocol is sans-I/O. The mock server hands it parsed requests and incoming WebSocket messages
 and writes whatever it returns; the CLI client does the same from the other side; the checker
@@ -43,10 +43,10 @@ from streamctl.core.spec import Finding, Msg, Shape, Spec, validate
 from streamctl.core.sse import SSEDecoder, SSEEvent
 from streamctl.core.transcript import Transcript, Transport
 
-__all__ = ["Protocol", "SSEProtocol", "WSProtocol"]
+__all__ = ["ChatProtocol", "SSEProtocol", "WSProtocol"]
 
 
-class Protocol(ABC):
+class ChatProtocol(ABC):
     """The parts every protocol has. Subclass :class:`SSEProtocol` or :class:`WSProtocol`."""
 
     name: ClassVar[str]
@@ -150,7 +150,7 @@ class Protocol(ABC):
         """A sans-I/O client for one exchange."""
 
 
-class SSEProtocol(Protocol):
+class SSEProtocol(ChatProtocol):
     """A protocol streamed as Server-Sent Events over one HTTP response."""
 
     transport: ClassVar[Transport] = "sse"
@@ -254,7 +254,7 @@ class SSEProtocol(Protocol):
         return found
 
 
-class WSProtocol(Protocol):
+class WSProtocol(ChatProtocol):
     """A protocol spoken as JSON text messages over one WebSocket connection."""
 
     transport: ClassVar[Transport] = "ws"

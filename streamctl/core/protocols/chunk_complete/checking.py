@@ -17,7 +17,7 @@ from streamctl.core.spec import Finding, Msg
 from streamctl.core.transcript import Transcript
 
 if TYPE_CHECKING:
-    from streamctl.core.protocols.protocol import Protocol
+    from streamctl.core.protocols.protocol import ChatProtocol
 
 __all__ = ["content_findings"]
 
@@ -25,7 +25,7 @@ _BOT_ID = re.compile(r"bot_([1-9][0-9]*)")
 
 
 def content_findings(
-    proto: Protocol, msgs: Sequence[Msg], transcript: Transcript
+    proto: ChatProtocol, msgs: Sequence[Msg], transcript: Transcript
 ) -> Iterator[Finding]:
     """Every rule that looks across messages: order, answers and reply ids."""
     walk = _Walk(proto, Asks([index for index, _ in transcript.frames("client")]))
@@ -38,7 +38,7 @@ def content_findings(
 class _Walk:
     """One pass over a connection's messages for the rules that span several of them."""
 
-    proto: Protocol
+    proto: ChatProtocol
     asks: Asks  # every client message wants an answer
     state: str = MACHINE.initial
     current: str | None = None  # the open reply's message_id

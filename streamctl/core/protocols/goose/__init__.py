@@ -3,7 +3,7 @@
 Seed 000 wires a chat UI to goose through the ATLAS ``GooseClient.send_reply(session_name,
 message)``, which posts goosed's era-B body to ``/reply`` with ``X-Secret-Key`` and reads
 ``data: {"type": …}`` events. The emulated server is goosed (block/goose ``goose-server``)
-about v1.3 to v1.7; ``Settings.goose_variant == "e"`` switches to the v1.18+ shapes.
+about v1.3 to v1.7; ``GooseSettings.variant == "e"`` switches to the v1.18+ shapes.
 Everything here is drawn from ``reference/goose-protocol.md``, cited by section.
 
 The package: :mod:`.rules` (the spec as data), :mod:`.checking` (rules that need code),
@@ -84,7 +84,7 @@ class Goose(SSEProtocol):
     # --- serving ----------------------------------------------------------------------------
 
     def new_state(self, settings: Settings) -> server.GooseState:
-        return server.GooseState(settings)
+        return server.GooseState(settings, settings.own(self.name, server.GooseSettings))
 
     def accept(self, request: HttpRequest, state: Any) -> HttpResponse | Accepted:
         return server.accept(request, state)

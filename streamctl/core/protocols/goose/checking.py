@@ -18,7 +18,7 @@ from streamctl.core.sse import SSEDecoder, SSEEvent
 from streamctl.core.transcript import Transcript
 
 if TYPE_CHECKING:
-    from streamctl.core.protocols.protocol import Protocol
+    from streamctl.core.protocols.protocol import ChatProtocol
 
 __all__ = ["classify", "content_findings", "event_findings", "stream_findings"]
 
@@ -26,12 +26,12 @@ __all__ = ["classify", "content_findings", "event_findings", "stream_findings"]
 PING_GAP_MS = 1000.0
 
 
-def _finding(proto: Protocol, rule: str, message: str, msg: Msg) -> Finding:
+def _finding(proto: ChatProtocol, rule: str, message: str, msg: Msg) -> Finding:
     return proto.finding(rule, message, msg.frame, msg.raw)
 
 
 def classify(
-    proto: Protocol, obj: dict[str, Any], raw: str, frame: int, t: float
+    proto: ChatProtocol, obj: dict[str, Any], raw: str, frame: int, t: float
 ) -> Msg | list[Finding]:
     """A parsed event object -> a Msg named by its ``type``, or why it is not one."""
     kind = obj.get("type")
@@ -42,14 +42,14 @@ def classify(
     return Msg(kind, obj, frame, t, raw)
 
 
-def event_findings(proto: Protocol, event: SSEEvent, frame: int) -> Sequence[Finding]:
+def event_findings(proto: ChatProtocol, event: SSEEvent, frame: int) -> Sequence[Finding]:
     """goose framing for one dispatched event: one data line and nothing else."""
     if event.fields == ("data",):
         return ()  # nearly every event: nothing to look into
     return list(_framing_findings(proto, event, frame))
 
 
-def _framing_findings(proto: Protocol, event: SSEEvent, frame: int) -> Iterator[Finding]:
+def _framing_findings(proto: ChatProtocol, event: SSEEvent, frame: int) -> Iterator[Finding]:
     # Invalid retry and NUL ids are already the shared sse.* rules' findings: count only the
     # fields a client would act on.
     extra = [
@@ -69,7 +69,7 @@ def _framing_findings(proto: Protocol, event: SSEEvent, frame: int) -> Iterator[
         )
 
 
-def stream_findings(proto: Protocol, decoder: SSEDecoder) -> Iterator[Finding]:
+def stream_findings(proto: ChatProtocol, decoder: SSEDecoder) -> Iterator[Finding]:
     """One finding for all SSE comments (a comment heartbeat would give one per tick)."""
     if decoder.comment_count:
         yield proto.finding(
@@ -78,7 +78,7 @@ def stream_findings(proto: Protocol, decoder: SSEDecoder) -> Iterator[Finding]:
 
 
 def content_findings(
-    proto: Protocol, msgs: Sequence[Msg], transcript: Transcript
+    proto: ChatProtocol, msgs: Sequence[Msg], transcript: Transcript
 ) -> Iterator[Finding]:
     """Every rule that looks across events or inside them beyond their schema."""
     # Nearly every Message is a text delta: one compiled shape says so, and the rules about
@@ -95,14 +95,14 @@ def content_findings(
         yield from _variant_e_fields(proto, msgs)
 
 
-def _key_order(proto: Protocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
+def _key_order(proto: ChatProtocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
     for msg in msgs:
         first = next(iter(msg.body))
         if first != "type":
             yield _finding(proto, "goose.type.first", f"first key is {first!r}, not 'type'", msg)
 
 
-def _ping_first(proto: Protocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
+def _ping_first(proto: ChatProtocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
     if msgs and msgs[0].type not in ("Ping", "Error"):
         yield _finding(proto, "goose.ping.first", f"the stream starts with {msgs[0].type}", msgs[0])
 
@@ -111,7 +111,9 @@ def _ended(msgs: Sequence[Msg]) -> bool:
     return msgs[0].type == "Error" or any(m.type == "Finish" for m in msgs)
 
 
-def _ping_gaps(proto: Protocol, msgs: Sequence[Msg], transcript: Transcript) -> Iterator[Finding]:
+def _ping_gaps(
+    proto: ChatProtocol, msgs: Sequence[Msg], transcript: Transcript
+) -> Iterator[Finding]:
     for before, after in itertools.pairwise(msgs):
         gap = after.t - before.t
         if gap > PING_GAP_MS:
@@ -154,14 +156,14 @@ def _item_type(item: Any) -> str:
     return kind if isinstance(kind, str) else ""
 
 
-def _finish_reason(proto: Protocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
+def _finish_reason(proto: ChatProtocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
     for msg in msgs:
         if msg.type == "Finish" and msg.body.get("reason") != "stop" and _fits(msg):
             yield _finding(proto, "goose.finish.reason", f"reason is {msg.body['reason']!r}", msg)
 
 
 def _content_items(
-    proto: Protocol, msgs: Sequence[Msg], plain: Sequence[bool]
+    proto: ChatProtocol, msgs: Sequence[Msg], plain: Sequence[bool]
 ) -> Iterator[Finding]:
     for msg, text_delta in zip(msgs, plain, strict=True):
         if msg.type != "Message" or text_delta:
@@ -185,7 +187,9 @@ def _valid_items(msg: Msg, kind: str) -> Iterator[Mapping[str, Any]]:
             yield item
 
 
-def _tool_calls(proto: Protocol, msgs: Sequence[Msg], plain: Sequence[bool]) -> Iterator[Finding]:
+def _tool_calls(
+    proto: ChatProtocol, msgs: Sequence[Msg], plain: Sequence[bool]
+) -> Iterator[Finding]:
     pending: set[str] = set()
     for msg, text_delta in zip(msgs, plain, strict=True):
         if text_delta:
@@ -200,7 +204,7 @@ def _tool_calls(proto: Protocol, msgs: Sequence[Msg], plain: Sequence[bool]) -> 
             yield from _tool_items(proto, msg, pending)
 
 
-def _tool_items(proto: Protocol, msg: Msg, pending: set[str]) -> Iterator[Finding]:
+def _tool_items(proto: ChatProtocol, msg: Msg, pending: set[str]) -> Iterator[Finding]:
     role = msg.body["message"]["role"]
     for item in _valid_items(msg, "toolRequest"):
         pending.add(item["id"])
@@ -215,7 +219,9 @@ def _tool_items(proto: Protocol, msg: Msg, pending: set[str]) -> Iterator[Findin
             yield _finding(proto, "goose.tool.role", f"toolResponse in a {role} message", msg)
 
 
-def _round_ids(proto: Protocol, msgs: Sequence[Msg], plain: Sequence[bool]) -> Iterator[Finding]:
+def _round_ids(
+    proto: ChatProtocol, msgs: Sequence[Msg], plain: Sequence[bool]
+) -> Iterator[Finding]:
     round_id: object = None
     started = False
     for msg, text_delta in zip(msgs, plain, strict=True):
@@ -245,7 +251,7 @@ def _user_message_request(transcript: Transcript) -> bool:
         return False
 
 
-def _variant_e_fields(proto: Protocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
+def _variant_e_fields(proto: ChatProtocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
     for msg in msgs:
         if msg.type in ("Message", "Finish") and "token_state" not in msg.body and _fits(msg):
             yield _finding(

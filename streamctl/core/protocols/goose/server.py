@@ -1,7 +1,7 @@
 """goosed's server side, sans-I/O: accept a ``/reply`` request, plan the events that stream a
 script, keep session history, and answer ``GET /status`` and ``GET /sessions/{session_id}``.
 
-Era B (goosed about v1.3 to v1.7) by default; ``Settings.goose_variant == "e"`` speaks the
+Era B (goosed about v1.3 to v1.7) by default; ``GooseSettings.variant == "e"`` speaks the
 v1.18+ request and event shapes (goose-protocol.md §5.3, §6.3, §7).
 """
 
@@ -27,7 +27,16 @@ from streamctl.core.protocols.goose.conversation import StoredMessage, read
 from streamctl.core.protocols.goose.request import REQUEST_B, REQUEST_E, deserialize, read_json
 from streamctl.core.script import Script, ToolCall
 
-__all__ = ["GooseState", "accept", "history", "plan", "render", "session_answer", "status_answer"]
+__all__ = [
+    "GooseSettings",
+    "GooseState",
+    "accept",
+    "history",
+    "plan",
+    "render",
+    "session_answer",
+    "status_answer",
+]
 
 PING: dict[str, Any] = {"type": "Ping"}
 #: The mock's own working directory, reported for sessions no request has named one for.
@@ -64,31 +73,43 @@ class Session:
     user_turns: int = 0
 
 
+@dataclass(frozen=True)
+class GooseSettings:
+    """goose's own server settings (``Settings.protocols["goose"]``)."""
+
+    #: goosed's secret (``GOOSE_SERVER__SECRET_KEY``); its default up to v1.27 is ``test``.
+    secret: str = "test"
+    #: goose emulation: ``"b"`` (about v1.3 to v1.7, the default) or ``"e"`` (v1.18+:
+    #: ``user_message`` requests, ``token_state`` on Message and Finish).
+    variant: str = "b"
+
+
 @dataclass
 class GooseState:
     """Server-side state: settings, sessions by id, and the reply counter that mints ids."""
 
     settings: Settings
+    own: GooseSettings = field(default_factory=GooseSettings)
     sessions: dict[str, Session] = field(default_factory=dict)
     replies: int = 0
 
     @property
     def variant_e(self) -> bool:
-        return self.settings.goose_variant == "e"
+        return self.own.variant == "e"
 
 
 # --- accepting ------------------------------------------------------------------------------
 
 
-def _authorized(request: HttpRequest, settings: Settings) -> bool:
-    return request.headers.get("x-secret-key") == settings.goose_secret
+def _authorized(request: HttpRequest, own: GooseSettings) -> bool:
+    return request.headers.get("x-secret-key") == own.secret
 
 
 def accept(request: HttpRequest, state: GooseState) -> HttpResponse | Accepted:
     """A refusal exactly as goosed words it, or the turn to stream a reply to."""
     # §3: up to v1.7 the handler checks the key itself, after axum has parsed the body; from
     # v1.8 a middleware checks it before the body is read.
-    if state.variant_e and not _authorized(request, state.settings):
+    if state.variant_e and not _authorized(request, state.own):
         return _UNAUTHORIZED
     body = read_json(request.headers.get("content-type"), request.body)
     if isinstance(body, HttpResponse):
@@ -99,7 +120,7 @@ def accept(request: HttpRequest, state: GooseState) -> HttpResponse | Accepted:
     fields = compact if compact is not None else deserialize(body, kind)
     if isinstance(fields, HttpResponse):
         return fields
-    if not _authorized(request, state.settings):
+    if not _authorized(request, state.own):
         return _UNAUTHORIZED
     return Accepted(_turn(fields, state), STREAM_HEADERS)
 
@@ -360,7 +381,7 @@ def status_answer(request: HttpRequest, state: GooseState) -> HttpResponse:
 
 def session_answer(request: HttpRequest, state: GooseState) -> HttpResponse:
     """``GET /sessions/{session_id}``: the era-B session with its metadata (§4.1)."""
-    if not _authorized(request, state.settings):
+    if not _authorized(request, state.own):
         return _UNAUTHORIZED
     name = request.path_params.get("session_id", "")
     if _bad_name(name) is not None:

@@ -13,13 +13,13 @@ from streamctl.core.spec import Finding, Msg
 from streamctl.core.transcript import Transcript
 
 if TYPE_CHECKING:
-    from streamctl.core.protocols.protocol import Protocol
+    from streamctl.core.protocols.protocol import ChatProtocol
 
 __all__ = ["classify", "content_findings"]
 
 
 def classify(
-    proto: Protocol, obj: dict[str, Any], raw: str, frame: int, t: float
+    proto: ChatProtocol, obj: dict[str, Any], raw: str, frame: int, t: float
 ) -> Msg | list[Finding]:
     kind = obj.get("type")
     if isinstance(kind, str) and kind in SCHEMAS:
@@ -41,7 +41,7 @@ def _asks(transcript: Transcript) -> list[int]:
 
 
 def content_findings(
-    proto: Protocol, msgs: Sequence[Msg], transcript: Transcript
+    proto: ChatProtocol, msgs: Sequence[Msg], transcript: Transcript
 ) -> Iterator[Finding]:
     walk = _Walk(proto, Asks(_asks(transcript)))
     for msg in msgs:
@@ -53,7 +53,7 @@ def content_findings(
 class _Walk:
     """One pass over a connection's messages for the rules that span several of them."""
 
-    proto: Protocol
+    proto: ChatProtocol
     asks: Asks  # the client's 'message' messages
     state: str = MACHINE.initial
     tools: set[str] = field(default_factory=set)  # tool_request ids of the open reply

@@ -17,7 +17,7 @@ from streamctl.core.spec import Finding, Msg
 from streamctl.core.transcript import Transcript
 
 if TYPE_CHECKING:
-    from streamctl.core.protocols.protocol import Protocol
+    from streamctl.core.protocols.protocol import ChatProtocol
 
 __all__ = ["content_findings", "is_iso_datetime"]
 
@@ -50,7 +50,9 @@ def is_iso_datetime(text: str) -> bool:
     return True
 
 
-def content_findings(proto: Protocol, msgs: Sequence[Msg], transcript: Transcript) -> list[Finding]:
+def content_findings(
+    proto: ChatProtocol, msgs: Sequence[Msg], transcript: Transcript
+) -> list[Finding]:
     """Ids, chat, role, content and timestamps across a reply's messages."""
     # One pass, and a delta (nearly every message) costs no more than a comparison and an
     # append: a generator or a string per delta would be most of this rule's time.
@@ -77,13 +79,13 @@ def content_findings(proto: Protocol, msgs: Sequence[Msg], transcript: Transcrip
     return found
 
 
-def _id_finding(proto: Protocol, msg: Msg, got: object, start_id: int) -> Finding:
+def _id_finding(proto: ChatProtocol, msg: Msg, got: object, start_id: int) -> Finding:
     text = f"{msg.type} names message {got}, message_start opened {start_id}"
     return proto.finding("message-id", text, msg.frame, msg.raw)
 
 
 def _end_rules(
-    proto: Protocol, msg: Msg, message: Mapping[str, Any], start_id: int | None, deltas: str
+    proto: ChatProtocol, msg: Msg, message: Mapping[str, Any], start_id: int | None, deltas: str
 ) -> Iterator[Finding]:
     got = _int(message.get("id"))
     if got is not None and start_id is not None and got != start_id:
@@ -95,7 +97,7 @@ def _end_rules(
 
 
 def _message_rules(
-    proto: Protocol, msg: Msg, message: Mapping[str, Any], chat_id: int | None
+    proto: ChatProtocol, msg: Msg, message: Mapping[str, Any], chat_id: int | None
 ) -> Iterator[Finding]:
     got_chat = _int(message.get("chat_id"))
     if chat_id is not None and got_chat is not None and got_chat != chat_id:

@@ -12,12 +12,12 @@ from streamctl.core.spec import Finding, Msg
 from streamctl.core.sse import SSEEvent
 
 if TYPE_CHECKING:
-    from streamctl.core.protocols.protocol import Protocol
+    from streamctl.core.protocols.protocol import ChatProtocol
 
 __all__ = ["classify", "content_findings"]
 
 
-def classify(proto: Protocol, event: SSEEvent, frame: int, t: float) -> Msg | list[Finding]:
+def classify(proto: ChatProtocol, event: SSEEvent, frame: int, t: float) -> Msg | list[Finding]:
     """A dispatched event -> a Msg named by the member its data holds, or why it is not one."""
     obj = proto.parse_json(event.data, frame)
     if isinstance(obj, Finding):
@@ -43,7 +43,7 @@ def classify(proto: Protocol, event: SSEEvent, frame: int, t: float) -> Msg | li
     return Msg(kind, obj, frame, t, event.data)
 
 
-def content_findings(proto: Protocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
+def content_findings(proto: ChatProtocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
     """The rule no schema can say: a delta is not empty."""
     for msg in msgs:
         if msg.type == "delta" and msg.body.get("delta") == "":

@@ -51,6 +51,7 @@ from streamctl.core.protocols.ws_events.server import (
     Chat,
     Session,
     State,
+    WsEventsSettings,
 )
 from streamctl.core.spec import Finding, Msg, Shape, Spec
 from streamctl.core.transcript import Transcript
@@ -110,7 +111,7 @@ class WSEvents(WSProtocol):
     # --- serving ----------------------------------------------------------------------------
 
     def new_state(self, settings: Settings) -> State:
-        return State(settings)
+        return State(settings, settings.own(self.name, WsEventsSettings))
 
     def open(self, state: Any) -> ServerSession:
         return Session(state)

@@ -16,7 +16,7 @@ from streamctl.core.spec import Finding, Msg
 from streamctl.core.transcript import Transcript
 
 if TYPE_CHECKING:
-    from streamctl.core.protocols.protocol import Protocol
+    from streamctl.core.protocols.protocol import ChatProtocol
 
 __all__ = ["classify", "content_findings"]
 
@@ -25,7 +25,7 @@ _SAID = ("user_message", "assistant_message_complete")
 
 
 def classify(
-    proto: Protocol, obj: dict[str, Any], raw: str, frame: int, t: float
+    proto: ChatProtocol, obj: dict[str, Any], raw: str, frame: int, t: float
 ) -> Msg | list[Finding]:
     """A parsed server message -> a Msg named by its ``type`` carrying its ``data``, or why it
     is not one."""
@@ -40,7 +40,7 @@ def classify(
 
 
 def content_findings(
-    proto: Protocol, msgs: Sequence[Msg], transcript: Transcript
+    proto: ChatProtocol, msgs: Sequence[Msg], transcript: Transcript
 ) -> Iterator[Finding]:
     """Every rule that looks across messages: tokens, the user's echo, ids and timestamps."""
     yield from _tokens_rule(proto, msgs)
@@ -49,7 +49,7 @@ def content_findings(
     yield from _said_rules(proto, msgs)
 
 
-def _auth_first_rule(proto: Protocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
+def _auth_first_rule(proto: ChatProtocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
     for msg in msgs:
         if msg.type == "authenticated":
             return
@@ -59,7 +59,7 @@ def _auth_first_rule(proto: Protocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
             return
 
 
-def _tokens_rule(proto: Protocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
+def _tokens_rule(proto: ChatProtocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
     tokens: list[str] = []
     for msg in msgs:
         if msg.type == "assistant_message_start":
@@ -74,7 +74,9 @@ def _tokens_rule(proto: Protocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
                 yield proto.finding("content.tokens", text, msg.frame, msg.raw)
 
 
-def _echo_rule(proto: Protocol, msgs: Sequence[Msg], transcript: Transcript) -> Iterator[Finding]:
+def _echo_rule(
+    proto: ChatProtocol, msgs: Sequence[Msg], transcript: Transcript
+) -> Iterator[Finding]:
     if next(transcript.frames("client"), None) is None:
         return  # only the server's side was recorded: nothing to compare with
     sent = list(_client_messages(transcript))
@@ -90,7 +92,7 @@ def _echo_rule(proto: Protocol, msgs: Sequence[Msg], transcript: Transcript) -> 
             del sent[match]
 
 
-def _said_rules(proto: Protocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
+def _said_rules(proto: ChatProtocol, msgs: Sequence[Msg]) -> Iterator[Finding]:
     seen: set[str] = set()
     for msg in (m for m in msgs if m.type in _SAID):
         message_id, stamp = msg.body.get("messageId"), msg.body.get("timestamp")

@@ -18,11 +18,30 @@ from streamctl.core.protocols.server import ServerSession
 from streamctl.core.protocols.ws_events.rules import encode
 from streamctl.core.script import Script
 
-__all__ = ["DEFAULT_TITLE", "TITLE_LENGTH", "USER_CLAIMS", "Chat", "Session", "State"]
+__all__ = [
+    "DEFAULT_JWT_SECRET",
+    "DEFAULT_TITLE",
+    "TITLE_LENGTH",
+    "USER_CLAIMS",
+    "Chat",
+    "Session",
+    "State",
+    "WsEventsSettings",
+]
 
 DEFAULT_TITLE = "Новый чат"  # the seed's chat_created example
 TITLE_LENGTH = 50
 USER_CLAIMS = ("userId", "sub", "id")
+#: The mock's ``JWT_SECRET`` unless told otherwise (``streamctl token`` mints with it).
+DEFAULT_JWT_SECRET = "streamctl-dev-secret"
+
+
+@dataclass(frozen=True)
+class WsEventsSettings:
+    """ws-events' own server settings (``Settings.protocols["ws-events"]``)."""
+
+    #: HS256 secret the JWTs are verified with (``JWT_SECRET``).
+    jwt_secret: str = DEFAULT_JWT_SECRET
 
 
 @dataclass
@@ -42,6 +61,7 @@ class State:
     """Everything the server keeps across connections: chats and id counters."""
 
     settings: Settings
+    own: WsEventsSettings = field(default_factory=WsEventsSettings)
     chats: dict[str, Chat] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
 
@@ -106,9 +126,9 @@ class Session(ServerSession):
         token = data.get("token")
         if not isinstance(token, str) or not token:
             return _error("Authentication required: no token")
-        settings = self.state.settings
+        state = self.state
         try:
-            payload = verify(token, settings.jwt_secret, settings.clock())
+            payload = verify(token, state.own.jwt_secret, state.settings.clock())
         except JWTError as exc:
             return _error(f"Authentication failed: {exc}")
         user = _user_of(payload)

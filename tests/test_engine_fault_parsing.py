@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streamctl.engine.faults import FAULTS, Fault, FaultError, parse, parse_many, table
+from streamctl.engine.fault_parsing import FAULTS, Fault, FaultError, parse, parse_many, table
 
 DOCS = Path(__file__).parent.parent / "docs" / "faults.md"
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from streamctl.cli.common import run
-from streamctl.cli.live import Stats, Tee
 from streamctl.cli.output import Console
+from streamctl.cli.views import Stats, Tee
 from streamctl.errors import ProtocolErrorEvent, RefusedError, StreamctlError
 from streamctl.net.base import Result
 
 if TYPE_CHECKING:
-    from streamctl.core.protocols.base import ClientOptions, Protocol
+    from streamctl.core.protocols.exchange import ClientOptions
+    from streamctl.core.protocols.protocol import ChatProtocol
     from streamctl.engine.recorder import Recorder
     from streamctl.net import Conversation, Limits, Observer
 
@@ -19,7 +20,7 @@ __all__ = ["hinted", "raise_for", "stream_once"]
 
 
 def open_one(
-    protocol: Protocol,
+    protocol: ChatProtocol,
     options: ClientOptions,
     url: str,
     *,
@@ -36,7 +37,7 @@ def open_one(
 
 def stream_once(
     console: Console,
-    protocol: Protocol,
+    protocol: ChatProtocol,
     options: ClientOptions,
     url: str,
     *,
@@ -65,14 +66,14 @@ def stream_once(
     return result
 
 
-def raise_for(result: Result, protocol: Protocol | None = None) -> None:
+def raise_for(result: Result, protocol: ChatProtocol | None = None) -> None:
     """Raise what went wrong with ``result``'s stream, if anything did (with what to pass
     when ``protocol``'s server refused the credentials)."""
     if result.error is not None:
         raise result.error if protocol is None else hinted(protocol, result, result.error)
 
 
-def hinted(protocol: Protocol, result: Result, error: StreamctlError) -> StreamctlError:
+def hinted(protocol: ChatProtocol, result: Result, error: StreamctlError) -> StreamctlError:
     """``error``, saying what to pass when it is the server refusing the credentials: HTTP
     401/403, or the protocol's error event before any reply."""
     hint = protocol.credentials_hint

@@ -1,7 +1,7 @@
 """Applying faults to a reply: the protocol's writes in, a :class:`Plan` out.
 
 Everything here is generic over protocols: faults work on the list of
-:class:`~streamctl.core.protocols.base.Out` a protocol renders (``Out.token`` and
+:class:`~streamctl.core.protocols.exchange.Out` a protocol renders (``Out.token`` and
 ``Out.terminal`` say which write carries which token and which one ends the reply), on raw SSE
 bytes, and on JSON payloads. Malformed frames are made by generic JSON surgery; a "missing
 required field" is chosen from the protocol's own schemas.
@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamctl.core.jsontext import dumps_compact
-from streamctl.core.protocols.base import HttpResponse, Out, Protocol, SSEProtocol, WSProtocol
+from streamctl.core.protocols.exchange import HttpResponse, Out
+from streamctl.core.protocols.protocol import ChatProtocol, SSEProtocol, WSProtocol
 from streamctl.core.spec import Msg
 from streamctl.core.sse import SSEEvent, decode
 from streamctl.core.transcript import Headers
-from streamctl.engine.faults import Fault
+from streamctl.engine.fault_parsing import Fault
 
 __all__ = ["Drop", "Pause", "Plan", "ServerFaults", "apply", "refusal"]
 
@@ -85,7 +86,7 @@ def refusal(faults: Sequence[Fault]) -> HttpResponse | None:
     return None
 
 
-def apply(faults: Sequence[Fault], outs: Sequence[Out], protocol: Protocol) -> Plan:
+def apply(faults: Sequence[Fault], outs: Sequence[Out], protocol: ChatProtocol) -> Plan:
     """The plan for sending ``outs`` with ``faults`` (in a fixed order, whatever was asked)."""
     if not faults:
         return Plan(outs)
@@ -144,7 +145,7 @@ def _with_data(out: Out, old: str, new: str, event: tuple[str, str] | None = Non
     return Out(text.encode(), out.delay_ms, out.token, out.terminal)
 
 
-def _classify(protocol: Protocol, out: Out, data: str) -> Msg | None:
+def _classify(protocol: ChatProtocol, out: Out, data: str) -> Msg | None:
     try:
         obj = json.loads(data)
     except ValueError:
@@ -161,7 +162,7 @@ def _classify(protocol: Protocol, out: Out, data: str) -> Msg | None:
     return result if isinstance(result, Msg) else None
 
 
-def _spoil_json(outs: list[Out], fault: Fault, protocol: Protocol) -> list[Out]:
+def _spoil_json(outs: list[Out], fault: Fault, protocol: ChatProtocol) -> list[Out]:
     index = _target(outs, fault)
     if index is None:
         return outs
@@ -170,7 +171,7 @@ def _spoil_json(outs: list[Out], fault: Fault, protocol: Protocol) -> list[Out]:
     return outs
 
 
-def _spoil_field(outs: list[Out], fault: Fault, protocol: Protocol) -> list[Out]:
+def _spoil_field(outs: list[Out], fault: Fault, protocol: ChatProtocol) -> list[Out]:
     index = _target(outs, fault)
     if index is None:
         return outs
@@ -201,12 +202,12 @@ def _without(whole: dict[str, Any], body: Any, name: str) -> dict[str, Any]:
     }
 
 
-def _same_type(protocol: Protocol, out: Out, body: dict[str, Any], kind: str) -> bool:
+def _same_type(protocol: ChatProtocol, out: Out, body: dict[str, Any], kind: str) -> bool:
     msg = _classify(protocol, out, dumps_compact(body))
     return msg is not None and msg.type == kind
 
 
-def _spoil_type(outs: list[Out], fault: Fault, protocol: Protocol) -> list[Out]:
+def _spoil_type(outs: list[Out], fault: Fault, protocol: ChatProtocol) -> list[Out]:
     index = _target(outs, fault)
     if index is None:
         return outs
@@ -223,18 +224,18 @@ def _spoil_type(outs: list[Out], fault: Fault, protocol: Protocol) -> list[Out]:
     return outs
 
 
-def _no_terminator(outs: list[Out], fault: Fault, protocol: Protocol) -> list[Out]:
+def _no_terminator(outs: list[Out], fault: Fault, protocol: ChatProtocol) -> list[Out]:
     return [o for o in outs if not o.terminal]
 
 
-def _double_terminator(outs: list[Out], fault: Fault, protocol: Protocol) -> list[Out]:
+def _double_terminator(outs: list[Out], fault: Fault, protocol: ChatProtocol) -> list[Out]:
     result: list[Out] = []
     for out in outs:
         result.extend((out, out) if out.terminal else (out,))
     return result
 
 
-def _after_terminator(outs: list[Out], fault: Fault, protocol: Protocol) -> list[Out]:
+def _after_terminator(outs: list[Out], fault: Fault, protocol: ChatProtocol) -> list[Out]:
     tokens = [o for o in outs if o.token is not None]
     extra = tokens[-1] if tokens else next((o for o in outs if not o.terminal), None)
     if extra is None:
@@ -242,7 +243,7 @@ def _after_terminator(outs: list[Out], fault: Fault, protocol: Protocol) -> list
     return [*outs, Out(extra.payload, 0.0)]
 
 
-_MALFORM: dict[str, Callable[[list[Out], Fault, Protocol], list[Out]]] = {
+_MALFORM: dict[str, Callable[[list[Out], Fault, ChatProtocol], list[Out]]] = {
     "malformed:json": _spoil_json,
     "malformed:missing-field": _spoil_field,
     "malformed:unknown-type": _spoil_type,

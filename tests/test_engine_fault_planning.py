@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from streamctl.core.protocols import get
-from streamctl.core.protocols.base import Out, Settings, Turn
+from streamctl.core.protocols.exchange import Out, Settings, Turn
 from streamctl.core.script import Script, Token
 from streamctl.core.sse import decode
 from streamctl.engine.clock import FakeClock
-from streamctl.engine.fault_plan import Drop, Pause, Plan, apply, refusal
-from streamctl.engine.faults import parse_many
+from streamctl.engine.fault_parsing import parse_many
+from streamctl.engine.fault_planning import Drop, Pause, Plan, apply, refusal
 from streamctl.engine.pacing import play_plan
 from streamctl.engine.resume import resume_after, with_ids
 from tests.fake_time import Wire, drive, run

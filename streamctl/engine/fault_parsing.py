@@ -7,7 +7,7 @@ query parameter, the ``X-Streamctl-Fault`` header, a scenario's ``"faults"`` lis
 ``streamctl serve --fault``. :data:`FAULTS` is the table of every fault (served by
 ``GET /_streamctl/faults``; ``docs/faults.md`` is tested against it).
 
-This module only parses; :mod:`streamctl.engine.fault_plan` applies faults to a reply.
+This module only parses; :mod:`streamctl.engine.fault_planning` applies faults to a reply.
 """
 
 from __future__ import annotations
