@@ -7,6 +7,9 @@ A route (``http_stream``, ``ws_stream``) translates ASGI in and out and calls th
 * :meth:`Endpoint.asked`: the mock's asks read off the request (:mod:`mockserver.directives`)
   and steps 1 and 2 of :mod:`streamctl.engine.reply` (a bad fault spec, an unknown scenario,
   a refusal fault): :class:`~streamctl.engine.reply.Refused`, or what was asked;
+* :meth:`Endpoint.accept`, for SSE: the protocol's ``accept()`` (step 3), then
+  :meth:`Endpoint.reply` (a WebSocket's responder calls it per turn:
+  :mod:`mockserver.ws_responders`);
 * :meth:`Endpoint.reply`, per turn: the scenario (step 4) and the journal's record of the reply,
   then :meth:`~streamctl.engine.reply.Replies.prepare` (steps 5 to 7);
 * :meth:`Endpoint.play`: the reply as an open stream the admin API lists (and may hold);
@@ -26,12 +29,22 @@ from mockserver.asgi import query_map
 from mockserver.directives import Asks, read
 from mockserver.journal import Entry
 from mockserver.state import ServerState
-from streamctl.core.protocols.base import Protocol, Turn
+from streamctl.core.protocols.base import HttpRequest, HttpResponse, Protocol, SSEProtocol, Turn
 from streamctl.core.script import Script
 from streamctl.core.transcript import Headers
 from streamctl.engine.faults import Fault
 from streamctl.engine.pacing import Progress
-from streamctl.engine.reply import Refused, Renderer, Replies, Reply, Resume, Writer, admit, send
+from streamctl.engine.reply import (
+    Refused,
+    Renderer,
+    Replies,
+    Reply,
+    Resume,
+    SSERenderer,
+    Writer,
+    admit,
+    send,
+)
 from streamctl.engine.scenarios import Scenario
 
 __all__ = ["Asked", "Endpoint", "Finish", "failed"]
@@ -108,6 +121,29 @@ class Endpoint:
             record["outcome"] = "refused"
             raise
         return reply, record
+
+    def accept(
+        self, request: HttpRequest, asked: Asked, entry: Entry
+    ) -> tuple[Reply, dict[str, Any], Finish]:
+        """Step 3 for an SSE request (the protocol's ``accept()`` may refuse it:
+        :class:`Refused`), then :meth:`reply`, with ids and resume where asked; and the
+        protocol's ``finish()`` for the reply."""
+        protocol = self.protocol
+        assert isinstance(protocol, SSEProtocol)
+        state = self.server.state_of(self.name)
+        accepted = protocol.accept(request, state)
+        if isinstance(accepted, HttpResponse):
+            raise Refused(accepted, "refused")
+        ids = asked.asks.ids or self.name in self.server.config.sse_ids
+        resume = Resume(request.headers.get("last-event-id")) if ids else None
+        renderer = SSERenderer(protocol, state)
+        head = (200, accepted.headers)
+        reply, record = self.reply(entry, accepted.turn, asked, renderer, head=head, resume=resume)
+
+        def finish(turn: Turn, sent: Script, completed: bool) -> None:
+            protocol.finish(turn, sent, state, completed)
+
+        return reply, record, finish
 
     def play(
         self, reply: Reply, writer: Writer[Any], entry: Entry, progress: Progress

@@ -2,10 +2,9 @@
 
 The route only translates. It reads the request, lets the :class:`~mockserver.endpoint.Endpoint`
 the WebSocket route uses too take the decisions in the order :mod:`streamctl.engine.reply`
-documents (a refusal is sent as it was built; step 3, the protocol's ``accept()``, is here), and
-writes the reply: its head, its body on the pacing clock, and the end the reply asks for (a
-``drop`` fault leaves the body unended, a held reply cut is ended without its terminator). A
-client that goes away stops the stream at once.
+documents (a refusal is sent as it was built), and writes the reply: its head, its body on the
+pacing clock, and the end the reply asks for (a ``drop`` fault leaves the body unended, a held
+reply cut is ended without its terminator). A client that goes away stops the stream at once.
 """
 
 from __future__ import annotations
@@ -31,13 +30,12 @@ from mockserver.asgi import (
 from mockserver.endpoint import Asked, Endpoint, failed
 from mockserver.journal import Entry
 from mockserver.state import ServerState
-from streamctl.core.protocols.base import HttpRequest, HttpResponse, SSEProtocol, Turn
-from streamctl.core.script import Script
+from streamctl.core.protocols.base import HttpRequest, HttpResponse, SSEProtocol
 from streamctl.core.transcript import Headers
 from streamctl.engine.clock import running_loop
 from streamctl.engine.hold import Cut
 from streamctl.engine.pacing import Progress
-from streamctl.engine.reply import Refused, Reply, Resume, SSERenderer
+from streamctl.engine.reply import Refused, Reply
 
 __all__ = ["Body", "SSEStream"]
 
@@ -118,19 +116,9 @@ class SSEStream:
     async def _serve(
         self, request: HttpRequest, asked: Asked, receive: Receive, body: Body, entry: Entry
     ) -> None:
-        """Step 3 (the protocol accepts), the reply the endpoint prepares, then the stream."""
-        protocol = self.protocol
-        state = self.server.state_of(protocol.name)
-        accepted = protocol.accept(request, state)
-        if isinstance(accepted, HttpResponse):
-            raise Refused(accepted, "refused")
-        ids = asked.asks.ids or protocol.name in self.server.config.sse_ids
-        resume = Resume(request.headers.get("last-event-id")) if ids else None
-        renderer = SSERenderer(protocol, state)
-        head = (200, accepted.headers)
-        reply, record = self.endpoint.reply(
-            entry, accepted.turn, asked, renderer, head=head, resume=resume
-        )
+        """The reply the endpoint decides (step 3, the protocol's ``accept()``, included), as
+        a stream."""
+        reply, record, finish = self.endpoint.accept(request, asked, entry)
         await body.start(reply.status, reply.headers)
         entry.status = reply.status
         progress = Progress()
@@ -143,10 +131,6 @@ class SSEStream:
         if completed and reply.ending is not None:
             outcome = "dropped"
         entry.outcome = outcome
-
-        def finish(turn: Turn, sent: Script, completed: bool) -> None:
-            protocol.finish(turn, sent, state, completed)
-
         self.endpoint.settle(reply, record, progress, outcome, finish)
 
     async def _play(
