@@ -17,7 +17,7 @@ import logging
 from collections.abc import Mapping
 
 from mockserver.asgi import Message, Receive, Scope, Send, Writer, header_map, header_pairs
-from mockserver.endpoint import Asked, Endpoint
+from mockserver.endpoint import Asked, Endpoint, failed
 from mockserver.hyperfix import closed_event
 from mockserver.inbox import Inbox, offer
 from mockserver.journal import Entry
@@ -103,7 +103,7 @@ class WSStream:
             raise
         except Exception:
             log.exception("%s: unexpected error on a WebSocket connection", self.protocol.name)
-            entry.outcome = "error"
+            failed(entry)
             with contextlib.suppress(Exception):
                 await socket.close(INTERNAL_ERROR, "internal error")
 

@@ -17,9 +17,13 @@ import pytest
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import ClientConnection, connect
 
+from mockserver import streams
 from mockserver.testing import LiveServer
 from streamctl.core.protocols import get
 from tests.live import converse
+
+#: A chunk-complete client message.
+HI = json.dumps({"message": "hi", "timestamp": "2026-01-01T00:00:00.000Z"})
 
 
 def test_an_error_in_a_websocket_session_closes_it_with_1011(
@@ -56,7 +60,7 @@ def test_a_drop_fault_closes_the_connection_and_the_journal_says_so(
 ) -> None:
     url = live_server.url("/chat/ws?fault=drop:after=2,code=4001", ws=True)
     with connect(url) as ws:
-        ws.send(json.dumps({"message": "hi", "timestamp": "2026-01-01T00:00:00.000Z"}))
+        ws.send(HI)
         with pytest.raises(ConnectionClosedError) as closed:
             _read_until_closed(ws)
     assert closed.value.rcvd is not None
@@ -64,6 +68,26 @@ def test_a_drop_fault_closes_the_connection_and_the_journal_says_so(
     assert live_server.server.wait_idle(10)
     (entry,) = live_server.server.journal.entries({"protocol": "chunk-complete"})
     assert [(r["outcome"], r["writes"]) for r in entry["replies"]] == [("dropped", 2)]
+
+
+def test_an_error_mid_reply_closes_with_1011_and_marks_the_reply_failed(
+    live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(reply: Any, writer: Any, *args: Any, **kwargs: Any) -> None:
+        await writer.write(reply.rendering.outs[0].payload)  # a first message is out
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(streams, "send", broken)  # what a listed reply is played with
+    with connect(live_server.url("/chat/ws", ws=True)) as ws:
+        ws.send(HI)
+        with pytest.raises(ConnectionClosedError) as closed:
+            _read_until_closed(ws)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1011
+    assert live_server.server.wait_idle(10)
+    (entry,) = live_server.server.journal.entries({"protocol": "chunk-complete"})
+    assert entry["outcome"] == "error"
+    assert [r["outcome"] for r in entry["replies"]] == ["error"]
 
 
 def _read_until_closed(ws: ClientConnection) -> None:
