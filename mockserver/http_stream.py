@@ -1,10 +1,10 @@
 """SSE stream endpoints: ASGI in, ASGI out (the hot path, in front of Quart).
 
-The route only translates. It reads the request and the mock's asks (:mod:`mockserver.directives`),
-lets :mod:`streamctl.engine.reply` take the decisions in its documented order (a refusal is sent
-as it was built), and writes the reply: its head, its body on the pacing clock, and the end the
-reply asks for (a ``drop`` fault leaves the body unended). A client that goes away stops the
-stream at once.
+The route only translates. It reads the request, lets the :class:`~mockserver.endpoint.Endpoint`
+the WebSocket route uses too take the decisions in the order :mod:`streamctl.engine.reply`
+documents (a refusal is sent as it was built), and writes the reply: its head, its body on the
+pacing clock, and the end the reply asks for (a ``drop`` fault leaves the body unended, a held
+reply cut is ended without its terminator). A client that goes away stops the stream at once.
 """
 
 from __future__ import annotations
@@ -24,11 +24,10 @@ from mockserver.asgi import (
     Writer,
     header_map,
     header_pairs,
-    query_map,
     read_body,
     send_response,
 )
-from mockserver.directives import Asks, read
+from mockserver.endpoint import Asked, Endpoint, failed
 from mockserver.journal import Entry
 from mockserver.state import ServerState
 from streamctl.core.protocols.exchange import HttpRequest, HttpResponse
@@ -37,7 +36,7 @@ from streamctl.core.transcript import Headers
 from streamctl.engine.clock import running_loop
 from streamctl.engine.hold import Cut
 from streamctl.engine.pacing import Progress
-from streamctl.engine.reply import Refused, Replies, Reply, Resume, SSERenderer, admit
+from streamctl.engine.reply import Refused, Reply
 
 __all__ = ["Body", "SSEStream"]
 
@@ -82,22 +81,22 @@ class SSEStream:
     def __init__(self, server: ServerState, protocol: SSEProtocol) -> None:
         self.server = server
         self.protocol = protocol
-        self.replies = Replies(protocol)
+        self.endpoint = Endpoint(server, protocol)
 
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, path_params: Mapping[str, str]
     ) -> None:
-        headers = header_pairs(scope)
+        method, path, headers = scope["method"], scope["path"], header_pairs(scope)
         by_name = header_map(headers)
-        query = scope["query_string"].decode("latin-1")
-        entry = self.server.journal.open(
-            self.protocol.name, scope["method"], scope["path"], query=query, headers=headers
-        )
+        entry = self.endpoint.open(method, path, scope["query_string"], headers)
         body = Body(send, self.server.cors.headers(by_name.get("origin")))
         self.server.begin()
         try:
-            request, asks = await self._request(scope, receive, by_name, path_params, entry)
-            await self._serve(request, asks, receive, body, entry)
+            content = await read_body(receive)
+            entry.set_body(content)
+            asked = self.endpoint.asked(scope["query_string"], by_name)
+            request = HttpRequest(method, path, asked.query, by_name, content, path_params)
+            await self._serve(request, asked, receive, body, entry)
         except Refused as refused:
             entry.status, entry.outcome = refused.response.status, refused.outcome
             await body.respond(refused.response)
@@ -107,68 +106,20 @@ class SSEStream:
             entry.status, entry.outcome = 413, "refused"
             await body.respond(HttpResponse.json(413, {"detail": "Too Large"}))
         except Exception:
-            log.exception("%s: unexpected error serving %s", self.protocol.name, scope["path"])
-            _failed(entry)
+            log.exception("%s: unexpected error serving %s", self.protocol.name, path)
+            failed(entry)
             if not body.started:  # else ending nothing lets Hypercorn drop the connection
                 await body.respond(HttpResponse.json(500, {"detail": "Internal Server Error"}))
         finally:
             self.server.journal.seal(entry)
             self.server.end()
 
-    async def _request(
-        self,
-        scope: Scope,
-        receive: Receive,
-        headers: dict[str, str],
-        path_params: Mapping[str, str],
-        entry: Entry,
-    ) -> tuple[HttpRequest, Asks]:
-        """The request as the protocol sees it (the mock's asks taken out), and the asks."""
-        content = await read_body(receive)
-        entry.set_body(content)
-        query = query_map(scope["query_string"])
-        asks = read(scope["query_string"], query, headers)
-        request = HttpRequest(scope["method"], scope["path"], query, headers, content, path_params)
-        return request, asks
-
     async def _serve(
-        self, request: HttpRequest, asks: Asks, receive: Receive, body: Body, entry: Entry
+        self, request: HttpRequest, asked: Asked, receive: Receive, body: Body, entry: Entry
     ) -> None:
-        """The decisions of :mod:`streamctl.engine.reply`, in its order, then the reply."""
-        name, server = self.protocol.name, self.server
-        requested = admit(server.scenarios, name, asks.scenario, asks.faults)
-        state = server.state_of(name)
-        accepted = self.protocol.accept(request, state)
-        if isinstance(accepted, HttpResponse):
-            raise Refused(accepted, "refused")
-        choice = server.choose(name, accepted.turn, requested)
-        record = entry.reply(choice.name, choice.how, accepted.turn.user_text)
-        ids = asks.ids or name in server.config.sse_ids
-        try:
-            reply = self.replies.prepare(
-                choice,
-                accepted.turn,
-                SSERenderer(self.protocol, state),
-                head=(200, accepted.headers),
-                faults=asks.faults,
-                server_faults=server.faults.draw(),
-                resume=Resume(request.headers.get("last-event-id")) if ids else None,
-            )
-        except Refused:
-            record["outcome"] = "refused"
-            raise
-        await self._stream(reply, receive, body, entry, record=record, state=state)
-
-    async def _stream(
-        self,
-        reply: Reply,
-        receive: Receive,
-        body: Body,
-        entry: Entry,
-        *,
-        record: dict[str, Any],
-        state: Any,
-    ) -> None:
+        """The reply the endpoint decides (step 3, the protocol's ``accept()``, included), as
+        a stream."""
+        reply, record, finish = self.endpoint.accept(request, asked, entry)
         await body.start(reply.status, reply.headers)
         entry.status = reply.status
         progress = Progress()
@@ -179,13 +130,9 @@ class SSEStream:
             await body.end()
             completed, outcome = False, "cut"
         if completed and reply.ending is not None:
-            completed, outcome = False, "dropped"
-        record["writes"] = progress.writes
-        record["outcome"] = entry.outcome = outcome
-        try:
-            self.protocol.finish(reply.turn, reply.sent(progress, completed), state, completed)
-        except Exception:
-            log.exception("%s: finish() failed", self.protocol.name)
+            outcome = "dropped"
+        entry.outcome = outcome
+        self.endpoint.settle(reply, record, progress, outcome, finish)
 
     async def _play(
         self, reply: Reply, receive: Receive, body: Body, entry: Entry, progress: Progress
@@ -201,12 +148,8 @@ class SSEStream:
         assert task is not None
         gone = asyncio.Event()
         watcher = loop.create_task(_watch(receive, task, gone))
-        config = self.server.config
         try:
-            streams = self.server.streams
-            await loop.create_task(
-                streams.play(reply, body, entry, progress, clock=config.clock, speed=config.speed)
-            )
+            await loop.create_task(self.endpoint.play(reply, body, entry, progress))
         except asyncio.CancelledError:
             if not gone.is_set():
                 raise
@@ -218,13 +161,6 @@ class SSEStream:
         if reply.ending is None:
             await body.end()
         return True
-
-
-def _failed(entry: Entry) -> None:
-    entry.outcome = "error"
-    for reply in entry.replies:
-        if reply["outcome"] == "streaming":
-            reply["outcome"] = "error"
 
 
 async def _watch(receive: Receive, task: asyncio.Task[Any], gone: asyncio.Event) -> None:
