@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mockserver.bundled import bundled_dir
 from streamctl.core.protocols.exchange import Settings
-from streamctl.core.protocols.goose.server import GooseSettings
+from streamctl.core.protocols.goose.state import GooseSettings
 from streamctl.core.protocols.ws_events.server import DEFAULT_JWT_SECRET, WsEventsSettings
 from streamctl.engine.clock import Clock, RealClock
 

@@ -235,20 +235,27 @@ class Proxy:
             )
         except BaseException as exc:
             exchange = exchanges[0] if exchanges else None
-            if exchange is not None:
-                interrupted = not isinstance(exc, UpstreamError)
-                exchange.recorder.disconnect(f"upstream: {exc}")
-                exchange.end("interrupted" if interrupted else "error", f"upstream: {exc}")
-            if not isinstance(exc, UpstreamError):
-                raise
-            self.config.note(f"proxy: {method} {target}: upstream unreachable: {exc}")
-            message = f"streamctl proxy: cannot reach {self.config.upstream}: {exc}\n"
-            await send_response(send, HttpResponse.text(502, message))
+            await self._unanswered(exc, exchange, f"{method} {target}", send)
             return
         try:
             await self._relay(upstream, exchanges[0] if exchanges else None, receive, send)
         finally:
             await upstream.aclose()
+
+    async def _unanswered(
+        self, exc: BaseException, exchange: _Exchange | None, request: str, send: Send
+    ) -> None:
+        """The upstream gave no answer: the recording ends, and the client gets a 502 (or, when
+        the proxy itself is stopping, the exception goes on)."""
+        if exchange is not None:
+            interrupted = not isinstance(exc, UpstreamError)
+            exchange.recorder.disconnect(f"upstream: {exc}")
+            exchange.end("interrupted" if interrupted else "error", f"upstream: {exc}")
+        if not isinstance(exc, UpstreamError):
+            raise exc
+        self.config.note(f"proxy: {request}: upstream unreachable: {exc}")
+        message = f"streamctl proxy: cannot reach {self.config.upstream}: {exc}\n"
+        await send_response(send, HttpResponse.text(502, message))
 
     async def _relay(
         self,

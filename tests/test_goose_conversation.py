@@ -17,6 +17,7 @@ from streamctl.core.protocols.exchange import Accepted, HttpRequest, HttpRespons
 from streamctl.core.protocols.goose import PROTOCOL, server
 from streamctl.core.protocols.goose.conversation import StoredMessage, read
 from streamctl.core.protocols.goose.request import REQUEST_B, REQUEST_E, Body, deserialize
+from streamctl.core.protocols.goose.state import GooseSettings
 from streamctl.core.script import Script, Token
 from tests.bounds import MB, peak_growth
 
@@ -54,7 +55,7 @@ def test_fifty_mib_of_tiny_messages_costs_at_most_three_times_the_body(
     setup = f"""
         from streamctl.core.protocols.exchange import Accepted, HttpRequest, Settings
         from streamctl.core.protocols.goose import PROTOCOL
-        from streamctl.core.protocols.goose.server import GooseSettings
+        from streamctl.core.protocols.goose.state import GooseSettings
         body = open({str(path)!r}, "rb").read()
         headers = {{"content-type": "application/json", "x-secret-key": "test"}}
         own = GooseSettings(variant={variant!r})
@@ -218,7 +219,7 @@ def test_an_era_e_body_that_does_not_deserialize_is_left_to_serde_words(body: by
     request = HttpRequest("POST", "/reply", headers=HEADERS, body=body)
     refused = PROTOCOL.accept(
         request,
-        PROTOCOL.new_state(Settings(protocols={"goose": server.GooseSettings(variant="e")})),
+        PROTOCOL.new_state(Settings(protocols={"goose": GooseSettings(variant="e")})),
     )
     assert isinstance(refused, HttpResponse)
     assert refused.status == 422

@@ -22,7 +22,7 @@ from streamctl.core.protocols.exchange import (
 )
 from streamctl.core.protocols.goose import PROTOCOL, Goose
 from streamctl.core.protocols.goose.client import GooseClient
-from streamctl.core.protocols.goose.server import GooseSettings, GooseState
+from streamctl.core.protocols.goose.state import GooseSettings, GooseState
 from streamctl.core.script import FailurePoint, Script, Token, ToolCall, default_reply
 from streamctl.core.sse import SSEEvent
 from streamctl.core.transcript import End, Frame, Header, Record, Request, Response, Transcript

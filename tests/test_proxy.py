@@ -32,7 +32,7 @@ from streamctl.core.check import check, failed
 from streamctl.core.jwt import mint_dev_token
 from streamctl.core.protocols import get, names
 from streamctl.core.protocols.exchange import ClientOptions
-from streamctl.core.protocols.goose.server import GooseSettings
+from streamctl.core.protocols.goose.state import GooseSettings
 from streamctl.core.protocols.ws_events.server import WsEventsSettings
 from streamctl.core.transcript import Close, Frame, Transcript, load
 from streamctl.errors import ExitCode

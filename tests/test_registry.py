@@ -6,7 +6,7 @@ import pytest
 
 from streamctl.core.protocols import REGISTRY, UnknownProtocolError, get, names
 from streamctl.core.protocols.exchange import Settings
-from streamctl.core.protocols.goose.server import GooseSettings
+from streamctl.core.protocols.goose.state import GooseSettings
 from streamctl.core.protocols.ws_events.server import WsEventsSettings
 from streamctl.core.spec import ANY, SAME
 

@@ -34,7 +34,7 @@ _Own = TypeVar("_Own")
 @dataclass(frozen=True)
 class Settings:
     """What a protocol's server state is built with: what every protocol shares, and each
-    protocol's own settings (e.g. :class:`~streamctl.core.protocols.goose.server.GooseSettings`)
+    protocol's own settings (e.g. :class:`~streamctl.core.protocols.goose.state.GooseSettings`)
     by protocol name. A protocol without an entry uses its settings' defaults."""
 
     #: Wall-clock seconds for timestamps in messages (injected so tests are deterministic).

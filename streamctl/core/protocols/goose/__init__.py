@@ -31,6 +31,7 @@ from streamctl.core.protocols.exchange import (
 from streamctl.core.protocols.goose import checking, server
 from streamctl.core.protocols.goose.client import GooseClient
 from streamctl.core.protocols.goose.rules import SPEC
+from streamctl.core.protocols.goose.state import GooseSettings, GooseState
 from streamctl.core.protocols.protocol import SSEProtocol
 from streamctl.core.script import Script
 from streamctl.core.spec import Finding, Msg, Spec
@@ -83,8 +84,8 @@ class Goose(SSEProtocol):
 
     # --- serving ----------------------------------------------------------------------------
 
-    def new_state(self, settings: Settings) -> server.GooseState:
-        return server.GooseState(settings, settings.own(self.name, server.GooseSettings))
+    def new_state(self, settings: Settings) -> GooseState:
+        return GooseState(settings, settings.own(self.name, GooseSettings))
 
     def accept(self, request: HttpRequest, state: Any) -> HttpResponse | Accepted:
         return server.accept(request, state)

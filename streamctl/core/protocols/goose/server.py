@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,16 +20,14 @@ from streamctl.core.protocols.exchange import (
     HttpRequest,
     HttpResponse,
     Out,
-    Settings,
     Turn,
 )
 from streamctl.core.protocols.goose.conversation import StoredMessage, read
 from streamctl.core.protocols.goose.request import REQUEST_B, REQUEST_E, deserialize, read_json
+from streamctl.core.protocols.goose.state import GooseSettings, GooseState, Session
 from streamctl.core.script import Script, ToolCall
 
 __all__ = [
-    "GooseSettings",
-    "GooseState",
     "accept",
     "history",
     "plan",
@@ -39,8 +37,6 @@ __all__ = [
 ]
 
 PING: dict[str, Any] = {"type": "Ping"}
-#: The mock's own working directory, reported for sessions no request has named one for.
-DEFAULT_WORKING_DIR = "/tmp"
 # §6.1: "content-type: text/event-stream, cache-control: no-cache, connection: keep-alive".
 STREAM_HEADERS = (
     ("content-type", "text/event-stream"),
@@ -58,44 +54,14 @@ _TOKEN_STATE = dict.fromkeys(
     ),
     0,
 )
+#: A session's token counts (§4.1): total, input, output, then the same accumulated; all null.
+_SESSION_TOKENS = dict.fromkeys(
+    f"{kind}{count}_tokens"
+    for kind in ("", "accumulated_")
+    for count in ("total", "input", "output")
+)
 _VISIBLE = {"userVisible": True, "agentVisible": True}
 _UNAUTHORIZED = HttpResponse(401)  # §3: "401 Unauthorized with an empty body", in every era
-
-
-@dataclass
-class Session:
-    """One session's stored conversation (goosed's ``<session_id>.jsonl``)."""
-
-    working_dir: str = DEFAULT_WORKING_DIR
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    #: The user's messages with text in ``messages``, counted as they are stored (counting
-    #: them again on every request made a long session cost work in proportion to it).
-    user_turns: int = 0
-
-
-@dataclass(frozen=True)
-class GooseSettings:
-    """goose's own server settings (``Settings.protocols["goose"]``)."""
-
-    #: goosed's secret (``GOOSE_SERVER__SECRET_KEY``); its default up to v1.27 is ``test``.
-    secret: str = "test"
-    #: goose emulation: ``"b"`` (about v1.3 to v1.7, the default) or ``"e"`` (v1.18+:
-    #: ``user_message`` requests, ``token_state`` on Message and Finish).
-    variant: str = "b"
-
-
-@dataclass
-class GooseState:
-    """Server-side state: settings, sessions by id, and the reply counter that mints ids."""
-
-    settings: Settings
-    own: GooseSettings = field(default_factory=GooseSettings)
-    sessions: dict[str, Session] = field(default_factory=dict)
-    replies: int = 0
-
-    @property
-    def variant_e(self) -> bool:
-        return self.own.variant == "e"
 
 
 # --- accepting ------------------------------------------------------------------------------
@@ -387,23 +353,13 @@ def session_answer(request: HttpRequest, state: GooseState) -> HttpResponse:
     if _bad_name(name) is not None:
         return HttpResponse(400)
     session = state.sessions.get(name, Session())
-    tokens = dict.fromkeys(
-        (
-            "total_tokens",
-            "input_tokens",
-            "output_tokens",
-            "accumulated_total_tokens",
-            "accumulated_input_tokens",
-            "accumulated_output_tokens",
-        )
-    )
     metadata = {
         "working_dir": session.working_dir,
         "description": "",
         "schedule_id": None,
         "project_id": None,
         "message_count": len(session.messages),
-        **tokens,
+        **_SESSION_TOKENS,
     }
     return HttpResponse.json(
         200, {"sessionId": name, "metadata": metadata, "messages": session.messages}
