@@ -4,9 +4,11 @@ Both serve the same ASGI app (every protocol, the admin API, the playground); wh
 Host and Origin checks, CORS, the request-body deadline, the request log — lives in the app and
 holds on either. What differs is the server's own handling, kept equal here where it can be:
 
-* **Closed connections are noticed at once.** ``mockserver/hyperfix.py`` sets a connection's
-  :data:`~mockserver.hyperfix.CLOSED` event when Hypercorn sees it close; on Uvicorn
-  :func:`install_uvicorn_fixes` does the same from the protocol's ``connection_lost``.
+* **A lost connection wakes a reader waiting for room.** ``mockserver/hyperfix.py`` sets a
+  connection's :data:`~mockserver.hyperfix.CLOSED` event when Hypercorn sees it close; on
+  Uvicorn :func:`install_uvicorn_fixes` does the same from the protocol's ``connection_lost``.
+* **Sends after the client left are dropped**, as Hypercorn drops them, rather than raising
+  in the middle of a reply (the reader sees the disconnect and stops the reply).
 * **Protocol errors close with their codes.** Uvicorn's WebSocket layer (``websockets``, sans
   I/O) already closes with 1002 on a framing error and 1007 on a text message that is not UTF-8.
 * **Quiet shutdown.** Ctrl-C or SIGTERM stops accepting, gives open streams
@@ -15,9 +17,10 @@ holds on either. What differs is the server's own handling, kept equal here wher
 * **No keep-alive pings.** Hypercorn sends none by default; Uvicorn's 20 s pings are turned off
   so both put the same frames on the wire.
 
-Differences left (docs/cli.md): Uvicorn answers a refused upgrade's close before accepting with
-403, and adds ``server: uvicorn`` where Hypercorn says ``hypercorn-h11``; HTTP/2 (h2c) is
-Hypercorn's only; ``--workers`` above 1 runs on Hypercorn only.
+Differences left (docs/cli.md): at shutdown Uvicorn closes open WebSockets with 1012 at once
+where Hypercorn gives them the grace second and closes 1011; Uvicorn says ``server: uvicorn``
+where Hypercorn says ``hypercorn-h11``; HTTP/2 is Hypercorn's only; ``--workers`` above 1 runs
+on Hypercorn only. A refused upgrade gets the app's HTTP answer on both.
 """
 
 from __future__ import annotations
