@@ -45,6 +45,8 @@ class ServerConfig:
     workers: int = 1
     #: Event loop (``mockserver.loops.LOOPS``): ``auto`` is uvloop where it is installed.
     loop: str = "auto"
+    #: HTTP/WebSocket server (``mockserver.engines.ENGINES``): hypercorn or uvicorn.
+    server: str = "hypercorn"
     watch: bool = True
     watch_interval_s: float = 1.0
     #: Seconds without any stream before freed memory is given back to the OS (0: never).

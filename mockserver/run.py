@@ -1,4 +1,4 @@
-"""Run the mock server on Hypercorn (what ``streamctl serve`` calls)."""
+"""Run the mock server on Hypercorn or Uvicorn (what ``streamctl serve`` calls)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from hypercorn.run import run
 from mockserver.admin import PREFIX
 from mockserver.app import MockApp, create_app
 from mockserver.config import ServerConfig
+from mockserver.engines import serve_uvicorn
 from mockserver.logwriter import EXIT_WAIT_S, write_stderr
 from mockserver.loops import loop_factory, loop_name
 from mockserver.playground import PLAYGROUND
@@ -69,7 +70,7 @@ def banner(config: ServerConfig, port: int, scenarios: int) -> str:
     http, ws = _origin(config.host, port, "http"), _origin(config.host, port, "ws")
     lines = [
         f"streamctl mock server on {http} (speed {config.speed:g}, {scenarios} scenarios, "
-        f"{loop_name(config.loop)}; Ctrl-C to stop)"
+        f"{_engine(config)}{loop_name(config.loop)}; Ctrl-C to stop)"
     ]
     for proto in REGISTRY.values():
         for i, endpoint in enumerate(proto.endpoints):
@@ -90,6 +91,10 @@ def banner(config: ServerConfig, port: int, scenarios: int) -> str:
             f"release with POST {http}{PREFIX}/streams/release"
         )
     return "\n".join(lines)
+
+
+def _engine(config: ServerConfig) -> str:
+    return "" if config.server == "hypercorn" else f"{config.server}, "
 
 
 def _playground(config: ServerConfig) -> str:
@@ -171,7 +176,6 @@ def serve(
     """
     listening = sock if sock is not None else bind(config.host, config.port)
     try:
-        hyper = hypercorn_config(config, listening)
         quiet_lost_writes()
         if config.workers <= 1:
             served = app if app is not None else create_app(config)
@@ -179,15 +183,24 @@ def serve(
             tune_runtime()
             try:
                 with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
-                    runner.run(hypercorn_serve(served, hyper))
+                    runner.run(_serve_one(served, config, listening))
             finally:
                 write_stderr.flush(EXIT_WAIT_S)  # the last requests' lines before "stopped"
             return
+        hyper = hypercorn_config(config, listening)
         os.environ[CONFIG_ENV] = dump_config(config)
         hyper.application_path = "mockserver.run:worker_app()"
         run(hyper)
     finally:
         listening.close()
+
+
+async def _serve_one(app: MockApp, config: ServerConfig, sock: socket.socket) -> None:
+    """Serve ``app`` on ``sock`` in this process, on the server ``config`` names."""
+    if config.server == "uvicorn":
+        await serve_uvicorn(app, sock, backlog=BACKLOG, graceful_timeout=GRACEFUL_TIMEOUT)
+    else:
+        await hypercorn_serve(app, hypercorn_config(config, sock))
 
 
 def dump_config(config: ServerConfig) -> str:

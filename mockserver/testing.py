@@ -1,4 +1,4 @@
-"""Run the mock server for tests: a real Hypercorn on an ephemeral loopback port.
+"""Run the mock server for tests: a real Hypercorn (or Uvicorn) on an ephemeral loopback port.
 
 ::
 
@@ -19,12 +19,12 @@ from types import TracebackType
 from typing import Any
 
 from hypercorn.asyncio import serve
-from hypercorn.config import Config
 
 from mockserver.app import MockApp, create_app
 from mockserver.config import ServerConfig
+from mockserver.engines import serve_uvicorn
 from mockserver.loops import new_loop
-from mockserver.run import bind, hypercorn_config
+from mockserver.run import BACKLOG, GRACEFUL_TIMEOUT, bind, hypercorn_config
 from mockserver.state import ServerState
 from streamctl.engine.clock import FakeClock
 
@@ -32,8 +32,8 @@ __all__ = ["LiveServer"]
 
 
 class LiveServer:
-    """The app on Hypercorn in a background thread with its own event loop (of the kind
-    ``config.loop`` names, as ``streamctl serve`` runs it).
+    """The app on Hypercorn (Uvicorn where ``config.server`` says so) in a background thread
+    with its own event loop (of the kind ``config.loop`` names, as ``streamctl serve`` runs it).
 
     By default scenario files are not watched (tests reload through the admin API) and the
     bundled scenarios are loaded.
@@ -84,12 +84,10 @@ class LiveServer:
         return self
 
     def _run(self) -> None:
-        assert self._socket is not None
-        config = hypercorn_config(self.config, self._socket)
         loop = new_loop(self.config.loop)
         self._loop = loop
         try:
-            loop.run_until_complete(self._serve(config))
+            loop.run_until_complete(self._serve())
         except BaseException as exc:
             self._error = exc
             self._ready.set()
@@ -97,9 +95,20 @@ class LiveServer:
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
-    async def _serve(self, config: Config) -> None:
+    async def _serve(self) -> None:
+        assert self._socket is not None
         self._stop = asyncio.Event()
         self.app.before_serving(self._started)
+        if self.config.server == "uvicorn":
+            await serve_uvicorn(
+                self.app,
+                self._socket,
+                backlog=BACKLOG,
+                graceful_timeout=GRACEFUL_TIMEOUT,
+                shutdown_trigger=self._stop.wait,
+            )
+            return
+        config = hypercorn_config(self.config, self._socket)
         await serve(self.app, config, shutdown_trigger=self._stop.wait)
 
     async def _started(self) -> None:

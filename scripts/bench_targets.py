@@ -6,7 +6,10 @@ generator, raw-socket clients) on another. The servers:
 
 * ``bare``: a framework-less ASGI app on Hypercorn (asyncio's loop) that writes the very bytes
   streamctl writes (rendered by streamctl's own protocol modules), one write per event;
+* ``bare-uvicorn``: the same app on Uvicorn (httptools, websockets; uvloop), to tell the
+  server stack's share from the app's;
 * ``streamctl``: ``streamctl serve`` as a user runs it (sse-delta-done, chunk-complete);
+* ``streamctl-uvicorn``: ``streamctl serve --server uvicorn``;
 * ``aimock``: ``@copilotkit/aimock``, pinned in ``scripts/bench/aimock`` (``npm ci`` there
   first; without Node or the install it is skipped with a note), OpenAI chat completions SSE and
   the Responses WebSocket.
@@ -57,7 +60,7 @@ TOKEN = re.compile(rb'"t\d{4}"')
 PACED_MS = 20.0  # 50 tokens/s
 WS_MESSAGE = json.dumps({"message": "benchmark", "timestamp": "2026-01-01T00:00:00.000Z"})
 TIMEOUT = 120.0
-TARGETS = ("bare", "streamctl", "aimock")
+TARGETS = ("bare", "bare-uvicorn", "streamctl", "streamctl-uvicorn", "aimock")
 PHASES = ("throughput", "sse-paced", "ws-paced")
 
 
@@ -157,7 +160,7 @@ def bare_app(directory: Path) -> Any:
 
 def serve_bare(directory: Path, port: int) -> None:
     """The bare app on Hypercorn, asyncio's loop (uvloop's with BENCH_BARE_UVLOOP=1), until
-    stdin closes."""
+    stdin closes; on Uvicorn (uvloop, until terminated) with BENCH_BARE_SERVER=uvicorn."""
     from hypercorn.asyncio import serve  # noqa: PLC0415
     from hypercorn.config import Config  # noqa: PLC0415
 
@@ -172,7 +175,19 @@ def serve_bare(directory: Path, port: int) -> None:
         asyncio.get_running_loop().add_reader(sys.stdin.fileno(), stop.set)
         await serve(bare_app(directory), config, shutdown_trigger=stop.wait)
 
-    if os.environ.get("BENCH_BARE_UVLOOP") == "1":
+    if os.environ.get("BENCH_BARE_SERVER") == "uvicorn":
+        import uvicorn  # noqa: PLC0415
+
+        uvicorn.run(
+            bare_app(directory),
+            host=HOST,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            ws_ping_interval=None,
+            backlog=4096,
+        )
+    elif os.environ.get("BENCH_BARE_UVLOOP") == "1":
         import uvloop  # noqa: PLC0415
 
         uvloop.run(main())
@@ -253,16 +268,21 @@ def start(
     ``extra`` options (``--loop asyncio``, say)."""
     port = free_port()
     pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
-    if name == "bare":
+    env: dict[str, str] | None = None
+    if name.startswith("bare"):
         command = [sys.executable, __file__, "--serve-bare", str(directory), "--port", str(port)]
-    elif name == "streamctl":
+        server = "uvicorn" if name == "bare-uvicorn" else "hypercorn"
+        env = {**os.environ, "BENCH_BARE_SERVER": server}
+    elif name.startswith("streamctl"):
         streamctl = [sys.executable, "-m", "streamctl"]
         command = [*streamctl, "serve", "--port", str(port), "--no-bundled", "-q", "--no-watch"]
         command += ["--scenarios", str(directory / "scenarios"), *shlex.split(extra)]
+        if name == "streamctl-uvicorn":
+            command += ["--server", "uvicorn"]
+        env = {**os.environ, "PYTHONPATH": str(source)}
     else:
         command = ["node", str(AIMOCK_CLI), "-p", str(port), "-h", HOST, "--log-level", "silent"]
         command += ["-f", str(directory / "aimock.json"), "--journal-max", "1000"]
-    env = {**os.environ, "PYTHONPATH": str(source)} if name == "streamctl" else None
     with (directory / f"{name}.log").open("ab") as log:
         process = subprocess.Popen(
             [*pin, *command], stdin=subprocess.PIPE, stdout=log, stderr=log, cwd=source, env=env
@@ -457,6 +477,7 @@ async def throughput(target: Target, ws: bool, clients: int, scenario: str, roun
 @dataclass
 class Stream:
     start: float
+    connected: float = 0.0
     opened: float = 0.0
     end: float = 0.0
     arrivals: list[float] = field(default_factory=list)
@@ -467,6 +488,7 @@ async def paced_stream(target: Target, ws: bool, wait: float) -> Stream:
     stream = Stream(time.perf_counter())
     parser: Chunked | Frames = Frames() if ws else Chunked()
     client = await connect(parser, target.port)
+    stream.connected = time.perf_counter()
     assert client.transport is not None
     try:
         if ws:
@@ -500,8 +522,18 @@ def most_open(streams: list[Stream]) -> int:
     return best
 
 
+def listen_drops() -> int:
+    """The kernel's count of connections dropped from full listen queues (all sockets)."""
+    lines = [line.split() for line in Path("/proc/net/netstat").read_text().splitlines()]
+    for names, values in zip(lines[::2], lines[1::2], strict=True):
+        if names[0] == "TcpExt:" and "ListenDrops" in names:
+            return int(values[names.index("ListenDrops")])
+    return 0
+
+
 async def paced(target: Target, ws: bool, count: int, ramp: float) -> dict[str, float]:
     baseline = target.rss_kb()
+    drops, cpu = listen_drops(), target.cpu_s()
     samples: list[int] = []
 
     async def sample() -> None:
@@ -528,6 +560,10 @@ async def paced(target: Target, ws: bool, count: int, ramp: float) -> dict[str, 
     most = most_open(streams)
     return {
         "events/s": count * per / span,
+        "us CPU/ev": (target.cpu_s() - cpu) / (count * per) * 1e6,
+        "listen drops": listen_drops() - drops,
+        "connect p99 s": pct([s.connected - s.start for s in streams], 0.99),
+        "upgrade p99 s": pct([s.opened - s.connected for s in streams], 0.99),
         "lateness p99 ms": pct(late, 0.99) * 1000,
         "rss peak MB": target.rss_kb(peak=True) / 1024,
         "open": most,
@@ -589,13 +625,16 @@ async def measure(args: argparse.Namespace, directory: Path) -> None:
                     text = (
                         f"{figures['events/s'] / 1000:.1f}k ev/s, {figures['open']:.0f}/"
                         f"{args.paced} open, TTFE p99 {figures['ttfe p99 s']:.2f} s, "
-                        f"{figures['KB/stream']:.0f} KB/stream"
+                        f"{figures['KB/stream']:.0f} KB/stream, {figures['us CPU/ev']:.1f} us "
+                        f"CPU/ev (connect p99 {figures['connect p99 s']:.2f} s, 101 p99 "
+                        f"{figures['upgrade p99 s']:.2f} s, {figures['listen drops']:.0f} "
+                        "listen drops)"
                     )
                 else:
                     text = (
                         f"{figures['events/s'] / 1000:.1f}k ev/s, p99 "
                         f"{figures['lateness p99 ms']:.0f} ms, RSS peak "
-                        f"{figures['rss peak MB']:.0f} MB"
+                        f"{figures['rss peak MB']:.0f} MB, {figures['us CPU/ev']:.1f} us CPU/ev"
                     )
                 rows.setdefault(kind, {})[name] = text
                 await asyncio.sleep(1)

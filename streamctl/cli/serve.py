@@ -1,4 +1,4 @@
-"""``streamctl serve``: every protocol on one mock server (Hypercorn), until Ctrl-C."""
+"""``streamctl serve``: every protocol on one mock server (Hypercorn or Uvicorn), until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -28,6 +28,13 @@ class Loop(enum.StrEnum):
     auto = "auto"
     uvloop = "uvloop"
     asyncio = "asyncio"
+
+
+class Server(enum.StrEnum):
+    """``--server`` (kept in step with mockserver.engines.ENGINES without importing it)."""
+
+    hypercorn = "hypercorn"
+    uvicorn = "uvicorn"
 
 
 def _log_to_stderr(logger: Any) -> None:
@@ -138,6 +145,13 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
             "else asyncio's own.",
         ),
     ] = Loop.auto,
+    server: Annotated[
+        Server,
+        typer.Option(
+            help="HTTP/WebSocket server: hypercorn, or uvicorn (`pip install "
+            "'streamctl[uvicorn]'`; docs/cli.md says how they differ).",
+        ),
+    ] = Server.hypercorn,
     no_watch: Annotated[
         bool,
         typer.Option("--no-watch", help="Do not reload scenario files when they change."),
@@ -207,6 +221,7 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
     import logging  # noqa: PLC0415 (the server stack loads only when serving)
 
     from mockserver.config import ServerConfig  # noqa: PLC0415
+    from mockserver.engines import EngineError, engine_name  # noqa: PLC0415
     from mockserver.loops import LoopError, loop_name  # noqa: PLC0415
     from mockserver.run import banner, bind, serve  # noqa: PLC0415
     from streamctl.core.protocols import REGISTRY  # noqa: PLC0415
@@ -227,6 +242,7 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
         admin_token=admin_token,
         workers=workers,
         loop=loop.value,
+        server=server.value,
         watch=not no_watch,
         faults=tuple(fault or ()),
         fault_rate=fault_rate,
@@ -258,6 +274,11 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
         typer.echo(f"error: --loop: {exc}", err=True)
         raise typer.Exit(ExitCode.USAGE) from None
     try:
+        engine_name(config.server, config.workers)
+    except EngineError as exc:
+        typer.echo(f"error: --server: {exc}", err=True)
+        raise typer.Exit(ExitCode.USAGE) from None
+    try:
         loaded = load_dirs(config.scenario_sources())
     except ScenarioError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -269,7 +290,7 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
         raise typer.Exit(ExitCode.USAGE) from None
     _log_to_stderr(logging.getLogger("mockserver"))
     typer.echo(banner(config, sock.getsockname()[1], len(loaded)), err=True)
-    # Hypercorn turns SIGINT into a graceful shutdown; a Ctrl-C during start-up lands here.
+    # The server turns SIGINT into a graceful shutdown; a Ctrl-C during start-up lands here.
     with contextlib.suppress(KeyboardInterrupt):
         serve(config, sock=sock)
     typer.echo("streamctl mock server stopped", err=True)
