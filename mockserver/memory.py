@@ -34,6 +34,7 @@ def trim() -> bool:
     """Collect garbage, then return the C heap's free pages to the OS; false where the C library
     cannot (not glibc)."""
     _renew_future_iterators()
+    _renew_loop_handles()
     # What a burst leaves in reference cycles (an aborted connection's exception and traceback,
     # say) is only freed by a collection, and only freed memory can go back. A full collection
     # also empties the interpreter's free lists of tuples, lists, dicts and floats.
@@ -78,6 +79,39 @@ def _renew_future_iterators() -> None:
     fresh = [f.__await__() for f in futures[_FUTURE_ITER_CACHE:]]
     del fresh  # back into the cache, which is empty
     del cached  # the cache is full: freed
+
+
+#: How many Handle and TimerHandle objects uvloop keeps for reuse (its DEFAULT_FREELIST_SIZE).
+_HANDLE_CACHE = 250
+
+
+def _renew_loop_handles() -> None:
+    """Swap the callback and timer handles uvloop keeps for reuse for new ones.
+
+    The same story as :func:`_renew_future_iterators`: uvloop keeps up to 250 of each (Cython
+    free lists), made at the peak of the last burst. The cached ones come out first, then new
+    ones; the loop lets go of the cancelled handles on its next pass, and the new ones are then
+    freed first. On asyncio's own loops (no such cache) this only makes and drops some objects.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    handles = [loop.call_soon(_nothing) for _ in range(2 * _HANDLE_CACHE)]
+    timers = [loop.call_later(3600, _nothing) for _ in range(2 * _HANDLE_CACHE)]
+    for handle in (*handles, *timers):
+        handle.cancel()
+    loop.call_soon(_release, handles, timers)
+
+
+def _nothing() -> None:
+    return None
+
+
+def _release(*groups: list[asyncio.Handle] | list[asyncio.TimerHandle]) -> None:
+    for group in groups:
+        del group[_HANDLE_CACHE:]  # the new ones: back into the cache, which is empty
+        group.clear()  # the cache is full: the old ones are freed
 
 
 class IdleTrim:

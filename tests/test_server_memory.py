@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import platform
+import socket
 import time
 
 import httpx
@@ -108,3 +109,56 @@ def test_an_idle_spell_interrupted_by_work_starts_the_wait_again() -> None:
         assert trims[0] >= again + 1.0
 
     asyncio.run(scenario())
+
+
+def test_a_trim_renews_the_handles_uvloop_keeps_for_reuse() -> None:
+    # uvloop keeps up to 250 freed callback and timer handles (Cython free lists) and hands the
+    # same objects out again: those left from a burst would keep their arenas. After a trim the
+    # ones handed out are new objects.
+    uvloop = pytest.importorskip("uvloop")
+
+    async def handed_out() -> set[int]:
+        loop = asyncio.get_running_loop()
+        handles = [loop.call_soon(lambda: None) for _ in range(200)]
+        timers = [loop.call_later(3600, lambda: None) for _ in range(200)]
+        for handle in (*handles, *timers):
+            handle.cancel()
+        await asyncio.sleep(0)  # the loop lets go of the cancelled handles
+        await asyncio.sleep(0)
+        return {id(h) for h in (*handles, *timers)}  # all freed (into the cache) on return
+
+    async def scenario() -> None:
+        first = await handed_out()
+        again = await handed_out()
+        assert len(first & again) >= 300  # reused: the same objects
+        trim()
+        await asyncio.sleep(0)  # the trim lets the old ones go on the loop's next pass
+        await asyncio.sleep(0)
+        assert not first & await handed_out()
+
+    uvloop.run(scenario())
+
+
+def test_the_idle_trim_waits_until_no_request_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A request that is not a stream (an admin call whose body trickles in, say) still holds
+    # objects made during the burst; freed after the trim, they would stay where the burst put
+    # them.
+    calls: list[int] = []
+    monkeypatch.setattr("mockserver.memory.trim", lambda: calls.append(1))
+    config = ServerConfig(watch=False, speed=0, trim_idle_s=0.05)
+    with LiveServer(config) as server:
+        host, port = server.url("/").split("//")[1].rstrip("/").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as slow:
+            slow.sendall(
+                b"POST /_streamctl/queue HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+            )
+            response = httpx.get(server.url("/api/chat/stream?message=hi"), timeout=10)
+            assert response.status_code == 200
+            assert server.server.wait_idle(10)  # no stream left, one request still open
+            time.sleep(0.5)  # ten idle delays: a trim would have come by now
+            assert calls == []
+        deadline = time.monotonic() + 10
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert calls
