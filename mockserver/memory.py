@@ -27,18 +27,17 @@ from collections.abc import Callable
 
 from streamctl.engine.clock import running_loop
 
-__all__ = ["IdleTrim", "trim"]
+__all__ = ["IdleTrim", "Spares", "prepare", "trim"]
 
 
 def trim() -> bool:
     """Collect garbage, then return the C heap's free pages to the OS; false where the C library
     cannot (not glibc)."""
-    _renew_future_iterators()
-    _renew_loop_handles()
     # What a burst leaves in reference cycles (an aborted connection's exception and traceback,
     # say) is only freed by a collection, and only freed memory can go back. A full collection
     # also empties the interpreter's free lists of tuples, lists, dicts and floats.
     gc.collect()
+    _renew_caches()
     # The method cache holds the names it looked up last, strings made anywhere in the heap.
     sys._clear_type_cache()
     malloc_trim = _malloc_trim()
@@ -58,60 +57,82 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 #: How many future iterators CPython's ``_asyncio`` keeps for reuse (FI_FREELIST_MAXLEN).
 _FUTURE_ITER_CACHE = 255
-
-
-def _renew_future_iterators() -> None:
-    """Swap the iterators ``_asyncio`` keeps for reuse (``await future`` makes one) for new ones.
-
-    The cached ones were made at the peak of the last burst, wherever the heap then had room, and
-    each keeps its arena. Taking them all out, then freeing newly made ones first fills the cache
-    with those, so the old ones are really freed. Best effort: outside a running loop, or where
-    the cache differs, this frees nothing and costs a few hundred microseconds.
-    """
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    futures: list[asyncio.Future[None]] = [
-        asyncio.Future(loop=loop) for _ in range(2 * _FUTURE_ITER_CACHE)
-    ]
-    cached = [f.__await__() for f in futures[:_FUTURE_ITER_CACHE]]
-    fresh = [f.__await__() for f in futures[_FUTURE_ITER_CACHE:]]
-    del fresh  # back into the cache, which is empty
-    del cached  # the cache is full: freed
-
-
 #: How many Handle and TimerHandle objects uvloop keeps for reuse (its DEFAULT_FREELIST_SIZE).
 _HANDLE_CACHE = 250
 
 
-def _renew_loop_handles() -> None:
-    """Swap the callback and timer handles uvloop keeps for reuse for new ones.
+class Spares:
+    """Objects for the caches that keep freed objects for reuse, made while the heap is compact.
 
-    The same story as :func:`_renew_future_iterators`: uvloop keeps up to 250 of each (Cython
-    free lists), made at the peak of the last burst. The cached ones come out first, then new
-    ones; the loop lets go of the cancelled handles on its next pass, and the new ones are then
-    freed first. On asyncio's own loops (no such cache) this only makes and drops some objects.
+    ``_asyncio`` keeps up to 255 freed future iterators (``await future`` makes one); uvloop keeps
+    250 callback handles and 250 timer handles (Cython free lists). After a burst those caches
+    hold objects made at its peak, wherever the heap then had room, and each keeps its 1 MiB
+    allocator arena. At a trim the cached ones are taken out, the spares put in (the caches are
+    then full), the taken ones freed for good, and the spares taken out again: the caches are
+    left empty, the spares stay where they were made, and the next burst starts afresh.
+
+    Objects made at the trim instead of spares would land wherever the allocator has room after
+    the burst, which is mostly in the burst's own arenas (measured: they kept them).
     """
-    try:
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._futures: list[asyncio.Future[None]] = [
+            loop.create_future() for _ in range(_FUTURE_ITER_CACHE)
+        ]
+        self._iterators = self._draw_iterators()
+        self._handles, self._timers = self._draw_handles()
+
+    def _draw_iterators(self) -> list[object]:
+        return [future.__await__() for future in self._futures]
+
+    def _draw_handles(self) -> tuple[list[asyncio.Handle], list[asyncio.TimerHandle]]:
+        handles = [self.loop.call_soon(_nothing) for _ in range(_HANDLE_CACHE)]
+        timers = [self.loop.call_later(3600, _nothing) for _ in range(_HANDLE_CACHE)]
+        for handle in (*handles, *timers):
+            handle.cancel()  # the loop lets go of them (a call_soon one on its next pass)
+        return handles, timers
+
+    def swap(self) -> None:
+        """Put the spares in the caches in place of what they hold (handles: on the loop's next
+        pass, once it has let go of the ones taken out)."""
+        futures = [self.loop.create_future() for _ in range(_FUTURE_ITER_CACHE)]
+        taken = [future.__await__() for future in futures]
+        self._iterators.clear()  # into the cache, which is empty now
+        del taken  # the cache is full: freed
+        self._iterators = self._draw_iterators()  # the cache holds the spares only: LIFO
+        self.loop.call_soon(self._swap_handles, self._draw_handles())
+
+    def _swap_handles(self, taken: tuple[list[asyncio.Handle], list[asyncio.TimerHandle]]) -> None:
+        self._handles.clear()
+        self._timers.clear()
+        for group in taken:
+            group.clear()
+        self._handles, self._timers = self._draw_handles()
+
+
+#: The spares for the running server's loop (see :func:`prepare`).
+_spares: Spares | None = None
+
+
+def prepare() -> None:
+    """Make the spares (once per loop), at the server's first request: the heap is compact."""
+    global _spares  # noqa: PLW0603 (one server loop per process)
+    with contextlib.suppress(RuntimeError):  # no running loop: nothing to prepare
         loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    handles = [loop.call_soon(_nothing) for _ in range(2 * _HANDLE_CACHE)]
-    timers = [loop.call_later(3600, _nothing) for _ in range(2 * _HANDLE_CACHE)]
-    for handle in (*handles, *timers):
-        handle.cancel()
-    loop.call_soon(_release, handles, timers)
+        if _spares is None or _spares.loop is not loop:
+            _spares = Spares(loop)
+
+
+def _renew_caches() -> None:
+    """Swap what the caches hold for the spares, where the running loop has some."""
+    with contextlib.suppress(RuntimeError):  # no running loop: no spares for it
+        if _spares is not None and _spares.loop is asyncio.get_running_loop():
+            _spares.swap()
 
 
 def _nothing() -> None:
     return None
-
-
-def _release(*groups: list[asyncio.Handle] | list[asyncio.TimerHandle]) -> None:
-    for group in groups:
-        del group[_HANDLE_CACHE:]  # the new ones: back into the cache, which is empty
-        group.clear()  # the cache is full: the old ones are freed
 
 
 class IdleTrim:
@@ -128,6 +149,7 @@ class IdleTrim:
         self._idle_since: float | None = None  # None: busy, or idle and trimmed already
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._prepared = False
 
     def idle(self) -> None:
         """Nothing is being served any more: trim after the delay unless work comes back."""
@@ -145,6 +167,10 @@ class IdleTrim:
     def busy(self) -> None:
         """Work arrived: no trim until the server is idle again."""
         self._idle_since = None
+        if not self._prepared:  # the first request: make the spares while the heap is compact
+            self._prepared = True
+            if self.delay_s > 0:
+                prepare()
 
     def _due(self) -> None:
         self._timer = None

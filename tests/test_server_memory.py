@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import platform
 import socket
+import sys
 import time
 
 import httpx
 import pytest
 
 from mockserver.config import ServerConfig
-from mockserver.memory import IdleTrim, trim
+from mockserver.memory import IdleTrim, prepare, trim
 from mockserver.testing import LiveServer
 
 
@@ -70,26 +72,6 @@ def test_the_server_trims_after_its_streams_have_ended(monkeypatch: pytest.Monke
         assert calls
 
 
-def test_a_trim_renews_the_future_iterators_asyncio_keeps_for_reuse() -> None:
-    # CPython's _asyncio keeps up to 255 freed future iterators and hands the same objects out
-    # again; those left from a burst sit wherever the heap had room then, each holding its
-    # allocator arena. After a trim, the ones handed out are new objects.
-    async def handed_out() -> set[int]:
-        loop = asyncio.get_running_loop()
-        iterators = [asyncio.Future[None](loop=loop).__await__() for _ in range(255)]
-        return {id(i) for i in iterators}  # all freed (into the cache) on return
-
-    async def scenario() -> None:
-        first = await handed_out()
-        again = await handed_out()
-        if len(first & again) < 200:
-            pytest.skip("this Python does not keep future iterators for reuse")
-        trim()
-        assert not first & await handed_out()
-
-    asyncio.run(scenario())
-
-
 def test_an_idle_spell_interrupted_by_work_starts_the_wait_again() -> None:
     trims: list[float] = []
 
@@ -111,32 +93,43 @@ def test_an_idle_spell_interrupted_by_work_starts_the_wait_again() -> None:
     asyncio.run(scenario())
 
 
-def test_a_trim_renews_the_handles_uvloop_keeps_for_reuse() -> None:
-    # uvloop keeps up to 250 freed callback and timer handles (Cython free lists) and hands the
-    # same objects out again: those left from a burst would keep their arenas. After a trim the
-    # ones handed out are new objects.
+async def _fill_the_reuse_caches() -> None:
+    """Make and drop what the interpreter and the loop keep for reuse: future iterators, and
+    (uvloop) callback and timer handles; the caches are then full of objects made here."""
+    loop = asyncio.get_running_loop()
+    iterators = [loop.create_future().__await__() for _ in range(300)]
+    handles = [loop.call_soon(lambda: None) for _ in range(300)]
+    timers = [loop.call_later(3600, lambda: None) for _ in range(300)]
+    for handle in (*handles, *timers):
+        handle.cancel()
+    await asyncio.sleep(0)  # the loop lets go of the cancelled handles
+    await asyncio.sleep(0)
+    del iterators, handles, timers  # into the caches (full), the rest freed
+
+
+async def _blocks_a_trim_frees() -> int:
+    prepare()  # as the server does at its first request
+    await _fill_the_reuse_caches()  # "a burst"
+    gc.collect()
+    before = sys.getallocatedblocks()
+    trim()
+    await asyncio.sleep(0)  # the handles are swapped on the loop's next pass
+    await asyncio.sleep(0)
+    gc.collect()
+    return before - sys.getallocatedblocks()
+
+
+def test_a_trim_frees_the_future_iterators_asyncio_kept_from_a_burst() -> None:
+    # CPython's _asyncio keeps up to 255 freed future iterators and hands the same objects out
+    # again; those left from a burst sit wherever the heap had room then, each holding its
+    # allocator arena. A trim frees them for good (the spares made earlier go in and out).
+    assert asyncio.run(_blocks_a_trim_frees()) >= 200
+
+
+def test_a_trim_frees_the_handles_uvloop_kept_from_a_burst() -> None:
+    # uvloop keeps up to 250 freed callback handles and 250 timer handles (Cython free lists).
     uvloop = pytest.importorskip("uvloop")
-
-    async def handed_out() -> set[int]:
-        loop = asyncio.get_running_loop()
-        handles = [loop.call_soon(lambda: None) for _ in range(200)]
-        timers = [loop.call_later(3600, lambda: None) for _ in range(200)]
-        for handle in (*handles, *timers):
-            handle.cancel()
-        await asyncio.sleep(0)  # the loop lets go of the cancelled handles
-        await asyncio.sleep(0)
-        return {id(h) for h in (*handles, *timers)}  # all freed (into the cache) on return
-
-    async def scenario() -> None:
-        first = await handed_out()
-        again = await handed_out()
-        assert len(first & again) >= 300  # reused: the same objects
-        trim()
-        await asyncio.sleep(0)  # the trim lets the old ones go on the loop's next pass
-        await asyncio.sleep(0)
-        assert not first & await handed_out()
-
-    uvloop.run(scenario())
+    assert uvloop.run(_blocks_a_trim_frees()) >= 200 + 400
 
 
 def test_the_idle_trim_waits_until_no_request_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
