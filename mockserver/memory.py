@@ -6,13 +6,17 @@ allocators keep it:
 
 - Python's small-object allocator takes memory in 1 MiB arenas and gives an arena back only
   when every block in it is free. A few long-lived blocks made during the burst keep their
-  arenas: the interpreter's caches (method lookups, ``asyncio``'s free list of future
-  iterators), and the journal, which is why it packs finished entries into one buffer.
-  :func:`trim` empties those caches.
+  arenas. Walking the arenas after a burst (libpython's own structures, read in the soak
+  server) showed what they were: the objects that ``_asyncio`` (future iterators) and uvloop
+  (callback and timer handles) keep for reuse, made at the peak, and objects freed after the
+  trim by requests still open when it ran. :class:`Spares` swaps the caches' contents for objects made before the
+  burst; the trim waits until no request at all is left, not only no stream. The journal packs
+  finished entries into one buffer for the same reason; the interpreter's method cache is
+  emptied.
 - glibc's ``malloc`` keeps freed pages for the next burst; ``malloc_trim`` hands them back.
   (Dask's workers trim the same way.)
 
-The server trims once nothing has been streamed for a moment, never while serving.
+The server trims once nothing has been served for a moment, never while serving.
 """
 
 from __future__ import annotations
