@@ -9,10 +9,10 @@ allocators keep it:
   arenas. Walking the arenas after a burst (libpython's own structures, read in the soak
   server) showed what they were: the objects that ``_asyncio`` (future iterators) and uvloop
   (callback and timer handles) keep for reuse, made at the peak, and objects freed after the
-  trim by requests still open when it ran. :class:`Spares` swaps the caches' contents for objects made before the
-  burst; the trim waits until no request at all is left, not only no stream. The journal packs
-  finished entries into one buffer for the same reason; the interpreter's method cache is
-  emptied.
+  trim by requests still open when it ran. :class:`Spares` swaps the caches' contents for
+  objects made before the burst; the trim waits until no request at all is left, not only no
+  stream. The journal packs finished entries into one buffer for the same reason; the
+  interpreter's method cache is emptied.
 - glibc's ``malloc`` keeps freed pages for the next burst; ``malloc_trim`` hands them back.
   (Dask's workers trim the same way.)
 
@@ -154,6 +154,8 @@ class IdleTrim:
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._prepared = False
+        #: Trims done (the soak script reports it).
+        self.trims = 0
 
     def idle(self) -> None:
         """Nothing is being served any more: trim after the delay unless work comes back."""
@@ -186,4 +188,5 @@ class IdleTrim:
             self._timer = loop.call_at(since + self.delay_s, self._due)
             return
         self._idle_since = None  # one trim per idle spell
+        self.trims += 1
         (self._trim or trim)()

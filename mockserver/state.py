@@ -144,6 +144,11 @@ class ServerState:
     def end(self) -> None:
         self._active -= 1
 
+    @property
+    def trims(self) -> int:
+        """How often freed memory was given back (see ``memory.py``)."""
+        return self._trim.trims
+
     def call_began(self) -> None:
         """A request or WebSocket connection arrived (any, not only streams)."""
         self._calls += 1

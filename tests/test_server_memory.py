@@ -70,6 +70,7 @@ def test_the_server_trims_after_its_streams_have_ended(monkeypatch: pytest.Monke
         # At least once: a slow machine may leave the server idle between the requests too,
         # and each idle spell trims (once; the unit test above counts that exactly).
         assert calls
+        assert server.server.trims == len(calls)
 
 
 def test_an_idle_spell_interrupted_by_work_starts_the_wait_again() -> None:
