@@ -8,7 +8,7 @@ allocators keep it:
   when every block in it is free. A few long-lived blocks made during the burst keep their
   arenas. Walking the arenas after a burst (libpython's own structures, read in the soak
   server) showed what they were: the objects that ``_asyncio`` (future iterators) and uvloop
-  (callback and timer handles) keep for reuse, made at the peak, and objects freed after the
+  (callback handles) keep for reuse, made at the peak, and objects freed after the
   trim by requests still open when it ran. :class:`Spares` swaps the caches' contents for
   objects made before the burst; the trim waits until no request at all is left, not only no
   stream. The journal packs finished entries into one buffer for the same reason; the
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import ctypes
 import functools
 import gc
@@ -61,7 +62,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 #: How many future iterators CPython's ``_asyncio`` keeps for reuse (FI_FREELIST_MAXLEN).
 _FUTURE_ITER_CACHE = 255
-#: How many Handle and TimerHandle objects uvloop keeps for reuse (its DEFAULT_FREELIST_SIZE).
+#: How many callback handles uvloop keeps for reuse (its DEFAULT_FREELIST_SIZE).
 _HANDLE_CACHE = 250
 
 
@@ -69,33 +70,37 @@ class Spares:
     """Objects for the caches that keep freed objects for reuse, made while the heap is compact.
 
     ``_asyncio`` keeps up to 255 freed future iterators (``await future`` makes one); uvloop keeps
-    250 callback handles and 250 timer handles (Cython free lists). After a burst those caches
-    hold objects made at its peak, wherever the heap then had room, and each keeps its 1 MiB
-    allocator arena. At a trim the cached ones are taken out, the spares put in (the caches are
-    then full), the taken ones freed for good, and the spares taken out again: the caches are
-    left empty, the spares stay where they were made, and the next burst starts afresh.
+    250 callback handles (a Cython free list). After a burst those caches hold objects made at
+    its peak, wherever the heap then had room, and each keeps its 1 MiB allocator arena. At a
+    trim the cached ones are taken out, the spares put in (the caches are then full), the taken
+    ones freed for good, and the spares taken out again: the caches are left empty, the spares
+    stay where they were made, and the next burst starts afresh.
 
     Objects made at the trim instead of spares would land wherever the allocator has room after
-    the burst, which is mostly in the burst's own arenas (measured: they kept them).
+    the burst, which is mostly in the burst's own arenas (measured: they kept them). So the
+    handles share one context made here: each would otherwise copy the current one, and those
+    copies, made at the trim, kept arenas too. (uvloop's timer handles, cached the same way,
+    carry a float made at each drawing: spares of them would keep what they were meant to free.)
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
+        self._context = contextvars.copy_context()
         self._futures: list[asyncio.Future[None]] = [
             loop.create_future() for _ in range(_FUTURE_ITER_CACHE)
         ]
         self._iterators = self._draw_iterators()
-        self._handles, self._timers = self._draw_handles()
+        self._handles = self._draw_handles()
 
     def _draw_iterators(self) -> list[object]:
         return [future.__await__() for future in self._futures]
 
-    def _draw_handles(self) -> tuple[list[asyncio.Handle], list[asyncio.TimerHandle]]:
-        handles = [self.loop.call_soon(_nothing) for _ in range(_HANDLE_CACHE)]
-        timers = [self.loop.call_later(3600, _nothing) for _ in range(_HANDLE_CACHE)]
-        for handle in (*handles, *timers):
-            handle.cancel()  # the loop lets go of them (a call_soon one on its next pass)
-        return handles, timers
+    def _draw_handles(self) -> list[asyncio.Handle]:
+        call_soon, context = self.loop.call_soon, self._context
+        handles = [call_soon(_nothing, context=context) for _ in range(_HANDLE_CACHE)]
+        for handle in handles:
+            handle.cancel()  # the loop lets go of them on its next pass
+        return handles
 
     def swap(self) -> None:
         """Put the spares in the caches in place of what they hold (handles: on the loop's next
@@ -105,14 +110,12 @@ class Spares:
         self._iterators.clear()  # into the cache, which is empty now
         del taken  # the cache is full: freed
         self._iterators = self._draw_iterators()  # the cache holds the spares only: LIFO
-        self.loop.call_soon(self._swap_handles, self._draw_handles())
+        self.loop.call_soon(self._swap_handles, self._draw_handles(), context=self._context)
 
-    def _swap_handles(self, taken: tuple[list[asyncio.Handle], list[asyncio.TimerHandle]]) -> None:
+    def _swap_handles(self, taken: list[asyncio.Handle]) -> None:
         self._handles.clear()
-        self._timers.clear()
-        for group in taken:
-            group.clear()
-        self._handles, self._timers = self._draw_handles()
+        taken.clear()
+        self._handles = self._draw_handles()
 
 
 #: The spares for the running server's loop (see :func:`prepare`).

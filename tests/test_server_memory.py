@@ -130,9 +130,9 @@ def test_a_trim_frees_the_future_iterators_asyncio_kept_from_a_burst() -> None:
 
 
 def test_a_trim_frees_the_handles_uvloop_kept_from_a_burst() -> None:
-    # uvloop keeps up to 250 freed callback handles and 250 timer handles (Cython free lists).
+    # uvloop keeps up to 250 freed callback handles (a Cython free list).
     uvloop = pytest.importorskip("uvloop")
-    assert uvloop.run(_blocks_a_trim_frees(with_handles=True)) >= 200 + 400
+    assert uvloop.run(_blocks_a_trim_frees(with_handles=True)) >= 200 + 200
 
 
 def test_the_idle_trim_waits_until_no_request_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
