@@ -6,19 +6,24 @@ allocators keep it:
 
 - Python's small-object allocator takes memory in 1 MiB arenas and gives an arena back only
   when every block in it is free. A few long-lived blocks made during the burst keep their
-  arenas: the interpreter's caches (method lookups, ``asyncio``'s free list of future
-  iterators), and the journal, which is why it packs finished entries into one buffer.
-  :func:`trim` empties those caches.
+  arenas. Walking the arenas after a burst (libpython's own structures, read in the soak
+  server) showed what they were: the objects that ``_asyncio`` (future iterators) and uvloop
+  (callback handles) keep for reuse, made at the peak, and objects freed after the
+  trim by requests still open when it ran. :class:`Spares` swaps the caches' contents for
+  objects made before the burst; the trim waits until no request at all is left, not only no
+  stream. The journal packs finished entries into one buffer for the same reason; the
+  interpreter's method cache is emptied.
 - glibc's ``malloc`` keeps freed pages for the next burst; ``malloc_trim`` hands them back.
   (Dask's workers trim the same way.)
 
-The server trims once nothing has been streamed for a moment, never while serving.
+The server trims once nothing has been served for a moment, never while serving.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import ctypes
 import functools
 import gc
@@ -27,17 +32,17 @@ from collections.abc import Callable
 
 from streamctl.engine.clock import running_loop
 
-__all__ = ["IdleTrim", "trim"]
+__all__ = ["IdleTrim", "Spares", "prepare", "trim"]
 
 
 def trim() -> bool:
     """Collect garbage, then return the C heap's free pages to the OS; false where the C library
     cannot (not glibc)."""
-    _renew_future_iterators()
     # What a burst leaves in reference cycles (an aborted connection's exception and traceback,
     # say) is only freed by a collection, and only freed memory can go back. A full collection
     # also empties the interpreter's free lists of tuples, lists, dicts and floats.
     gc.collect()
+    _renew_caches()
     # The method cache holds the names it looked up last, strings made anywhere in the heap.
     sys._clear_type_cache()
     malloc_trim = _malloc_trim()
@@ -57,27 +62,84 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 #: How many future iterators CPython's ``_asyncio`` keeps for reuse (FI_FREELIST_MAXLEN).
 _FUTURE_ITER_CACHE = 255
+#: How many callback handles uvloop keeps for reuse (its DEFAULT_FREELIST_SIZE).
+_HANDLE_CACHE = 250
 
 
-def _renew_future_iterators() -> None:
-    """Swap the iterators ``_asyncio`` keeps for reuse (``await future`` makes one) for new ones.
+class Spares:
+    """Objects for the caches that keep freed objects for reuse, made while the heap is compact.
 
-    The cached ones were made at the peak of the last burst, wherever the heap then had room, and
-    each keeps its arena. Taking them all out, then freeing newly made ones first fills the cache
-    with those, so the old ones are really freed. Best effort: outside a running loop, or where
-    the cache differs, this frees nothing and costs a few hundred microseconds.
+    ``_asyncio`` keeps up to 255 freed future iterators (``await future`` makes one); uvloop keeps
+    250 callback handles (a Cython free list). After a burst those caches hold objects made at
+    its peak, wherever the heap then had room, and each keeps its 1 MiB allocator arena. At a
+    trim the cached ones are taken out, the spares put in (the caches are then full), the taken
+    ones freed for good, and the spares taken out again: the caches are left empty, the spares
+    stay where they were made, and the next burst starts afresh.
+
+    Objects made at the trim instead of spares would land wherever the allocator has room after
+    the burst, which is mostly in the burst's own arenas (measured: they kept them). So the
+    handles share one context made here: each would otherwise copy the current one, and those
+    copies, made at the trim, kept arenas too. (uvloop's timer handles, cached the same way,
+    carry a float made at each drawing: spares of them would keep what they were meant to free.)
     """
-    try:
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._context = contextvars.copy_context()
+        self._futures: list[asyncio.Future[None]] = [
+            loop.create_future() for _ in range(_FUTURE_ITER_CACHE)
+        ]
+        self._iterators = self._draw_iterators()
+        self._handles = self._draw_handles()
+
+    def _draw_iterators(self) -> list[object]:
+        return [future.__await__() for future in self._futures]
+
+    def _draw_handles(self) -> list[asyncio.Handle]:
+        call_soon, context = self.loop.call_soon, self._context
+        handles = [call_soon(_nothing, context=context) for _ in range(_HANDLE_CACHE)]
+        for handle in handles:
+            handle.cancel()  # the loop lets go of them on its next pass
+        return handles
+
+    def swap(self) -> None:
+        """Put the spares in the caches in place of what they hold (handles: on the loop's next
+        pass, once it has let go of the ones taken out)."""
+        futures = [self.loop.create_future() for _ in range(_FUTURE_ITER_CACHE)]
+        taken = [future.__await__() for future in futures]
+        self._iterators.clear()  # into the cache, which is empty now
+        del taken  # the cache is full: freed
+        self._iterators = self._draw_iterators()  # the cache holds the spares only: LIFO
+        self.loop.call_soon(self._swap_handles, self._draw_handles(), context=self._context)
+
+    def _swap_handles(self, taken: list[asyncio.Handle]) -> None:
+        self._handles.clear()
+        taken.clear()
+        self._handles = self._draw_handles()
+
+
+#: The spares for the running server's loop (see :func:`prepare`).
+_spares: Spares | None = None
+
+
+def prepare() -> None:
+    """Make the spares (once per loop), at the server's first request: the heap is compact."""
+    global _spares  # noqa: PLW0603 (one server loop per process)
+    with contextlib.suppress(RuntimeError):  # no running loop: nothing to prepare
         loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    futures: list[asyncio.Future[None]] = [
-        asyncio.Future(loop=loop) for _ in range(2 * _FUTURE_ITER_CACHE)
-    ]
-    cached = [f.__await__() for f in futures[:_FUTURE_ITER_CACHE]]
-    fresh = [f.__await__() for f in futures[_FUTURE_ITER_CACHE:]]
-    del fresh  # back into the cache, which is empty
-    del cached  # the cache is full: freed
+        if _spares is None or _spares.loop is not loop:
+            _spares = Spares(loop)
+
+
+def _renew_caches() -> None:
+    """Swap what the caches hold for the spares, where the running loop has some."""
+    with contextlib.suppress(RuntimeError):  # no running loop: no spares for it
+        if _spares is not None and _spares.loop is asyncio.get_running_loop():
+            _spares.swap()
+
+
+def _nothing() -> None:
+    return None
 
 
 class IdleTrim:
@@ -94,6 +156,9 @@ class IdleTrim:
         self._idle_since: float | None = None  # None: busy, or idle and trimmed already
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._prepared = False
+        #: Trims done (the soak script reports it).
+        self.trims = 0
 
     def idle(self) -> None:
         """Nothing is being served any more: trim after the delay unless work comes back."""
@@ -111,6 +176,10 @@ class IdleTrim:
     def busy(self) -> None:
         """Work arrived: no trim until the server is idle again."""
         self._idle_since = None
+        if not self._prepared:  # the first request: make the spares while the heap is compact
+            self._prepared = True
+            if self.delay_s > 0:
+                prepare()
 
     def _due(self) -> None:
         self._timer = None
@@ -122,4 +191,5 @@ class IdleTrim:
             self._timer = loop.call_at(since + self.delay_s, self._due)
             return
         self._idle_since = None  # one trim per idle spell
+        self.trims += 1
         (self._trim or trim)()

@@ -51,6 +51,10 @@ class ServerState:
         self.transcripts: deque[Transcript] = deque(maxlen=max(1, config.journal_limit))
         self.started = config.wall_clock()
         self._active = 0
+        #: Requests and WebSocket connections in progress (streams or not): the idle trim waits
+        #: for none to be left, since whatever one frees after the trim stays where the burst
+        #: put it (see ``memory.py``).
+        self._calls = 0
         self._trim = IdleTrim(config.trim_idle_s)
         self.streams = Streams(config.stream_limit, config.hold_after)
         self.reset()
@@ -137,11 +141,23 @@ class ServerState:
     def begin(self) -> None:
         # Called on the server's loop only (two per request): a counter, no lock.
         self._active += 1
-        self._trim.busy()
 
     def end(self) -> None:
         self._active -= 1
-        if not self._active:
+
+    @property
+    def trims(self) -> int:
+        """How often freed memory was given back (see ``memory.py``)."""
+        return self._trim.trims
+
+    def call_began(self) -> None:
+        """A request or WebSocket connection arrived (any, not only streams)."""
+        self._calls += 1
+        self._trim.busy()
+
+    def call_ended(self) -> None:
+        self._calls -= 1
+        if not self._calls:
             self._trim.idle()
 
     def wait_idle(self, timeout: float) -> bool:

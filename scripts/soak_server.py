@@ -139,6 +139,7 @@ def serve() -> None:
             "errors": counter.count,
             "first_errors": counter.first,
             "active": app.server.active,
+            "trims": app.server.trims,
         }
 
     def commands() -> None:
@@ -371,7 +372,8 @@ def _memory(label: str, stats: dict[str, Any], idle: dict[str, Any]) -> str:
     return (
         f"{label}: RSS {stats['rss_mb']} MB ({growth:+.1f} % vs idle), "
         f"Python blocks {stats['blocks']} (idle {idle['blocks']}), "
-        f"pymalloc arenas {stats['arenas']} (idle {idle['arenas']})"
+        f"pymalloc arenas {stats['arenas']} (idle {idle['arenas']}), idle trims so far "
+        f"{stats['trims']}"
     )
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import platform
+import socket
+import sys
 import time
 
 import httpx
 import pytest
 
 from mockserver.config import ServerConfig
-from mockserver.memory import IdleTrim, trim
+from mockserver.memory import IdleTrim, prepare, trim
 from mockserver.testing import LiveServer
 
 
@@ -67,26 +70,7 @@ def test_the_server_trims_after_its_streams_have_ended(monkeypatch: pytest.Monke
         # At least once: a slow machine may leave the server idle between the requests too,
         # and each idle spell trims (once; the unit test above counts that exactly).
         assert calls
-
-
-def test_a_trim_renews_the_future_iterators_asyncio_keeps_for_reuse() -> None:
-    # CPython's _asyncio keeps up to 255 freed future iterators and hands the same objects out
-    # again; those left from a burst sit wherever the heap had room then, each holding its
-    # allocator arena. After a trim, the ones handed out are new objects.
-    async def handed_out() -> set[int]:
-        loop = asyncio.get_running_loop()
-        iterators = [asyncio.Future[None](loop=loop).__await__() for _ in range(255)]
-        return {id(i) for i in iterators}  # all freed (into the cache) on return
-
-    async def scenario() -> None:
-        first = await handed_out()
-        again = await handed_out()
-        if len(first & again) < 200:
-            pytest.skip("this Python does not keep future iterators for reuse")
-        trim()
-        assert not first & await handed_out()
-
-    asyncio.run(scenario())
+        assert server.server.trims == len(calls)
 
 
 def test_an_idle_spell_interrupted_by_work_starts_the_wait_again() -> None:
@@ -108,3 +92,69 @@ def test_an_idle_spell_interrupted_by_work_starts_the_wait_again() -> None:
         assert trims[0] >= again + 1.0
 
     asyncio.run(scenario())
+
+
+async def _fill_the_reuse_caches(with_handles: bool) -> None:
+    """Make and drop what the interpreter and the loop keep for reuse: future iterators, and
+    (uvloop) callback and timer handles; the caches are then full of objects made here."""
+    loop = asyncio.get_running_loop()
+    iterators = [loop.create_future().__await__() for _ in range(300)]
+    count = 300 if with_handles else 0
+    handles = [loop.call_soon(lambda: None) for _ in range(count)]
+    timers = [loop.call_later(3600, lambda: None) for _ in range(count)]
+    for handle in (*handles, *timers):
+        handle.cancel()
+    await asyncio.sleep(0)  # the loop lets go of the cancelled handles
+    await asyncio.sleep(0)
+    del iterators, handles, timers  # into the caches (full), the rest freed
+
+
+async def _blocks_a_trim_frees(with_handles: bool = False) -> int:
+    prepare()  # as the server does at its first request
+    await _fill_the_reuse_caches(with_handles)  # "a burst"
+    gc.collect()
+    sys._clear_type_cache()  # what else a trim frees: not counted here
+    before = sys.getallocatedblocks()
+    trim()
+    await asyncio.sleep(0)  # the handles are swapped on the loop's next pass
+    await asyncio.sleep(0)
+    gc.collect()
+    return before - sys.getallocatedblocks()
+
+
+def test_a_trim_frees_the_future_iterators_asyncio_kept_from_a_burst() -> None:
+    # CPython's _asyncio keeps up to 255 freed future iterators and hands the same objects out
+    # again; those left from a burst sit wherever the heap had room then, each holding its
+    # allocator arena. A trim frees them for good (the spares made earlier go in and out).
+    assert asyncio.run(_blocks_a_trim_frees()) >= 200
+
+
+def test_a_trim_frees_the_handles_uvloop_kept_from_a_burst() -> None:
+    # uvloop keeps up to 250 freed callback handles (a Cython free list).
+    uvloop = pytest.importorskip("uvloop")
+    assert uvloop.run(_blocks_a_trim_frees(with_handles=True)) >= 200 + 200
+
+
+def test_the_idle_trim_waits_until_no_request_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A request that is not a stream (an admin call whose body trickles in, say) still holds
+    # objects made during the burst; freed after the trim, they would stay where the burst put
+    # them.
+    calls: list[int] = []
+    monkeypatch.setattr("mockserver.memory.trim", lambda: calls.append(1))
+    config = ServerConfig(watch=False, speed=0, trim_idle_s=0.05)
+    with LiveServer(config) as server:
+        host, port = server.url("/").split("//")[1].rstrip("/").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as slow:
+            slow.sendall(
+                b"POST /_streamctl/queue HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+            )
+            response = httpx.get(server.url("/api/chat/stream?message=hi"), timeout=10)
+            assert response.status_code == 200
+            assert server.server.wait_idle(10)  # no stream left, one request still open
+            time.sleep(0.5)  # ten idle delays: a trim would have come by now
+            assert calls == []
+        deadline = time.monotonic() + 10
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert calls
