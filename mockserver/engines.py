@@ -41,7 +41,7 @@ __all__ = ["ENGINES", "EngineError", "engine_name", "install_uvicorn_fixes", "se
 
 #: What ``streamctl serve --server`` accepts; the first is the default.
 ENGINES = ("hypercorn", "uvicorn")
-INSTALL_HINT = "pip install 'streamctl[uvicorn]'"
+INSTALL_HINT = "pip install '.[uvicorn]' (in the streamctl checkout)"
 
 
 class EngineError(Exception):

@@ -164,9 +164,8 @@ def test_an_unknown_or_missing_server_is_a_usage_error(monkeypatch: pytest.Monke
     monkeypatch.setattr(engines.importlib.util, "find_spec", lambda name: None)
     result = cli("serve", "--port", "0", "--server", "uvicorn")
     assert result.exit_code == ExitCode.USAGE
-    assert "uvicorn is not installed: install it with `pip install 'streamctl[uvicorn]'`" in (
-        result.stderr
-    )
+    hint = "install it with `pip install '.[uvicorn]' (in the streamctl checkout)`"
+    assert f"uvicorn is not installed: {hint}" in result.stderr
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

@@ -149,7 +149,7 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
         Server,
         typer.Option(
             help="HTTP/WebSocket server: hypercorn, or uvicorn (`pip install "
-            "'streamctl[uvicorn]'`; docs/cli.md says how they differ).",
+            "'.[uvicorn]'` in the checkout; docs/cli.md says how they differ).",
         ),
     ] = Server.hypercorn,
     no_watch: Annotated[
