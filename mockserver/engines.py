@@ -137,10 +137,31 @@ async def serve_uvicorn(
 ) -> None:
     """Serve ``app`` on Uvicorn on a copy of ``sock`` until SIGINT/SIGTERM (in the main
     thread) or until ``shutdown_trigger()`` returns."""
-    import uvicorn  # noqa: PLC0415 (optional)
-
     install_uvicorn_fixes()
     config = uvicorn_config(app, backlog, graceful_timeout)
+
+    server = _quiet_server(config)
+    watcher = None
+    if shutdown_trigger is not None:
+
+        async def watch() -> None:
+            await shutdown_trigger()
+            server.should_exit = True
+
+        watcher = asyncio.ensure_future(watch())
+    # Uvicorn closes the sockets it serves on: it gets its own descriptor.
+    own = socket.socket(sock.family, sock.type, sock.proto, fileno=os.dup(sock.fileno()))
+    try:
+        await server.serve(sockets=[own])
+    finally:
+        own.close()
+        if watcher is not None:
+            watcher.cancel()
+
+
+def _quiet_server(config: Any) -> Any:
+    """A Uvicorn server that a signal only stops (see ``capture_signals``)."""
+    import uvicorn  # noqa: PLC0415 (optional)
 
     class Server(uvicorn.Server):
         @contextlib.contextmanager
@@ -163,20 +184,4 @@ async def serve_uvicorn(
             self.force_exit = self.should_exit  # a second Ctrl-C: do not wait
             self.should_exit = True
 
-    server = Server(config)
-    watcher = None
-    if shutdown_trigger is not None:
-
-        async def watch() -> None:
-            await shutdown_trigger()
-            server.should_exit = True
-
-        watcher = asyncio.ensure_future(watch())
-    # Uvicorn closes the sockets it serves on: it gets its own descriptor.
-    own = socket.socket(sock.family, sock.type, sock.proto, fileno=os.dup(sock.fileno()))
-    try:
-        await server.serve(sockets=[own])
-    finally:
-        own.close()
-        if watcher is not None:
-            watcher.cancel()
+    return Server(config)
