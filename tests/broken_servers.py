@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-import threading
 from collections.abc import Awaitable, Callable, Sequence
-from types import TracebackType
 from typing import Literal
 
 from websockets.asyncio.server import Server as WSServer
@@ -22,6 +19,8 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request as WSRequest
 from websockets.http11 import Response as WSResponse
 
+from tests.threaded_server import ThreadedServer, cancel_the_rest
+
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 WSHandler = Callable[[ServerConnection], Awaitable[None]]
 Ending = Literal["close", "hang", "drop"]
@@ -29,64 +28,31 @@ Ending = Literal["close", "hang", "drop"]
 SSE_HEAD = (("content-type", "text/event-stream"), ("cache-control", "no-cache"))
 
 
-class BrokenServer:
+class BrokenServer(ThreadedServer):
     """A background-thread asyncio server running one handler (raw TCP or WebSocket)."""
 
+    what = "the broken server"
+
     def __init__(self, handler: Handler | None = None, ws: WSHandler | None = None) -> None:
+        super().__init__()
         self.handler = handler
         self.ws = ws
         self.refuse: int | None = None
         self.requests: list[bytes] = []
-        self.stop_event: asyncio.Event | None = None
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(64)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-
-    def __enter__(self) -> BrokenServer:
-        self._thread.start()
-        assert self._ready.wait(10), "the broken server did not start"
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        stop = self.stop_event
-        assert stop is not None
-        self._loop.call_soon_threadsafe(stop.set)
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._main())
-        self._loop.close()
-
-    async def _main(self) -> None:
-        self.stop_event = asyncio.Event()
+    async def _serve(self, stop: asyncio.Event) -> None:
         server: WSServer | asyncio.Server
         if self.ws is not None:
             server = await serve(self._ws_handler, sock=self._sock, process_request=self._gate)
         else:
             server = await asyncio.start_server(self._tcp_handler, sock=self._sock)
         self._ready.set()
-        await self.stop_event.wait()
+        await stop.wait()
         server.close()
         try:
             await asyncio.wait_for(server.wait_closed(), 5)
         finally:
-            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await cancel_the_rest()
 
     async def _tcp_handler(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter

@@ -16,12 +16,9 @@ import hashlib
 import hmac
 import itertools
 import json
-import socket
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
 import uvicorn
@@ -30,6 +27,8 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from websockets.asyncio.server import ServerConnection, serve
+
+from tests.threaded_server import ThreadedServer, cancel_the_rest
 
 __all__ = ["GOOSE_KEY", "JWT_SECRET", "ThirdParty", "create_app", "sign", "ws_events"]
 
@@ -372,50 +371,22 @@ async def _turn(
 # --- running them ---------------------------------------------------------------------------
 
 
-class ThirdParty:
+class ThirdParty(ThreadedServer):
     """uvicorn serving ``app`` (or the websockets library serving ``ws`` at any path) on a
     pre-bound ``127.0.0.1:0`` socket in a background thread."""
 
+    what = "the third-party server"
+
     def __init__(self, app: FastAPI | None = None, ws: WSEventsBehaviour | None = None) -> None:
+        super().__init__()
         self.app = app
         self.ws = ws
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(64)
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-
-    def __enter__(self) -> ThirdParty:
-        self._thread.start()
-        assert self._ready.wait(10), "the third-party server did not start"
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        self._loop.run_until_complete(self._main())
-        self._loop.close()
-
-    async def _main(self) -> None:
-        self._stop = asyncio.Event()
+    async def _serve(self, stop: asyncio.Event) -> None:
         if self.ws is not None:
             async with serve(self.ws, sock=self._sock):
                 self._ready.set()
-                await self._stop.wait()
+                await stop.wait()
             return
         assert self.app is not None
         config = uvicorn.Config(self.app, log_level="warning", lifespan="off")
@@ -424,11 +395,8 @@ class ThirdParty:
         while not server.started:
             await asyncio.sleep(0.01)
         self._ready.set()
-        await self._stop.wait()
+        await stop.wait()
         server.should_exit = True
         await task
         # sse-starlette's shutdown watchers outlive the server: end them with the loop.
-        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for left in pending:
-            left.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await cancel_the_rest()
