@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select
 import signal
 import socket
 import struct
@@ -151,9 +152,14 @@ def test_the_log_leaves_room_in_a_pipe_for_everyone_else(tmp_path: Path) -> None
         assert room < len(line)
         os.write(write, b"y" * (RESERVE // 2))  # another writer still finds room
         received = b""
-        while not done.is_set() or len(received) < len(data) + RESERVE // 2:
-            received += os.read(read, 1 << 16)
+        expected = len(data) + RESERVE // 2
+        # Read until everything has arrived, never blocking: once the last byte is in, the
+        # writer may not have returned yet, and a blocking read would wait forever.
+        while len(received) < expected and time.monotonic() < deadline + PATIENCE_S:
+            if select.select([read], [], [], 0.5)[0]:
+                received += os.read(read, 1 << 16)
         writing.join(PATIENCE_S)
+        assert done.is_set()
         assert received.count(b"x") == data.count(b"x")
     finally:
         os.close(read)
