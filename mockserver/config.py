@@ -76,6 +76,10 @@ class ServerConfig:
     #: Hold every reply after this many tokens until released (``--hold-after``; see
     #: docs/scenarios.md, held streams).
     hold_after: int | None = None
+    #: Accept permessage-deflate when a WebSocket client offers it (``--ws-deflate``). Off by
+    #: default: token messages are too short to gain from it, and each compressing connection
+    #: keeps a zlib state of about 130 KB (see mockserver/hyperfix.py).
+    ws_deflate: bool = False
     #: How many open streams the admin API lists and can hold (past it, replies just play).
     stream_limit: int = 10_000
     #: Pacing clock (monotonic); tests inject a fake one.

@@ -107,8 +107,11 @@ def _send(original: Any) -> Any:
     return send
 
 
-def uvicorn_config(app: Any, backlog: int, graceful_timeout: float) -> Any:
-    """Uvicorn's configuration for the mock (httptools where installed, else h11)."""
+def uvicorn_config(
+    app: Any, backlog: int, graceful_timeout: float, *, ws_deflate: bool = False
+) -> Any:
+    """Uvicorn's configuration for the mock (httptools where installed, else h11); it
+    accepts permessage-deflate only with ``ws_deflate``, as Hypercorn does here."""
     import uvicorn  # noqa: PLC0415 (optional)
 
     config = uvicorn.Config(
@@ -120,6 +123,7 @@ def uvicorn_config(app: Any, backlog: int, graceful_timeout: float) -> Any:
         log_config=None,
         access_log=False,
         ws_ping_interval=None,
+        ws_per_message_deflate=ws_deflate,
         backlog=backlog,
         timeout_graceful_shutdown=graceful_timeout,  # type: ignore[arg-type]  # float is fine
     )
@@ -134,11 +138,12 @@ async def serve_uvicorn(
     backlog: int,
     graceful_timeout: float,
     shutdown_trigger: Any = None,
+    ws_deflate: bool = False,
 ) -> None:
     """Serve ``app`` on Uvicorn on a copy of ``sock`` until SIGINT/SIGTERM (in the main
     thread) or until ``shutdown_trigger()`` returns."""
     install_uvicorn_fixes()
-    config = uvicorn_config(app, backlog, graceful_timeout)
+    config = uvicorn_config(app, backlog, graceful_timeout, ws_deflate=ws_deflate)
 
     server = _quiet_server(config)
     watcher = None

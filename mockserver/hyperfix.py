@@ -1,4 +1,4 @@
-"""Two fixes to how Hypercorn (0.17-0.18) and wsproto end a WebSocket connection.
+"""Two fixes to how Hypercorn (0.17-0.18) and wsproto end a WebSocket connection, and a choice.
 
 1. **Close frames for the peer's protocol errors.** When a client breaks RFC 6455 (a text
    message that is not UTF-8, RSV bits without an extension, an unknown opcode), wsproto reports
@@ -19,6 +19,15 @@
    inbox wakes up).
 
 :func:`install` applies both, once; ``create_app`` calls it.
+
+3. **permessage-deflate only when asked for.** Hypercorn accepts permessage-deflate whenever a
+   client offers it (browsers and most libraries do), and wsproto then keeps a zlib compressor
+   per connection, with context takeover: about 130 KB more per open WebSocket, five times what
+   the rest of a connection costs here, to compress token messages of a few dozen bytes that
+   deflate cannot shrink. Node's ``ws`` server leaves it off by default for the same reasons.
+   Unless the Hypercorn config says :func:`allow_ws_deflate`, the offer is declined (the
+   handshake answers without ``Sec-WebSocket-Extensions``, which RFC 7692 §5 allows: the
+   client then speaks plain frames). ``streamctl serve --ws-deflate`` turns it back on.
 """
 
 from __future__ import annotations
@@ -27,15 +36,23 @@ import asyncio
 from collections.abc import Generator
 from typing import Any
 
-from hypercorn.protocol.events import StreamClosed
+from hypercorn.config import Config
+from hypercorn.protocol.events import Request, StreamClosed
 from hypercorn.protocol.ws_stream import WSStream
 from wsproto.connection import Connection, ConnectionState
 from wsproto.events import CloseConnection, Event
 
-__all__ = ["CLOSED", "closed_event", "install"]
+__all__ = ["CLOSED", "allow_ws_deflate", "closed_event", "install"]
 
 #: Scope key of the :class:`asyncio.Event` set when the connection closes.
 CLOSED = "streamctl.closed"
+#: Attribute of a Hypercorn ``Config``: true when permessage-deflate offers are accepted.
+_DEFLATE = "streamctl_ws_deflate"
+
+
+def allow_ws_deflate(config: Config, allowed: bool) -> None:
+    """Accept (``allowed``) or decline clients' permessage-deflate offers on ``config``."""
+    setattr(config, _DEFLATE, allowed)
 
 
 def closed_event(scope: dict[str, Any] | Any) -> asyncio.Event:
@@ -65,6 +82,10 @@ def _handle(original: Any) -> Any:
             if isinstance(closed, asyncio.Event):
                 closed.set()
         await original(self, event)
+        if isinstance(event, Request) and not getattr(self.config, _DEFLATE, False):
+            # The handshake is answered later, when the app accepts (the app has not run yet:
+            # Hypercorn only scheduled it): forget the client's extension offers.
+            self.handshake.extensions = None
         if closing and self.app_put is not None:
             # Messages wsproto had already parsed still come after the disconnect: nobody
             # reads them, and putting them in a full queue would wait for ever.
@@ -92,7 +113,7 @@ def _unqueue_messages(queue: object) -> None:
 
 
 def install() -> None:
-    """Apply both fixes (once per process)."""
+    """Apply the two fixes and the deflate choice (once per process)."""
     if getattr(WSStream.handle, "_streamctl", False):
         return
     Connection.events = _events(Connection.events)  # type: ignore[method-assign]

@@ -20,6 +20,7 @@ from mockserver.admin import PREFIX
 from mockserver.app import MockApp, create_app
 from mockserver.config import ServerConfig
 from mockserver.engines import serve_uvicorn
+from mockserver.hyperfix import allow_ws_deflate
 from mockserver.logwriter import EXIT_WAIT_S, write_stderr
 from mockserver.loops import loop_factory, loop_name
 from mockserver.playground import PLAYGROUND
@@ -127,6 +128,7 @@ def hypercorn_config(config: ServerConfig, sock: socket.socket) -> Config:
     hyper.workers = max(1, config.workers)
     # Worker processes run on Hypercorn's own loop of that kind (see mockserver.loops).
     hyper.worker_class = loop_name(config.loop)
+    allow_ws_deflate(hyper, config.ws_deflate)
     return hyper
 
 
@@ -198,7 +200,13 @@ def serve(
 async def _serve_one(app: MockApp, config: ServerConfig, sock: socket.socket) -> None:
     """Serve ``app`` on ``sock`` in this process, on the server ``config`` names."""
     if config.server == "uvicorn":
-        await serve_uvicorn(app, sock, backlog=BACKLOG, graceful_timeout=GRACEFUL_TIMEOUT)
+        await serve_uvicorn(
+            app,
+            sock,
+            backlog=BACKLOG,
+            graceful_timeout=GRACEFUL_TIMEOUT,
+            ws_deflate=config.ws_deflate,
+        )
     else:
         await hypercorn_serve(app, hypercorn_config(config, sock))
 

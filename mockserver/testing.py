@@ -106,6 +106,7 @@ class LiveServer:
                 backlog=BACKLOG,
                 graceful_timeout=GRACEFUL_TIMEOUT,
                 shutdown_trigger=self._stop.wait,
+                ws_deflate=self.config.ws_deflate,
             )
             return
         config = hypercorn_config(self.config, self._socket)

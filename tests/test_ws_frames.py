@@ -1,5 +1,8 @@
 """The mock frames plain WebSocket messages itself (mockserver/wsframes.py): the bytes wsproto
-would have sent, and clients with and without permessage-deflate read the same messages."""
+would have sent, and clients with and without permessage-deflate read the same messages.
+
+A client's permessage-deflate offer is declined unless the server runs with ``ws_deflate``
+(``streamctl serve --ws-deflate``; see mockserver/hyperfix.py), on either HTTP server."""
 
 from __future__ import annotations
 
@@ -7,9 +10,11 @@ import json
 
 import pytest
 from websockets.sync.client import connect
+from websockets.sync.connection import Connection as Client
 from wsproto import Connection, ConnectionType
 from wsproto.events import BytesMessage, TextMessage
 
+from mockserver.config import ServerConfig
 from mockserver.testing import LiveServer
 from mockserver.wsframes import BINARY, TEXT, frame
 
@@ -25,18 +30,43 @@ def test_a_frame_is_what_wsproto_sends(size: int) -> None:
     assert frame(BINARY, data) == wsproto.send(BytesMessage(data=data))
 
 
-def reply(server: LiveServer, compression: str | None) -> list[str]:
+def reply(server: LiveServer, compression: str | None) -> tuple[list[str], list[str]]:
+    """The messages of one reply, and the extensions the handshake settled on."""
     url = server.url("/chat/ws", ws=True)
     with connect(url, compression=compression, open_timeout=10) as ws:
         ws.send(MESSAGE)
         received: list[str] = []
         while not received or json.loads(received[-1])["type"] != "complete":
             received.append(str(ws.recv(timeout=10)))
-    return received
+    return received, extensions(ws)
 
 
-def test_clients_with_and_without_deflate_read_the_same_reply(live_server: LiveServer) -> None:
-    plain = reply(live_server, None)  # framed by the mock
+def extensions(ws: Client) -> list[str]:
+    return [extension.name for extension in ws.protocol.extensions]
+
+
+def test_a_deflate_offer_is_declined_and_the_reply_is_the_same(live_server: LiveServer) -> None:
+    plain, none = reply(live_server, None)  # framed by the mock
     assert len(plain) > 1
-    deflated = reply(live_server, "deflate")  # framed (and compressed) by wsproto
+    assert none == []
+    offered, settled = reply(live_server, "deflate")
+    assert settled == []  # declined: still framed by the mock, uncompressed
+    assert offered == plain
+
+
+@pytest.mark.parametrize("engine", ["hypercorn", "uvicorn"])
+def test_with_ws_deflate_an_offer_is_accepted_and_the_reply_is_the_same(engine: str) -> None:
+    config = ServerConfig(ws_deflate=True, watch=False, speed=0, server=engine)
+    with LiveServer(config) as server:
+        plain, none = reply(server, None)
+        deflated, settled = reply(server, "deflate")  # framed (and compressed) by wsproto
+    assert none == []
+    assert settled == ["permessage-deflate"]
     assert deflated == plain
+
+
+def test_on_uvicorn_a_deflate_offer_is_declined_too() -> None:
+    config = ServerConfig(watch=False, speed=0, server="uvicorn")
+    with LiveServer(config) as server:
+        _, settled = reply(server, "deflate")
+    assert settled == []

@@ -152,6 +152,14 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
             "'.[uvicorn]'` in the checkout; docs/cli.md says how they differ).",
         ),
     ] = Server.hypercorn,
+    ws_deflate: Annotated[
+        bool,
+        typer.Option(
+            "--ws-deflate",
+            help="Accept permessage-deflate when a WebSocket client offers it (off: token "
+            "messages gain nothing from it, and it costs ~130 KB per connection).",
+        ),
+    ] = False,
     no_watch: Annotated[
         bool,
         typer.Option("--no-watch", help="Do not reload scenario files when they change."),
@@ -243,6 +251,7 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
         workers=workers,
         loop=loop.value,
         server=server.value,
+        ws_deflate=ws_deflate,
         watch=not no_watch,
         faults=tuple(fault or ()),
         fault_rate=fault_rate,
