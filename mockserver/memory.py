@@ -16,7 +16,9 @@ allocators keep it:
 - glibc's ``malloc`` keeps freed pages for the next burst; ``malloc_trim`` hands them back.
   (Dask's workers trim the same way.)
 
-The server trims once nothing has been served for a moment, never while serving.
+The server trims once nothing has been served for a moment, never while serving. ``streamctl
+serve`` runs on glibc's allocator for all objects (``PYTHONMALLOC=malloc``,
+streamctl/cli/allocator.py), where the trim gives back any free page, not whole arenas only.
 """
 
 from __future__ import annotations

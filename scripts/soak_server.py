@@ -34,6 +34,7 @@ import ctypes
 import gc
 import json
 import logging
+import os
 import random
 import subprocess
 import sys
@@ -304,8 +305,13 @@ async def warm_up(port: int, count: int, seed: int) -> None:
 class Server:
     def __init__(self) -> None:
         command = [sys.executable, __file__, "--serve"]
+        # On the allocator `streamctl serve` picks (streamctl/cli/allocator.py), unless the
+        # environment names one (PYTHONMALLOC=pymalloc measures Python's own).
+        from streamctl.cli.allocator import ENV  # noqa: PLC0415
+
+        env = {**os.environ, ENV: os.environ.get(ENV, "malloc")}
         self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
         )
         assert self.process.stdout is not None
         self.port = int(json.loads(self.process.stdout.readline())["port"])
