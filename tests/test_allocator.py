@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from streamctl.cli.allocator import ENV, wants_malloc
+from streamctl.cli.allocator import ENV, restart_on_malloc, wants_malloc
 from tests.test_server_run import read_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +43,19 @@ def test_only_serve_restarts_on_malloc(
 def test_an_allocator_the_user_names_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV, "pymalloc")
     assert not wants_malloc(["serve"])
+
+
+def test_when_the_interpreter_cannot_start_again_serve_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(path: str, args: list[str]) -> None:
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setattr("streamctl.cli.allocator.wants_malloc", lambda args: True)
+    monkeypatch.setattr(os, "execv", refuse)
+    restart_on_malloc(["serve"])
+    assert ENV not in os.environ
 
 
 def environment_of_a_running_server(extra: dict[str, str], tmp_path: Path) -> dict[str, str]:

@@ -45,8 +45,12 @@ def wants_malloc(args: Sequence[str]) -> bool:
 def restart_on_malloc(args: Sequence[str]) -> None:
     """Start the interpreter again on ``malloc`` when :func:`wants_malloc` says so (this call
     then never returns); otherwise do nothing."""
-    if wants_malloc(args):
-        os.environ[ENV] = "malloc"
-        sys.stdout.flush()
-        sys.stderr.flush()
+    if not wants_malloc(args):
+        return
+    os.environ[ENV] = "malloc"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
         os.execv(sys.executable, sys.orig_argv)
+    except OSError:  # the interpreter cannot be started again: serve on pymalloc
+        del os.environ[ENV]
