@@ -46,15 +46,22 @@ def test_a_sleep_never_ends_before_its_deadline_and_sleepers_due_together_wake_t
     # One deadline for everyone, mid-millisecond. The batch can only be judged when every
     # sleeper asked before the deadline passed; on a machine too busy for that, the same run
     # is tried again with a later deadline (never a failure because the machine is slow).
+    # Likewise when a sleeper was preempted for over half a millisecond between reading the
+    # clock and asking for its sleep: its deadline then really is in the next millisecond (a
+    # second timer, seen once in a full run on a loaded machine). Batching that does not work
+    # gives a timer per sleeper, on every try.
+    timers_seen: list[int] = []
     for margin_ms in (200.5, 1000.5, 5000.5, 30000.5):
         result = _sleepers_due_together(run, margin_ms)
         if result is not None:
             woke, timers = result
             assert len(woke) == 200
             assert all(now >= deadline for deadline, now in woke)
-            assert timers == 1
-            return
-    pytest.fail("200 sleepers could not even start within 30 s")
+            if timers == 1:
+                return
+            timers_seen.append(timers)
+    assert timers_seen, "200 sleepers could not even start within 30 s"
+    pytest.fail(f"sleepers due in one millisecond used {timers_seen} timers, not 1")
 
 
 def _sleepers_due_together(
