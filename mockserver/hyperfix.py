@@ -18,8 +18,6 @@
    :data:`CLOSED` event in the connection's scope is set (so an app waiting for room in its own
    inbox wakes up).
 
-:func:`install` applies both, once; ``create_app`` calls it.
-
 3. **permessage-deflate only when asked for.** Hypercorn accepts permessage-deflate whenever a
    client offers it (browsers and most libraries do), and wsproto then keeps a zlib compressor
    per connection, with context takeover: about 130 KB more per open WebSocket, five times what
@@ -28,6 +26,8 @@
    Unless the Hypercorn config says :func:`allow_ws_deflate`, the offer is declined (the
    handshake answers without ``Sec-WebSocket-Extensions``, which RFC 7692 §5 allows: the
    client then speaks plain frames). ``streamctl serve --ws-deflate`` turns it back on.
+
+:func:`install` applies all three, once; ``create_app`` calls it.
 """
 
 from __future__ import annotations
