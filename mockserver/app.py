@@ -19,6 +19,7 @@ from mockserver.asgi import ASGIApp, Receive, Scope, Send
 from mockserver.config import ServerConfig
 from mockserver.front import Front
 from mockserver.hyperfix import install as install_hypercorn_fixes
+from mockserver.hyperlean import install as install_lean_hypercorn
 from mockserver.logwriter import write_stderr
 from mockserver.playground import playground_blueprint
 from mockserver.requestlog import RequestLog, logged
@@ -58,6 +59,7 @@ def create_app(config: ServerConfig | None = None) -> MockApp:
     scenario file cannot be loaded."""
     config = config or ServerConfig()
     install_hypercorn_fixes()
+    install_lean_hypercorn()
     install_ws_frames()
     app = MockApp(ServerState(config))
     app.register_blueprint(admin_blueprint(app.server))

@@ -372,6 +372,7 @@ def serve_proxy(config: ProxyConfig, sock: socket.socket, *, loop: str = "auto")
     from hypercorn.asyncio import serve  # noqa: PLC0415
     from hypercorn.config import Config  # noqa: PLC0415
 
+    from mockserver.hyperlean import install  # noqa: PLC0415
     from mockserver.loops import loop_factory  # noqa: PLC0415
     from mockserver.run import BACKLOG, GRACEFUL_TIMEOUT, quiet_lost_writes  # noqa: PLC0415
 
@@ -384,5 +385,6 @@ def serve_proxy(config: ProxyConfig, sock: socket.socket, *, loop: str = "auto")
     hyper.include_date_header = False
     hyper.include_server_header = False
     quiet_lost_writes()
+    install()
     with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
         runner.run(serve(Proxy(config), hyper))  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from typing import Any
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
+from mockserver.loops import new_loop
 from mockserver.run import bind
 
 __all__ = ["LiveASGI"]
@@ -28,16 +29,17 @@ async def _cancel_the_rest() -> None:
 
 
 class LiveASGI:
-    """``app`` served until :meth:`stop` (or the end of a ``with`` block)."""
+    """``app`` served until :meth:`stop` (or the end of a ``with`` block), on asyncio's loop or
+    the one ``loop`` names (``mockserver.loops``)."""
 
-    def __init__(self, app: Any, **hyper: Any) -> None:
+    def __init__(self, app: Any, *, loop: str = "asyncio", **hyper: Any) -> None:
         self.app = app
         self.hyper = hyper
         self.socket = bind("127.0.0.1", 0)
         self.port = int(self.socket.getsockname()[1])
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
-        self._loop = asyncio.new_event_loop()
+        self._loop = new_loop(loop)
         self._stop = asyncio.Event()
         self._thread = threading.Thread(target=self._run, name="live-asgi", daemon=True)
 
@@ -58,6 +60,11 @@ class LiveASGI:
     def run(self, coroutine: Any, timeout: float = 10.0) -> Any:
         """Run ``coroutine`` on the server's loop and return its result."""
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the server has stopped (its thread ended)."""
+        return self._thread.ident is not None and not self._thread.is_alive()
 
     def start(self) -> LiveASGI:
         self._thread.start()
