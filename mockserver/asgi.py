@@ -12,7 +12,10 @@ from streamctl.engine.pacing import due_together
 from streamctl.engine.reply import Rendering
 
 __all__ = [
+    "WS_FRAMES",
+    "WS_PAYLOADS",
     "ASGIApp",
+    "Joined",
     "Message",
     "Receive",
     "Scope",
@@ -23,6 +26,7 @@ __all__ = [
     "query_map",
     "read_body",
     "send_response",
+    "ws_payloads",
 ]
 
 Scope = MutableMapping[str, Any]
@@ -31,6 +35,12 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 RawHeaders = list[tuple[bytes, bytes]]
+
+#: A server that takes several WebSocket messages in one ``websocket.send`` (framed already, in
+#: this key, and as payloads in :data:`WS_PAYLOADS`) lists this in ``scope["extensions"]``
+#: (Hypercorn, by ``mockserver/wsframes.py``).
+WS_FRAMES = "streamctl.frames"
+WS_PAYLOADS = "streamctl.payloads"
 
 #: Request bodies larger than this are refused with 413 (goosed allows 50 MiB).
 MAX_BODY = 50 * 1024 * 1024
@@ -108,6 +118,15 @@ async def send_response(
     await send({"type": "http.response.body", "body": response.body, "more_body": False})
 
 
+def ws_payloads(message: Message) -> tuple[bytes | str, ...]:
+    """The WebSocket messages a ``websocket.send`` sends: its text or bytes, or those it joins."""
+    joined: tuple[bytes | str, ...] | None = message.get(WS_PAYLOADS)
+    if joined is not None:
+        return joined
+    text = message.get("text")
+    return (text if text is not None else message.get("bytes") or b"",)
+
+
 class Writer:
     """The sending half of one stream, as ASGI messages (a subclass says which message sends a
     payload): the :class:`~streamctl.engine.reply.Writer` that ``send()`` plays a reply on.
@@ -118,7 +137,7 @@ class Writer:
     """
 
     _MESSAGES: ClassVar[WeakKeyDictionary[Rendering, tuple[Message, ...]]] = WeakKeyDictionary()
-    _JOINED: ClassVar[WeakKeyDictionary[Rendering, dict[bool, _Joined]]] = WeakKeyDictionary()
+    _JOINED: ClassVar[WeakKeyDictionary[Rendering, dict[bool, Joined]]] = WeakKeyDictionary()
     #: Payloads due together may go out as one message (their bytes joined): an HTTP body's.
     joins: ClassVar[bool] = False
 
@@ -164,18 +183,21 @@ class Writer:
             by_speed[at_once] = self._join(outs, due_together(outs, speed))
         return by_speed[at_once]
 
-    def _join(self, outs: Sequence[Out], ends: tuple[int, ...]) -> _Joined:
+    def _join(self, outs: Sequence[Out], ends: tuple[int, ...]) -> Joined:
         if len(ends) == len(outs):
             return None
         starts = (0, *ends[:-1])
         messages = tuple(
-            self.message(b"".join(_bytes(out.payload) for out in outs[start:end]))
-            for start, end in zip(starts, ends, strict=True)
+            self.run_message(outs[start:end]) for start, end in zip(starts, ends, strict=True)
         )
         return messages, ends
 
+    def run_message(self, outs: Sequence[Out]) -> Message:
+        """The one message that writes ``outs``, due together (on HTTP: their bytes joined)."""
+        return self.message(b"".join(_bytes(out.payload) for out in outs))
 
-_Joined = tuple[tuple[Message, ...], tuple[int, ...]] | None
+
+Joined = tuple[tuple[Message, ...], tuple[int, ...]] | None
 
 
 def _bytes(payload: bytes | str) -> bytes:

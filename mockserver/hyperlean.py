@@ -47,7 +47,6 @@ from hypercorn.protocol.h11 import H11Protocol
 
 __all__ = ["IdleTimer", "install", "installed"]
 
-_MARK = "_streamctl_lean"
 #: Armed idle timers by the worker context whose shutdown must fire them.
 _ARMED: weakref.WeakKeyDictionary[Any, set[IdleTimer]] = weakref.WeakKeyDictionary()
 #: Tasks closing idle connections (kept referenced until they are done).
@@ -165,7 +164,7 @@ def _replaceable() -> bool:
 
 def installed() -> bool:
     """Whether :func:`install` has applied the changes in this process."""
-    return bool(getattr(TCPServer.protocol_send, _MARK, False))
+    return getattr(tcp_server, "AsyncioSingleTask", None) is IdleTimer
 
 
 def install() -> None:
@@ -174,6 +173,4 @@ def install() -> None:
         return
     tcp_server.AsyncioSingleTask = IdleTimer  # type: ignore[attr-defined,assignment]
     H11Protocol.stream_send = _stream_send(H11Protocol.stream_send)  # type: ignore[method-assign]
-    send = _protocol_send(TCPServer.protocol_send)
-    setattr(send, _MARK, True)
-    TCPServer.protocol_send = send  # type: ignore[method-assign]
+    TCPServer.protocol_send = _protocol_send(TCPServer.protocol_send)  # type: ignore[method-assign]

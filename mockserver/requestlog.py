@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mockserver.asgi import ASGIApp, Message, Receive, Scope, Send
+from mockserver.asgi import ASGIApp, Message, Receive, Scope, Send, ws_payloads
 from mockserver.journal import Entry, Journal
 from streamctl.core.redact import redact_body, redact_text
 from streamctl.core.sse import SSEDecoder
@@ -148,7 +148,8 @@ class RequestLog:
             for event in _body_events(request, message["body"]):
                 self.event(request, "sent", event)
         elif kind == "websocket.send":
-            self.event(request, "sent", _ws_event(message))
+            for payload in ws_payloads(message):
+                self.event(request, "sent", _ws_event(payload))
         elif kind == "websocket.close":
             self.event(request, "sent", {"close": message.get("code", 1000)})
 
@@ -157,7 +158,8 @@ class RequestLog:
         kind = message["type"]
         if kind == "websocket.receive":
             text = message.get("text")
-            event = {"data": redact_text(text)} if text is not None else _ws_event(message)
+            data = message.get("bytes")
+            event = {"data": redact_text(text)} if text is not None else _ws_event(data)
             self.event(request, "received", event)
         elif kind == "http.request" and message.get("body"):
             body = redact_body(message["body"]).decode("utf-8", "replace")
@@ -199,11 +201,10 @@ def _body_events(request: _Request, body: bytes) -> list[dict[str, Any]]:
     ]
 
 
-def _ws_event(message: Message) -> dict[str, Any]:
-    text = message.get("text")
-    if text is not None:
-        return {"data": text}
-    return {"bytes": len(message.get("bytes") or b"")}
+def _ws_event(payload: bytes | str | None) -> dict[str, Any]:
+    if isinstance(payload, str):
+        return {"data": payload}
+    return {"bytes": len(payload or b"")}
 
 
 def logged(app: ASGIApp, log: RequestLog, journal: Journal) -> ASGIApp:

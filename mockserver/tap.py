@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mockserver.asgi import Message, Receive, Scope, Send
+from mockserver.asgi import Message, Receive, Scope, Send, ws_payloads
 from streamctl.core.redact import redact_text
 from streamctl.core.transcript import (
     Close,
@@ -96,9 +96,8 @@ class Tap:
             if not message.get("more_body", False):
                 self.closed = True
         elif kind == "websocket.send":
-            text = message.get("text")
-            payload = text if text is not None else message.get("bytes") or b""
-            self.records.append(Frame(self._t(), "server", payload))
+            at = self._t()
+            self.records.extend(Frame(at, "server", p) for p in ws_payloads(message))
         elif kind == "websocket.close" and not self.closed:
             self.closed = True
             code = message.get("code", 1000)

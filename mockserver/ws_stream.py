@@ -14,19 +14,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from mockserver.asgi import Message, Receive, Scope, Send, Writer, header_map, header_pairs
+from mockserver.asgi import (
+    WS_FRAMES,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    Writer,
+    header_map,
+    header_pairs,
+)
 from mockserver.endpoint import Asked, Endpoint, failed
 from mockserver.hyperfix import closed_event
 from mockserver.inbox import Inbox, offer
 from mockserver.journal import Entry
 from mockserver.state import ServerState
 from mockserver.ws_responders import INTERNAL_ERROR, responder
+from mockserver.wsframes import joined
+from streamctl.core.protocols.exchange import Out
 from streamctl.core.protocols.protocol import WSProtocol
 from streamctl.engine.reply import Refused
 
-__all__ = ["Socket", "WSStream"]
+__all__ = ["JoiningSocket", "Socket", "WSStream", "socket_for"]
 
 log = logging.getLogger("mockserver")
 
@@ -43,6 +54,23 @@ class Socket(Writer):
 
     async def close(self, code: int | None, reason: str = "") -> None:
         await self.send({"type": "websocket.close", "code": code or 1000, "reason": reason})
+
+
+class JoiningSocket(Socket):
+    """A socket on a server that takes several messages per ``websocket.send``
+    (:data:`~mockserver.asgi.WS_FRAMES`): messages due together go out in one write."""
+
+    joins = True
+
+    def run_message(self, outs: Sequence[Out]) -> Message:
+        """One ``websocket.send`` sending each of ``outs`` as a message of its own."""
+        return joined([out.payload for out in outs])
+
+
+def socket_for(scope: Scope, send: Send) -> Socket:
+    """The sending half of the connection ``scope`` describes."""
+    extensions = scope.get("extensions") or {}
+    return (JoiningSocket if WS_FRAMES in extensions else Socket)(send)
 
 
 class WSStream:
@@ -68,18 +96,18 @@ class WSStream:
         else:
             self.server.begin()
             try:
-                await self._connected(receive, send, entry, asked, closed_event(scope))
+                socket = socket_for(scope, send)
+                await self._connected(receive, socket, entry, asked, closed_event(scope))
             finally:
                 self.server.end()
         finally:
             self.server.journal.seal(entry)
 
     async def _connected(
-        self, receive: Receive, send: Send, entry: Entry, asked: Asked, closed: asyncio.Event
+        self, receive: Receive, socket: Socket, entry: Entry, asked: Asked, closed: asyncio.Event
     ) -> None:
-        await send({"type": "websocket.accept"})
+        await socket.send({"type": "websocket.accept"})
         entry.status = 101
-        socket = Socket(send)
         inbox = Inbox()
         worker = asyncio.create_task(self._work(inbox, socket, entry, asked))
         try:

@@ -7,19 +7,29 @@ sent whole (RFC 6455 §5.2), so the header is the opcode and the length. Only co
 that negotiated no extension in an open state take this path; permessage-deflate (which a
 browser offers) and every other message (accept, close, refusals) go through Hypercorn as before.
 
+**Messages due together, in one write.** Hypercorn's scope lists the
+:data:`~mockserver.asgi.WS_FRAMES` extension, so the app may send several messages in one
+``websocket.send`` (:func:`joined`: the frames of all, and each payload): at speed 0 a reply of a
+thousand tokens is one socket write, not a thousand trips through the server, and the client
+reads the same messages (frame boundaries are the messages; TCP never kept write boundaries).
+Where frames cannot be written as they are (an extension in use), each message goes through
+Hypercorn on its own.
+
 :func:`install` applies it, once; ``create_app`` calls it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from hypercorn.protocol.events import Data
+from hypercorn.protocol.events import Data, Request
 from hypercorn.protocol.ws_stream import ASGIWebsocketState, WSStream
 from wsproto.connection import ConnectionState
 
-__all__ = ["frame", "install"]
+from mockserver.asgi import WS_FRAMES, WS_PAYLOADS, Message
+
+__all__ = ["frame", "install", "joined"]
 
 TEXT, BINARY = 0x1, 0x2
 
@@ -32,6 +42,19 @@ def frame(opcode: int, payload: bytes) -> bytes:
     if size < 1 << 16:
         return bytes((0x80 | opcode, 126)) + size.to_bytes(2, "big") + payload
     return bytes((0x80 | opcode, 127)) + size.to_bytes(8, "big") + payload
+
+
+def joined(payloads: Sequence[bytes | str]) -> Message:
+    """One ``websocket.send`` sending each of ``payloads`` as a message of its own."""
+    frames = b"".join(
+        frame(TEXT, p.encode()) if isinstance(p, str) else frame(BINARY, p) for p in payloads
+    )
+    return {"type": "websocket.send", WS_FRAMES: frames, WS_PAYLOADS: tuple(payloads)}
+
+
+def _single(payload: bytes | str) -> Message:
+    key = "text" if isinstance(payload, str) else "bytes"
+    return {"type": "websocket.send", key: payload}
 
 
 def _plain(stream: WSStream) -> bool:
@@ -51,6 +74,10 @@ def _app_send(original: Callable[[WSStream, Any], Awaitable[None]]) -> Any:
             and self.state is ASGIWebsocketState.CONNECTED
             and _plain(self)
         ):
+            frames = message.get(WS_FRAMES)
+            if frames is not None:
+                await self.send(Data(stream_id=self.stream_id, data=frames))
+                return
             data = message.get("bytes")
             if data is not None:
                 await self.send(Data(stream_id=self.stream_id, data=frame(BINARY, bytes(data))))
@@ -59,10 +86,23 @@ def _app_send(original: Callable[[WSStream, Any], Awaitable[None]]) -> Any:
             if isinstance(text, str):
                 await self.send(Data(stream_id=self.stream_id, data=frame(TEXT, text.encode())))
                 return
+        if message is not None and WS_PAYLOADS in message:  # one by one, as Hypercorn does it
+            for payload in message[WS_PAYLOADS]:
+                await original(self, _single(payload))
+            return
         await original(self, message)  # anything else, errors included, as Hypercorn does it
 
     app_send._streamctl = True  # type: ignore[attr-defined]
     return app_send
+
+
+def _handle(original: Callable[[WSStream, Any], Awaitable[None]]) -> Any:
+    async def handle(self: WSStream, event: Any) -> None:
+        await original(self, event)
+        if isinstance(event, Request):  # the scope is made; the app has not run yet
+            self.scope["extensions"][WS_FRAMES] = {}
+
+    return handle
 
 
 def install() -> None:
@@ -70,3 +110,4 @@ def install() -> None:
     if getattr(WSStream.app_send, "_streamctl", False):
         return
     WSStream.app_send = _app_send(WSStream.app_send)  # type: ignore[method-assign]
+    WSStream.handle = _handle(WSStream.handle)  # type: ignore[method-assign]

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
-from streamctl.core.transcript import dump, load
+from streamctl.core.transcript import Frame, dump, load
 from streamctl.testing import MockServer, StreamRecorder, assert_conforms
 from tests.builders import sse_transcript
 
@@ -100,3 +101,22 @@ def test_recorded_transcripts_never_hold_secrets(
     text = dump(stream_recorder.last("sse-delta-done"))
     for secret in ("hunter2", jwt, "s3cret"):
         assert secret not in text
+
+
+def test_the_recorder_keeps_each_websocket_message_of_one_write(
+    mock_server: MockServer, stream_recorder: StreamRecorder
+) -> None:
+    # At the plugin's speed 0 the reply's messages go out in one write; the transcript and the
+    # client still see them one by one.
+    tokens = [f"t{i} " for i in range(50)]
+    mock_server.use({"tokens": tokens}, protocol="chunk-complete")
+    received: list[str] = []
+    with connect(mock_server.url("chunk-complete"), open_timeout=10) as ws:
+        ws.send(json.dumps({"message": "hi", "timestamp": "2026-01-01T00:00:00.000Z"}))
+        while not received or json.loads(received[-1])["type"] != "complete":
+            received.append(str(ws.recv(timeout=10)))
+    transcript = stream_recorder.last("chunk-complete")
+    sent = [r.payload for r in transcript.records if isinstance(r, Frame) and r.sender == "server"]
+    assert sent == received
+    assert len(received) == len(tokens) + 1
+    assert assert_conforms(transcript) == []

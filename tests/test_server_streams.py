@@ -283,6 +283,12 @@ def test_a_scenarios_messages_are_made_once_and_a_changed_reply_is_written_afres
             return original(payload)
 
         monkeypatch.setattr(cls, "message", staticmethod(counted))
+
+    def joined(payloads: list[bytes | str], original: Any = ws_stream.joined) -> Any:
+        made.extend(payloads)  # WebSocket messages due together, in one write
+        return original(payloads)
+
+    monkeypatch.setattr(ws_stream, "joined", joined)
     (tmp_path / "greet.json").write_text(json.dumps({"reply": "Hello there."}))
     config = ServerConfig(watch=False, speed=0, bundled=False, scenario_dirs=(tmp_path,))
     url = "/api/chat/stream?message=hi&scenario=greet"
