@@ -374,7 +374,12 @@ def serve_proxy(config: ProxyConfig, sock: socket.socket, *, loop: str = "auto")
 
     from mockserver.hyperlean import install  # noqa: PLC0415
     from mockserver.loops import loop_factory  # noqa: PLC0415
-    from mockserver.run import BACKLOG, GRACEFUL_TIMEOUT, quiet_lost_writes  # noqa: PLC0415
+    from mockserver.run import (  # noqa: PLC0415
+        BACKLOG,
+        GRACEFUL_TIMEOUT,
+        quiet_lost_writes,
+        tune_runtime,
+    )
 
     hyper = Config()
     hyper.bind = [f"fd://{os.dup(sock.fileno())}"]
@@ -386,5 +391,6 @@ def serve_proxy(config: ProxyConfig, sock: socket.socket, *, loop: str = "auto")
     hyper.include_server_header = False
     quiet_lost_writes()
     install()
+    tune_runtime()
     with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
         runner.run(serve(Proxy(config), hyper))  # type: ignore[arg-type]
