@@ -16,10 +16,7 @@ so that 200 streams measure the servers, not the client):
    setting up all the connections at once), and on a second line the stream's own best
    schedule, the earliest t0 with every token k at or after t0 + k * delay (the pacing
    alone: "on time"); reported p50, p99 and max, how many tokens were over ``--late-ms``
-   behind their stream's schedule, streams that failed, and the proxy's CPU per token; then the
-   same split in two: tokens that arrived while streams were still opening (before the last
-   response head: every connection's set-up competes with the tokens already flowing) and
-   tokens that arrived once all were open.
+   behind their stream's schedule, streams that failed, and the proxy's CPU per token.
 
 ``--baseline DIR`` also starts a proxy from another checkout (``git archive main | tar -x -C
 DIR``) and measures it in the same run, taking turns, so before and after share the machine's
@@ -42,7 +39,6 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -142,42 +138,29 @@ async def ttft(bases: dict[str, str], requests: int) -> tuple[dict[str, list[flo
     return found, failed
 
 
-class Paced(NamedTuple):
-    """One stream's tokens: lateness (ms) against request sent + (k + 1) * delay, against the
-    stream's own best schedule (the pacing alone, without the set-up), and arrival times
-    (``time.perf_counter()``); when its response head arrived."""
-
-    late: list[float]
-    pace: list[float]
-    arrivals: list[float]
-    head: float
-
-
-async def paced_stream(base: str, delay_ms: float) -> Paced:
+async def paced_stream(base: str, delay_ms: float) -> tuple[list[float], list[float]]:
+    """Each token's lateness (ms): its arrival against request sent + (k + 1) * delay, and
+    against the stream's own best schedule (the pacing alone, without the set-up)."""
     client = Upstream(base)
     late: list[float] = []
-    arrivals: list[float] = []
     start = time.perf_counter()
     response = await client.request("GET", PATH + "?message=hi&scenario=bench-paced", [], b"")
-    head = time.perf_counter()
     try:
         async for chunk in response.chunks():
-            arrived = time.perf_counter()
+            now = (time.perf_counter() - start) * 1000.0
             for _ in range(chunk.count(b'"delta"')):
-                late.append((arrived - start) * 1000.0 - (len(late) + 1) * delay_ms)
-                arrivals.append(arrived)
+                late.append(now - (len(late) + 1) * delay_ms)
     finally:
         await response.aclose()
         await client.aclose()
     best = min(late, default=0.0)  # late[k] is arrival[k] - (k + 1) * delay
-    return Paced(late, [value - best for value in late], arrivals, head)
+    return late, [value - best for value in late]
 
 
 async def paced(
     base: str, streams: int, tokens: int, delay_ms: float
-) -> tuple[list[float], list[float], list[bool], int]:
-    """Every token's lateness (from the request, from the head), whether it arrived while
-    streams were still opening (before the last response head), and how many streams failed
+) -> tuple[list[float], list[float], int]:
+    """Every token's lateness (from the request, from the head), and how many streams failed
     or came short."""
     limit = tokens * delay_ms / 1000.0 + 60.0
     runs = [asyncio.wait_for(paced_stream(base, delay_ms), limit) for _ in range(streams)]
@@ -185,15 +168,9 @@ async def paced(
     problems = {repr(r) for r in results if isinstance(r, BaseException)}
     for problem in sorted(problems)[:3]:
         print(f"  a stream failed: {problem}")
-    found = [r for r in results if isinstance(r, Paced)]
-    failed = streams - sum(1 for r in found if len(r.late) >= tokens)
-    opened = max((r.head for r in found), default=0.0)
-    return (
-        [v for r in found for v in r.late],
-        [v for r in found for v in r.pace],
-        [at < opened for r in found for at in r.arrivals],
-        failed,
-    )
+    found = [r for r in results if isinstance(r, tuple)]
+    failed = streams - sum(1 for late, _ in found if len(late) >= tokens)
+    return [v for late, _ in found for v in late], [v for _, pace in found for v in pace], failed
 
 
 def summary(name: str, values: list[float]) -> str:
@@ -263,7 +240,7 @@ def main() -> int:
             # Only the proxy measured runs: an idle one would still take its share of the CPU.
             with servers(work, {name: roots[name]} if name in roots else {}) as (bases, pids):
                 before = cpu_seconds(pids[name]) if name in pids else None
-                late, pace, opening, failed = asyncio.run(
+                late, pace, failed = asyncio.run(
                     paced(bases[name], args.streams, args.tokens, args.delay_ms)
                 )
                 after = cpu_seconds(pids[name]) if name in pids else None
@@ -273,12 +250,6 @@ def main() -> int:
                 line += f", proxy CPU {(after - before) / len(late) * 1e6:.0f} us/token"
             print(summary(name, late) + "  (from the request)")
             print(summary("", pace) + line)
-            # Where the late ones are: while connections were still being opened, or after.
-            during = [v for v, was in zip(pace, opening, strict=True) if was]
-            steady = [v for v, was in zip(pace, opening, strict=True) if not was]
-            for label, values in (("opening", during), ("all open", steady)):
-                over = sum(1 for v in values if v > args.late_ms)
-                print(summary(label, values) + f"  over {args.late_ms:g} ms: {over}")
     return 0
 
 
