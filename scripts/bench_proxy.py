@@ -16,7 +16,10 @@ so that 200 streams measure the servers, not the client):
    setting up all the connections at once), and on a second line the stream's own best
    schedule, the earliest t0 with every token k at or after t0 + k * delay (the pacing
    alone: "on time"); reported p50, p99 and max, how many tokens were over ``--late-ms``
-   behind their stream's schedule, streams that failed, and the proxy's CPU per token.
+   behind their stream's schedule, streams that failed, and the proxy's CPU per token. The
+   streams start at the same instant, or spread over ``--ramp`` seconds (every new stream
+   costs the proxy a connection in, one to the upstream and a transcript file: with all of
+   them at once, that work competes with the first tokens of the first streams).
 
 ``--baseline DIR`` also starts a proxy from another checkout (``git archive main | tar -x -C
 DIR``) and measures it in the same run, taking turns, so before and after share the machine's
@@ -138,9 +141,13 @@ async def ttft(bases: dict[str, str], requests: int) -> tuple[dict[str, list[flo
     return found, failed
 
 
-async def paced_stream(base: str, delay_ms: float) -> tuple[list[float], list[float]]:
+async def paced_stream(
+    base: str, delay_ms: float, wait: float = 0.0
+) -> tuple[list[float], list[float]]:
     """Each token's lateness (ms): its arrival against request sent + (k + 1) * delay, and
-    against the stream's own best schedule (the pacing alone, without the set-up)."""
+    against the stream's own best schedule (the pacing alone, without the set-up). The stream
+    starts after ``wait`` seconds."""
+    await asyncio.sleep(wait)
     client = Upstream(base)
     late: list[float] = []
     start = time.perf_counter()
@@ -158,12 +165,15 @@ async def paced_stream(base: str, delay_ms: float) -> tuple[list[float], list[fl
 
 
 async def paced(
-    base: str, streams: int, tokens: int, delay_ms: float
+    base: str, streams: int, tokens: int, delay_ms: float, ramp: float = 0.0
 ) -> tuple[list[float], list[float], int]:
     """Every token's lateness (from the request, from the head), and how many streams failed
     or came short."""
-    limit = tokens * delay_ms / 1000.0 + 60.0
-    runs = [asyncio.wait_for(paced_stream(base, delay_ms), limit) for _ in range(streams)]
+    limit = tokens * delay_ms / 1000.0 + ramp + 60.0
+    runs = [
+        asyncio.wait_for(paced_stream(base, delay_ms, ramp * i / streams), limit)
+        for i in range(streams)
+    ]
     results = await asyncio.gather(*runs, return_exceptions=True)
     problems = {repr(r) for r in results if isinstance(r, BaseException)}
     for problem in sorted(problems)[:3]:
@@ -208,6 +218,9 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=20)
     parser.add_argument("--delay-ms", type=float, default=50.0)
     parser.add_argument("--late-ms", type=float, default=20.0)
+    parser.add_argument(
+        "--ramp", type=float, default=0.0, help="seconds to start the streams over (0: at once)"
+    )
     parser.add_argument("--baseline", type=Path, help="a checkout to run a second proxy from")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f})")
@@ -233,7 +246,8 @@ def main() -> int:
             print(line)
         print(
             f"{args.streams} concurrent streams, {args.tokens} tokens {args.delay_ms:g} ms apart"
-            " (each token's lateness; the target: the proxy's pacing as the direct one's;"
+            + (f", started over {args.ramp:g} s" if args.ramp else ", started at once")
+            + " (each token's lateness; the target: the proxy's pacing as the direct one's;"
             " a fresh mock server for each):"
         )
         for name in ("direct", *roots):
@@ -241,7 +255,7 @@ def main() -> int:
             with servers(work, {name: roots[name]} if name in roots else {}) as (bases, pids):
                 before = cpu_seconds(pids[name]) if name in pids else None
                 late, pace, failed = asyncio.run(
-                    paced(bases[name], args.streams, args.tokens, args.delay_ms)
+                    paced(bases[name], args.streams, args.tokens, args.delay_ms, args.ramp)
                 )
                 after = cpu_seconds(pids[name]) if name in pids else None
             line = f"  over {args.late_ms:g} ms: {sum(1 for v in pace if v > args.late_ms)}"
