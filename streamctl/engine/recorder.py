@@ -68,6 +68,10 @@ def redact_request(request: Request) -> Request:
     )
 
 
+#: The clock of recorders not given one (one for all: making a clock makes a thread-local).
+_REAL_CLOCK = RealClock()
+
+
 def _without_shapes(payload: bytes | str) -> bytes | str:
     if isinstance(payload, str):
         return redact_shapes(payload)
@@ -110,7 +114,7 @@ class Recorder:
         self.sink = sink
         self.protocol = protocol
         self.transport: Transport = transport
-        self.clock = clock or RealClock()
+        self.clock = clock or _REAL_CLOCK
         self.meta = dict(meta or {})
         self.request: Request | None = None
         self.header: Header | None = None
