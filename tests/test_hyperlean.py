@@ -195,3 +195,23 @@ def test_writes_wait_for_a_client_that_does_not_read_and_notice_it_leave(loop: s
         assert 0 < flood.sent < 16 * 1024 * 1024
         client.close()
         assert flood.left.wait(TIMEOUT), "the app never learnt that the client left"
+
+
+async def connections_open() -> int:
+    """Hypercorn's tasks serving a connection (TCPServer.run and the app's), on this loop."""
+    names = ("TCPServer.run", "_server_callback", "_handle")
+    return sum(1 for t in asyncio.all_tasks() if any(n in repr(t.get_coro()) for n in names))
+
+
+@pytest.mark.parametrize("loop", SERVER_LOOPS)
+def test_a_connection_the_client_closed_ends_at_once_not_after_the_keep_alive(loop: str) -> None:
+    # Hypercorn's task group waited for the idle task: every closed connection was kept for
+    # the whole keep-alive timeout.
+    with LiveASGI(hello, loop=loop, keep_alive_timeout=600) as server:
+        for _ in range(20):
+            with socket.create_connection(("127.0.0.1", server.port), TIMEOUT) as client:
+                assert b"hello" in request(client)
+        deadline = time.monotonic() + TIMEOUT
+        while server.run(connections_open()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.run(connections_open()) == 0
