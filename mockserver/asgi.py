@@ -26,6 +26,7 @@ __all__ = [
     "query_map",
     "read_body",
     "send_response",
+    "ws_message",
     "ws_payloads",
 ]
 
@@ -116,6 +117,13 @@ async def send_response(
     headers.extend(extra)
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body, "more_body": False})
+
+
+def ws_message(payload: bytes | str) -> Message:
+    """The ``websocket.send`` that sends ``payload`` (text or binary, as it is)."""
+    if isinstance(payload, str):
+        return {"type": "websocket.send", "text": payload}
+    return {"type": "websocket.send", "bytes": payload}
 
 
 def ws_payloads(message: Message) -> tuple[bytes | str, ...]:

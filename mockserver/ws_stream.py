@@ -25,6 +25,7 @@ from mockserver.asgi import (
     Writer,
     header_map,
     header_pairs,
+    ws_message,
 )
 from mockserver.endpoint import Asked, Endpoint, failed
 from mockserver.hyperfix import closed_event
@@ -48,9 +49,7 @@ class Socket(Writer):
     @staticmethod
     def message(payload: bytes | str) -> Message:
         """The ASGI message that sends ``payload`` (text or binary, as it is)."""
-        if isinstance(payload, str):
-            return {"type": "websocket.send", "text": payload}
-        return {"type": "websocket.send", "bytes": payload}
+        return ws_message(payload)
 
     async def close(self, code: int | None, reason: str = "") -> None:
         await self.send({"type": "websocket.close", "code": code or 1000, "reason": reason})

@@ -27,7 +27,7 @@ from hypercorn.protocol.events import Data, Request
 from hypercorn.protocol.ws_stream import ASGIWebsocketState, WSStream
 from wsproto.connection import ConnectionState
 
-from mockserver.asgi import WS_FRAMES, WS_PAYLOADS, Message
+from mockserver.asgi import WS_FRAMES, WS_PAYLOADS, Message, ws_message
 
 __all__ = ["frame", "install", "joined"]
 
@@ -50,11 +50,6 @@ def joined(payloads: Sequence[bytes | str]) -> Message:
         frame(TEXT, p.encode()) if isinstance(p, str) else frame(BINARY, p) for p in payloads
     )
     return {"type": "websocket.send", WS_FRAMES: frames, WS_PAYLOADS: tuple(payloads)}
-
-
-def _single(payload: bytes | str) -> Message:
-    key = "text" if isinstance(payload, str) else "bytes"
-    return {"type": "websocket.send", key: payload}
 
 
 def _plain(stream: WSStream) -> bool:
@@ -88,7 +83,7 @@ def _app_send(original: Callable[[WSStream, Any], Awaitable[None]]) -> Any:
                 return
         if message is not None and WS_PAYLOADS in message:  # one by one, as Hypercorn does it
             for payload in message[WS_PAYLOADS]:
-                await original(self, _single(payload))
+                await original(self, ws_message(payload))
             return
         await original(self, message)  # anything else, errors included, as Hypercorn does it
 
