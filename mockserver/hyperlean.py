@@ -59,14 +59,12 @@ class IdleTimer:
     def __init__(self) -> None:
         self._handle: asyncio.TimerHandle | None = None
         self._server: TCPServer | None = None
-        self._task: asyncio.Task[None] | None = None
 
     async def restart(self, task_group: Any, action: Callable[[], Awaitable[None]]) -> None:
-        await self.stop()
-        server = getattr(action, "__self__", None)
-        if not isinstance(server, TCPServer):  # not the idle watch: run it as Hypercorn does
-            self._task = task_group._task_group.create_task(action())
-            return
+        """Arm the watch; ``action`` is the connection's ``_idle_timeout`` (the only use
+        ``TCPServer`` makes of it), replaced by the timer."""
+        self._disarm()
+        server: TCPServer = action.__self__  # type: ignore[attr-defined]
         self._server = server
         if server.context.terminated.is_set():
             self.fire()
@@ -80,11 +78,6 @@ class IdleTimer:
 
     async def stop(self) -> None:
         self._disarm()
-        if self._task is not None:
-            task, self._task = self._task, None
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     def fire(self) -> None:
         """The connection has been idle too long, or the server is stopping: close it."""
@@ -156,6 +149,7 @@ def _replaceable() -> bool:
     """Whether this Hypercorn has the internals the three changes replace."""
     return (
         getattr(tcp_server, "AsyncioSingleTask", None) is not None
+        and callable(getattr(TCPServer, "_idle_timeout", None))
         and callable(getattr(TCPServer, "_initiate_server_close", None))
         and callable(getattr(TCPServer, "protocol_send", None))
         and callable(getattr(H11Protocol, "stream_send", None))
