@@ -137,12 +137,43 @@ def test_renderings_are_kept_per_script_and_key_and_the_cache_is_bounded() -> No
     assert made == [0]
     render(same_text, 0)  # an equal script from a reload is another object: rendered afresh
     assert made == [0, 0]
-    render(hello, 1)  # a third rendering: the cache started over
+    render(hello, 1)  # a third rendering: the least recently used one (hello's for 0) went
+    render(same_text, 0)
+    render(hello, 1)
+    assert made == [0, 0, 1]
     render(hello, 0)
     assert made == [0, 0, 1, 0]
     render(hello, None)  # no key: the rendering varies, so it is never kept
     render(hello, None)
     assert made == [0, 0, 1, 0, None, None]
+
+
+def test_renderings_keep_at_most_their_budget_of_writes() -> None:
+    """A long script rendered once per turn (a WebSocket reply's id is its turn) is the case the
+    size bound is for: by count alone, 256 renderings of any length were kept."""
+    renderings = Renderings(budget=2500)
+    made: list[int] = []
+
+    def render(script: Script, turn: int) -> Rendering:
+        def once() -> list[Out]:
+            made.append(turn)
+            return [Out(f"{turn}:{t.text}", token=i) for i, t in enumerate(script.tokens)]
+
+        return renderings.get(script, turn, once)
+
+    long = Script(tuple(Token(f"t{i} ") for i in range(1000)))
+    first = [render(long, turn) for turn in range(10)]
+    assert render(long, 9) is first[9]
+    assert render(long, 8) is first[8]  # two of 1,000 writes fit in 2,500: the latest two
+    assert made == list(range(10))
+    render(Script(tuple(Token("x") for _ in range(3000))), 99)  # over the whole budget
+    assert render(long, 9) is first[9]  # nothing was evicted for it
+    assert render(long, 8) is first[8]
+    assert made == [*range(10), 99]
+    render(long, 0)  # a third: the least recently used (turn 9) goes
+    assert render(long, 8) is first[8]
+    assert render(long, 9) is not first[9]
+    assert made == [*range(10), 99, 0, 9]
 
 
 class Sink:

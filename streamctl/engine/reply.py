@@ -40,12 +40,7 @@ from streamctl.engine.choice import Choice
 from streamctl.engine.clock import Clock
 from streamctl.engine.fault_parsing import Fault, FaultError
 from streamctl.engine.fault_planning import Drop, Plan, apply, refusal
-from streamctl.engine.pacing import (
-    Progress,
-    play,
-    play_plan,
-    sent_script,
-)
+from streamctl.engine.pacing import Progress, play, play_plan, sent_script
 from streamctl.engine.replay import WSReplay, replay_outs
 from streamctl.engine.resume import resume_after, with_ids
 from streamctl.engine.scenarios import Scenario, ScenarioSet, UnknownScenarioError
@@ -125,11 +120,15 @@ class Renderings:
     """Renderings of (script, key), for protocols whose rendering depends on nothing else.
 
     The Script object is kept beside its rendering, so a reloaded scenario (a new Script, even at
-    a reused ``id``) is rendered afresh. At ``limit`` renderings the cache starts over."""
+    a reused ``id``) is rendered afresh. Bounded by count (``limit``) and by size: ``budget``
+    writes in all, so a long script rendered for each turn of a conversation (a WebSocket
+    reply's id is its turn) keeps a few megabytes at most, not one rendering per turn. The least
+    recently used go first; a rendering over the whole budget is not kept."""
 
-    def __init__(self, limit: int = 256) -> None:
-        self.limit = limit
+    def __init__(self, limit: int = 256, budget: int = 8192) -> None:
+        self.limit, self.budget = limit, budget
         self._kept: dict[tuple[int, Hashable], tuple[Script, Rendering]] = {}
+        self._size = 0  # writes kept
 
     def get(
         self, script: Script, key: Hashable | None, render: Callable[[], Sequence[Out]]
@@ -138,13 +137,21 @@ class Renderings:
         key (the rendering varies), made every time."""
         if key is None:
             return Rendering(tuple(render()))
-        kept = self._kept.get((id(script), key))
-        if kept is None or kept[0] is not script:
-            if len(self._kept) >= self.limit:
-                self._kept.clear()
-            kept = (script, Rendering(tuple(render())))
-            self._kept[(id(script), key)] = kept
-        return kept[1]
+        slot = (id(script), key)
+        kept = self._kept.pop(slot, None)
+        if kept is not None:
+            if kept[0] is script:
+                self._kept[slot] = kept  # now the most recently used
+                return kept[1]
+            self._size -= len(kept[1].outs)
+        rendering = Rendering(tuple(render()))
+        size = len(rendering.outs)
+        if size <= self.budget:
+            while self._kept and (len(self._kept) >= self.limit or self._size + size > self.budget):
+                self._size -= len(self._kept.pop(next(iter(self._kept)))[1].outs)
+            self._kept[slot] = (script, rendering)
+            self._size += size
+        return rendering
 
 
 class Renderer(Protocol):
