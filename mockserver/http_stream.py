@@ -146,29 +146,39 @@ class SSEStream:
         loop = running_loop()
         task = asyncio.current_task(loop)
         assert task is not None
-        gone = asyncio.Event()
-        watcher = loop.create_task(_watch(receive, task, gone))
+        ended = _Ended()
+        watcher = loop.create_task(_watch(receive, task, ended))
         try:
             await loop.create_task(self.endpoint.play(reply, body, entry, progress))
         except asyncio.CancelledError:
-            if not gone.is_set():
+            if not ended.by_client:
                 raise
             task.uncancel()
             return False
         finally:
-            gone.set()  # from here on the watcher must not cancel this task
+            ended.by_stream = True  # from here on the watcher must not cancel this task
             watcher.cancel()
         if reply.ending is None:
             await body.end()
         return True
 
 
-async def _watch(receive: Receive, task: asyncio.Task[Any], gone: asyncio.Event) -> None:
+class _Ended:
+    """Which side ended a stream first (flags nothing waits on: an ``asyncio.Event`` per stream
+    cost ~700 bytes of deque)."""
+
+    __slots__ = ("by_client", "by_stream")
+
+    def __init__(self) -> None:
+        self.by_client = self.by_stream = False
+
+
+async def _watch(receive: Receive, task: asyncio.Task[Any], ended: _Ended) -> None:
     """Cancel ``task`` when the client disconnects (unless the stream already ended)."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             break
-    if not gone.is_set():
-        gone.set()
+    if not ended.by_stream:
+        ended.by_client = True
         task.cancel()
