@@ -18,7 +18,7 @@ allocators keep it:
 
 The server trims once nothing has been served for a moment, never while serving. ``streamctl
 serve`` runs on glibc's allocator for all objects (``PYTHONMALLOC=malloc``,
-streamctl/cli/allocator.py), where the trim gives back any free page, not whole arenas only.
+streamctl/cli/handover.py), where the trim gives back any free page, not whole arenas only.
 """
 
 from __future__ import annotations

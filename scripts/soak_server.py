@@ -305,9 +305,9 @@ async def warm_up(port: int, count: int, seed: int) -> None:
 class Server:
     def __init__(self) -> None:
         command = [sys.executable, __file__, "--serve"]
-        # On the allocator `streamctl serve` picks (streamctl/cli/allocator.py), unless the
+        # On the allocator `streamctl serve` picks (streamctl/cli/handover.py), unless the
         # environment names one (PYTHONMALLOC=pymalloc measures Python's own).
-        from streamctl.cli.allocator import ENV  # noqa: PLC0415
+        from streamctl.cli.handover import ENV  # noqa: PLC0415
 
         env = {**os.environ, ENV: os.environ.get(ENV, "malloc")}
         self.process = subprocess.Popen(

@@ -8,12 +8,11 @@ imported inside the commands that use them.
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
-from streamctl.cli.allocator import restart_on_malloc
+from streamctl.cli import handover
 from streamctl.cli.chat import chat_command
 from streamctl.cli.check import check_command
 from streamctl.cli.imports import import_command
@@ -75,7 +74,7 @@ app.command("proxy")(proxy_command)
 
 
 def main() -> None:
-    """The console-script entry point (``serve`` first restarts the interpreter on the C
-    allocator: streamctl/cli/allocator.py)."""
-    restart_on_malloc(sys.argv[1:])
+    """The console-script entry point (``serve`` then hands its socket to a lean interpreter on
+    the C allocator: streamctl/cli/handover.py)."""
+    handover.allow()
     app(prog_name="streamctl")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -35,18 +34,6 @@ class Server(enum.StrEnum):
 
     hypercorn = "hypercorn"
     uvicorn = "uvicorn"
-
-
-def _log_to_stderr(logger: Any) -> None:
-    import logging  # noqa: PLC0415
-
-    from mockserver.logwriter import LineHandler  # noqa: PLC0415
-
-    handler = LineHandler()  # from a thread, as the request log (a full pipe blocks no loop)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
 
 
 def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parameters)
@@ -226,12 +213,12 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
     ] = None,
 ) -> None:
     """Run the mock server: every protocol at once, on its documented paths."""
-    import logging  # noqa: PLC0415 (the server stack loads only when serving)
-
-    from mockserver.config import ServerConfig  # noqa: PLC0415
+    from mockserver.config import ServerConfig  # noqa: PLC0415 (the server stack loads only when serving)
     from mockserver.engines import EngineError, engine_name  # noqa: PLC0415
     from mockserver.loops import LoopError, loop_name  # noqa: PLC0415
-    from mockserver.run import banner, bind, serve  # noqa: PLC0415
+    from mockserver.run import banner, bind, dump_config  # noqa: PLC0415
+    from mockserver.serving import serve_until_stopped  # noqa: PLC0415
+    from streamctl.cli.handover import hand_over  # noqa: PLC0415
     from streamctl.core.protocols import REGISTRY  # noqa: PLC0415
     from streamctl.engine.fault_parsing import FaultError, parse_many  # noqa: PLC0415
     from streamctl.engine.scenarios import ScenarioError, load_dirs  # noqa: PLC0415
@@ -297,9 +284,6 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
     except OSError as exc:
         typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         raise typer.Exit(ExitCode.USAGE) from None
-    _log_to_stderr(logging.getLogger("mockserver"))
     typer.echo(banner(config, sock.getsockname()[1], len(loaded)), err=True)
-    # The server turns SIGINT into a graceful shutdown; a Ctrl-C during start-up lands here.
-    with contextlib.suppress(KeyboardInterrupt):
-        serve(config, sock=sock)
-    typer.echo("streamctl mock server stopped", err=True)
+    hand_over(dump_config(config), sock)  # returns only where it cannot
+    serve_until_stopped(config, sock)

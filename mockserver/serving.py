@@ -1,0 +1,58 @@
+"""The serving process of ``streamctl serve``: ``python -m mockserver.serving``.
+
+The ``serve`` command reads and checks its options, binds the socket and prints the banner, then
+replaces itself with this module (``streamctl/cli/handover.py`` says why). The configuration
+comes as JSON in :data:`CONFIG_VAR` and the bound socket's descriptor in :data:`FD_VAR`: in the
+environment, which only the same user can read, not on the command line, which ``ps`` shows to
+anyone (the configuration holds the server's secrets). Only the server stack is imported here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import sys
+
+from mockserver import run
+from mockserver.config import ServerConfig
+from mockserver.logwriter import LineHandler
+
+__all__ = ["CONFIG_VAR", "FD_VAR", "STOPPED", "log_to_stderr", "main", "serve_until_stopped"]
+
+CONFIG_VAR = "STREAMCTL_SERVE_CONFIG"
+FD_VAR = "STREAMCTL_SERVE_FD"
+STOPPED = "streamctl mock server stopped"
+
+
+def log_to_stderr(logger: logging.Logger) -> None:
+    """The server's own messages on stderr, written from a thread as the request log is (a
+    full pipe blocks no loop)."""
+    handler = LineHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def serve_until_stopped(config: ServerConfig, sock: socket.socket) -> None:
+    """Serve on ``sock`` until Ctrl-C or SIGTERM (a Ctrl-C during start-up too), then say so."""
+    log_to_stderr(logging.getLogger("mockserver"))
+    with contextlib.suppress(KeyboardInterrupt):
+        run.serve(config, sock=sock)
+    print(STOPPED, file=sys.stderr, flush=True)
+
+
+def main() -> int:
+    text, fd = os.environ.pop(CONFIG_VAR, None), os.environ.pop(FD_VAR, None)
+    if text is None or fd is None or not fd.isdigit():
+        print("error: mockserver.serving is started by `streamctl serve`", file=sys.stderr)
+        return 2
+    sock = socket.socket(fileno=int(fd))
+    serve_until_stopped(run.load_config(text), sock)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
