@@ -1,10 +1,11 @@
 """The serving process of ``streamctl serve``: ``python -m mockserver.serving``.
 
-The ``serve`` command reads and checks its options, binds the socket and prints the banner, then
-replaces itself with this module (``streamctl/cli/handover.py`` says why). The configuration
-comes as JSON in :data:`CONFIG_VAR` and the bound socket's descriptor in :data:`FD_VAR`: in the
-environment, which only the same user can read, not on the command line, which ``ps`` shows to
-anyone (the configuration holds the server's secrets). Only the server stack is imported here.
+The ``serve`` command reads and checks its options and binds the socket, then replaces itself
+with this module (``streamctl/cli/handover.py`` says why). The configuration comes as JSON in
+:data:`CONFIG_VAR`, the bound socket's descriptor in :data:`FD_VAR` and the banner to print in
+:data:`BANNER_VAR`: in the environment, which only the same user can read, not on the command
+line, which ``ps`` shows to anyone (the configuration holds the server's secrets). Only the
+server stack is imported here.
 """
 
 from __future__ import annotations
@@ -16,13 +17,23 @@ import socket
 import sys
 
 from mockserver import run
+from mockserver.app import create_app
 from mockserver.config import ServerConfig
 from mockserver.logwriter import LineHandler
 
-__all__ = ["CONFIG_VAR", "FD_VAR", "STOPPED", "log_to_stderr", "main", "serve_until_stopped"]
+__all__ = [
+    "BANNER_VAR",
+    "CONFIG_VAR",
+    "FD_VAR",
+    "STOPPED",
+    "log_to_stderr",
+    "main",
+    "serve_until_stopped",
+]
 
 CONFIG_VAR = "STREAMCTL_SERVE_CONFIG"
 FD_VAR = "STREAMCTL_SERVE_FD"
+BANNER_VAR = "STREAMCTL_SERVE_BANNER"
 STOPPED = "streamctl mock server stopped"
 
 
@@ -36,21 +47,27 @@ def log_to_stderr(logger: logging.Logger) -> None:
     logger.propagate = False
 
 
-def serve_until_stopped(config: ServerConfig, sock: socket.socket) -> None:
-    """Serve on ``sock`` until Ctrl-C or SIGTERM (a Ctrl-C during start-up too), then say so."""
+def serve_until_stopped(config: ServerConfig, sock: socket.socket, banner: str) -> None:
+    """Serve on ``sock`` until Ctrl-C or SIGTERM (a Ctrl-C during start-up too), then say so.
+
+    The banner is printed once the app is made (its scenarios loaded), so that a client that
+    waits for it is served at once, not after the start-up."""
     log_to_stderr(logging.getLogger("mockserver"))
     with contextlib.suppress(KeyboardInterrupt):
-        run.serve(config, sock=sock)
+        app = create_app(config) if config.workers <= 1 else None
+        print(banner, file=sys.stderr, flush=True)
+        run.serve(config, sock=sock, app=app)
     print(STOPPED, file=sys.stderr, flush=True)
 
 
 def main() -> int:
     text, fd = os.environ.pop(CONFIG_VAR, None), os.environ.pop(FD_VAR, None)
+    banner = os.environ.pop(BANNER_VAR, "")
     if text is None or fd is None or not fd.isdigit():
         print("error: mockserver.serving is started by `streamctl serve`", file=sys.stderr)
         return 2
     sock = socket.socket(fileno=int(fd))
-    serve_until_stopped(run.load_config(text), sock)
+    serve_until_stopped(run.load_config(text), sock, banner)
     return 0
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mockserver import run, serving
+from mockserver.config import ServerConfig
 from mockserver.serving import CONFIG_VAR, FD_VAR
 from mockserver.serving import main as serving_main
 from streamctl.cli import handover
@@ -44,7 +46,7 @@ def test_only_the_console_entry_point_lets_serve_replace_its_process(
     monkeypatch.setattr(os, "execve", replaced)
     monkeypatch.setattr(handover, "_allowed", False)
     with socket_pair() as sock:
-        hand_over("{}", sock)  # returns: serve_command then serves in this process
+        hand_over("{}", sock, "banner")  # returns: serve_command then serves in this process
 
 
 def test_when_the_interpreter_cannot_start_again_serve_goes_on(
@@ -59,7 +61,7 @@ def test_when_the_interpreter_cannot_start_again_serve_goes_on(
     monkeypatch.setattr(os, "execve", refuse)
     monkeypatch.setattr(handover, "_allowed", True)
     with socket_pair() as sock:
-        hand_over("{}", sock)
+        hand_over("{}", sock, "banner")
     assert tried
     assert tried[0][1:3] == ["-m", "mockserver.serving"]
     assert CONFIG_VAR not in os.environ
@@ -72,6 +74,28 @@ def test_the_serving_module_alone_says_who_starts_it(
     monkeypatch.delenv(FD_VAR, raising=False)
     assert serving_main() == 2
     assert "started by `streamctl serve`" in capsys.readouterr().err
+
+
+def test_the_banner_is_printed_once_the_app_is_made(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A client that waits for the banner is served at once, not after the start-up."""
+    seen: list[str] = []
+
+    def make(config: ServerConfig) -> str:
+        seen.append(f"app made, printed: {capsys.readouterr().err!r}")
+        return "the app"
+
+    def serve(config: ServerConfig, *, sock: socket.socket, app: str | None) -> None:
+        seen.append(f"{app} served, printed: {capsys.readouterr().err!r}")
+
+    monkeypatch.setattr(serving, "create_app", make)
+    monkeypatch.setattr(run, "serve", serve)
+    monkeypatch.setattr(serving, "log_to_stderr", lambda logger: None)
+    with socket_pair() as sock:
+        serving.serve_until_stopped(ServerConfig(), sock, "the banner")
+    assert seen == ["app made, printed: ''", "the app served, printed: 'the banner\\n'"]
+    assert capsys.readouterr().err == f"{serving.STOPPED}\n"
 
 
 def test_the_serving_process_imports_no_command_line_stack() -> None:

@@ -189,7 +189,9 @@ def test_serve_takes_the_admin_token_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     served: list[ServerConfig] = []
-    monkeypatch.setattr(run, "serve", lambda config, sock: (served.append(config), sock.close()))
+    monkeypatch.setattr(
+        run, "serve", lambda config, sock, app=None: (served.append(config), sock.close())
+    )
     args = ["serve", "--port", "0", "--allow-host", "mock", "--allow-host", "mock.lan"]
     result = CliRunner().invoke(cli(), args, env={"STREAMCTL_ADMIN_TOKEN": "from-env"})
     assert result.exit_code == 0, result.output

@@ -16,10 +16,12 @@ interpreter of its own anyway; that one imports only the server stack. The comma
 (Typer, Click, and the pydantic Typer imports) took 9 MB of the idle server's 59 MB, every one
 of them held while serving: with 1,000 paced streams open, the server's whole peak was 90 MB.
 
-So ``serve`` reads and checks its options, loads the scenarios (to report their errors), binds
-the socket and prints the banner, then replaces itself (``os.execve``: same process id, same
+So ``serve`` reads and checks its options, loads the scenarios (to report their errors) and binds
+the socket, then replaces itself (``os.execve``: same process id, same
 descriptors, so Ctrl-C and SIGTERM reach the server) with ``python -m mockserver.serving``,
-given the configuration and the socket's descriptor in its environment. Only the console entry
+given the configuration, the socket's descriptor and the banner in its environment; the banner
+is printed once the new process has made the app, so a client that waits for it is served at
+once. Only the console entry
 point allows it (:func:`allow`): ``serve_command`` called in a test process serves in it; and
 when the interpreter cannot be started again, ``serve`` serves in its own process.
 """
@@ -54,14 +56,15 @@ def wants_malloc(environ: Mapping[str, str]) -> bool:
     return sys.platform.startswith("linux") and libc.startswith("glibc")
 
 
-def hand_over(config_json: str, sock: socket.socket) -> None:
+def hand_over(config_json: str, sock: socket.socket, banner: str) -> None:
     """Replace this process with ``python -m mockserver.serving`` serving ``config_json`` on
-    ``sock`` (this call then never returns); do nothing when not allowed or not possible."""
-    from mockserver.serving import CONFIG_VAR, FD_VAR  # noqa: PLC0415
+    ``sock`` (this call then never returns; the new process prints ``banner`` when it is
+    ready); do nothing when not allowed or not possible."""
+    from mockserver.serving import BANNER_VAR, CONFIG_VAR, FD_VAR  # noqa: PLC0415
 
     if not _allowed or not sys.executable or not hasattr(os, "execve"):
         return
-    env = {**os.environ, CONFIG_VAR: config_json, FD_VAR: str(sock.fileno())}
+    env = {**os.environ, CONFIG_VAR: config_json, FD_VAR: str(sock.fileno()), BANNER_VAR: banner}
     if wants_malloc(os.environ):
         env[ENV] = "malloc"
     sock.set_inheritable(True)

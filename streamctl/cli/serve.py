@@ -284,6 +284,6 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
     except OSError as exc:
         typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         raise typer.Exit(ExitCode.USAGE) from None
-    typer.echo(banner(config, sock.getsockname()[1], len(loaded)), err=True)
-    hand_over(dump_config(config), sock)  # returns only where it cannot
-    serve_until_stopped(config, sock)
+    text = banner(config, sock.getsockname()[1], len(loaded))
+    hand_over(dump_config(config), sock, text)  # returns only where it cannot
+    serve_until_stopped(config, sock, text)
