@@ -20,7 +20,6 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import connect
@@ -36,6 +35,7 @@ from mockserver.asgi import (
     read_body,
     send_response,
 )
+from mockserver.proxy_record import Exchange
 from mockserver.proxy_ws import bridge
 from mockserver.upstream import Upstream, UpstreamError, UpstreamResponse
 from streamctl.core.check import check
@@ -45,7 +45,6 @@ from streamctl.core.protocols.exchange import HttpResponse
 from streamctl.core.protocols.protocol import ChatProtocol
 from streamctl.core.spec import Finding
 from streamctl.core.transcript import Request, Response, Transcript
-from streamctl.engine.recorder import NullSink, Recorder
 
 __all__ = ["TEST_HEADER", "Proxy", "ProxyConfig", "names_for"]
 
@@ -115,29 +114,6 @@ class _Names:
         return name
 
 
-class _Exchange:
-    """One recorded exchange: its recorder, its file, and what to do when it ends."""
-
-    def __init__(self, proxy: Proxy, proto: ChatProtocol, name: str, request: Request) -> None:
-        self.proxy, self.proto, self.name = proxy, proto, name
-        self.file: IO[str] | None = None
-        sink: Any = NullSink()
-        if proxy.config.out_dir is not None:
-            self.path = proxy.config.out_dir / f"{name}.jsonl"
-            self.file = sink = self.path.open("w", encoding="utf-8")
-        keep = proxy.config.check
-        meta = {"proxy": proxy.config.upstream}
-        self.recorder = Recorder(sink, proto.name, proto.transport, meta=meta, keep=keep)
-        self.recorder.start(request)
-
-    def end(self, outcome: str, detail: str = "") -> None:
-        self.recorder.end(outcome, detail)
-        if self.file is not None:
-            self.file.close()
-        if self.proxy.config.check:
-            self.proxy.report(self.name, self.recorder.transcript(), self.proto)
-
-
 class Proxy:
     """The ASGI app: a reverse proxy to ``config.upstream`` that records stream exchanges."""
 
@@ -191,7 +167,7 @@ class Proxy:
 
     def _exchange(
         self, method: str, target: str, pairs: Sequence[tuple[str, str]], body: bytes | None
-    ) -> _Exchange | None:
+    ) -> Exchange | None:
         found = endpoint_for(method, target, self.protocols)
         if found is None or not found[1].stream:
             return None
@@ -203,7 +179,17 @@ class Proxy:
             tuple((k, v) for k, v in pairs if k != TEST_HEADER),
             body,
         )
-        return _Exchange(self, found[0], name, request)
+        config = self.config
+        return Exchange(
+            found[0],
+            name,
+            request,
+            out_dir=config.out_dir,
+            check=config.check,
+            meta={"proxy": config.upstream},
+            note=config.note,
+            report=self.report,
+        )
 
     # --- HTTP -----------------------------------------------------------------------------
 
@@ -221,7 +207,7 @@ class Proxy:
         # gets one of its own, as without the proxy).
         forward = [(k, v) for k, v in pairs if k not in _HOP]
         forward.append(("accept-encoding", "identity"))
-        exchanges: list[_Exchange | None] = []
+        exchanges: list[Exchange | None] = []
 
         def sent() -> None:
             # The transcript's file is opened while the upstream works on the request, not
@@ -243,7 +229,7 @@ class Proxy:
             await upstream.aclose()
 
     async def _unanswered(
-        self, exc: BaseException, exchange: _Exchange | None, request: str, send: Send
+        self, exc: BaseException, exchange: Exchange | None, request: str, send: Send
     ) -> None:
         """The upstream gave no answer: the recording ends, and the client gets a 502 (or, when
         the proxy itself is stopping, the exception goes on)."""
@@ -260,7 +246,7 @@ class Proxy:
     async def _relay(
         self,
         upstream: UpstreamResponse,
-        exchange: _Exchange | None,
+        exchange: Exchange | None,
         receive: Receive,
         send: Send,
     ) -> None:
@@ -347,7 +333,7 @@ def _finding_line(finding: Finding) -> str:
     return f"{finding.level.value} {finding.rule}{where} {finding.message}"
 
 
-async def _pump(upstream: UpstreamResponse, exchange: _Exchange | None, send: Send) -> str | None:
+async def _pump(upstream: UpstreamResponse, exchange: Exchange | None, send: Send) -> str | None:
     """Copy the body chunk by chunk; the problem that cut it short, if one did."""
     try:
         async for chunk in upstream.chunks():

@@ -16,13 +16,13 @@ from websockets.exceptions import ConnectionClosed
 from mockserver.asgi import Receive, Send
 
 if TYPE_CHECKING:
-    from mockserver.proxy import _Exchange
+    from mockserver.proxy_record import Exchange
 
 __all__ = ["bridge"]
 
 
 async def bridge(
-    upstream: ClientConnection, exchange: _Exchange | None, receive: Receive, send: Send
+    upstream: ClientConnection, exchange: Exchange | None, receive: Receive, send: Send
 ) -> None:
     """Messages both ways until either side closes; the other side gets the same close."""
     gone = asyncio.Event()  # the client closed first: nothing more is sent to it
@@ -42,7 +42,7 @@ async def bridge(
 
 
 async def _client_to_upstream(
-    upstream: ClientConnection, exchange: _Exchange | None, receive: Receive, gone: asyncio.Event
+    upstream: ClientConnection, exchange: Exchange | None, receive: Receive, gone: asyncio.Event
 ) -> None:
     while True:
         message = await receive()
@@ -66,7 +66,7 @@ async def _client_to_upstream(
 
 
 async def _upstream_to_client(
-    upstream: ClientConnection, exchange: _Exchange | None, send: Send, gone: asyncio.Event
+    upstream: ClientConnection, exchange: Exchange | None, send: Send, gone: asyncio.Event
 ) -> None:
     with contextlib.suppress(ConnectionClosed):
         async for data in upstream:

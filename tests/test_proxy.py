@@ -338,3 +338,25 @@ def test_a_refused_websocket_upgrade_is_passed_on(upstream: LiveServer, proxied:
     assert statuses[0][0] >= 400
     assert list(proxied.out.iterdir()) == []
     assert any("upstream refused" in note for note in proxied.notes)
+
+
+def test_a_transcript_that_cannot_be_created_is_noted_and_the_exchange_goes_through(
+    upstream: LiveServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "recordings"
+    out.mkdir()
+    proxy = Proxied(upstream.base_url, out)
+    try:
+        out.rmdir()
+        out.write_text("a file where the directory was")  # creating a file in it fails
+        url = f"{proxy.live.base_url}/api/chat/stream"
+        params = {"message": "hi", "scenario": "paced"}
+        relayed = httpx.get(url, params=params, headers={TEST_HEADER: "lost"}, timeout=20)
+        direct = httpx.get(f"{upstream.base_url}/api/chat/stream", params=params, timeout=20)
+        proxy.wait_for("lost")  # the --check line still comes: the transcript was in memory
+    finally:
+        proxy.live.stop()
+    assert relayed.status_code == 200
+    assert relayed.content == direct.content
+    assert any(f"cannot write {out / 'lost.jsonl'}" in note for note in proxy.notes)
+    assert any(note.startswith("proxy: lost (sse-delta-done): ok") for note in proxy.notes)
