@@ -15,6 +15,7 @@ from typing import Any
 
 from quart import Blueprint, Response, jsonify, request
 
+from mockserver.startup import ADMIN_PREFIX
 from mockserver.state import ServerState
 from mockserver.streams import OpenStream
 from streamctl.core.protocols import REGISTRY, names
@@ -25,7 +26,7 @@ from streamctl.engine.scenarios import ScenarioError, UnknownScenarioError, pars
 
 __all__ = ["PREFIX", "admin_blueprint"]
 
-PREFIX = "/_streamctl"
+PREFIX = ADMIN_PREFIX
 #: What ``GET /_streamctl`` lists: every admin endpoint and what it is for (docs/scenarios.md).
 INDEX = (
     ("GET", "/health", "status, protocols, scenario count, open streams, uptime"),

@@ -35,8 +35,6 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
-from mockserver.hyperfix import CLOSED
-
 __all__ = ["ENGINES", "EngineError", "engine_name", "install_uvicorn_fixes", "serve_uvicorn"]
 
 #: What ``streamctl serve --server`` accepts; the first is the default.
@@ -86,6 +84,8 @@ def install_uvicorn_fixes() -> None:
 
     def connection_lost(self: Any, exc: Exception | None) -> None:
         original(self, exc)
+        from mockserver.hyperfix import CLOSED  # noqa: PLC0415 (Hypercorn loads when serving)
+
         closed = getattr(self, "scope", {}).get(CLOSED)
         if isinstance(closed, asyncio.Event):
             closed.set()

@@ -21,6 +21,7 @@ from werkzeug.security import safe_join
 
 from mockserver.admin import PREFIX
 from mockserver.routes import index
+from mockserver.startup import PLAYGROUND_PATH
 from mockserver.state import ServerState
 from streamctl.core.check import check, failed
 from streamctl.core.jwt import mint_dev_token
@@ -29,8 +30,7 @@ from streamctl.core.transcript import TranscriptError, load
 
 __all__ = ["PLAYGROUND", "STATIC", "playground_blueprint", "wants_html"]
 
-#: Where the playground always answers (and only there with ``serve --as``).
-PLAYGROUND = "/playground"
+PLAYGROUND = PLAYGROUND_PATH
 
 STATIC = Path(__file__).parent / "static"
 TYPES = {

@@ -360,12 +360,8 @@ def serve_proxy(config: ProxyConfig, sock: socket.socket, *, loop: str = "auto")
 
     from mockserver.hyperlean import install  # noqa: PLC0415
     from mockserver.loops import loop_factory  # noqa: PLC0415
-    from mockserver.run import (  # noqa: PLC0415
-        BACKLOG,
-        GRACEFUL_TIMEOUT,
-        quiet_lost_writes,
-        tune_runtime,
-    )
+    from mockserver.run import GRACEFUL_TIMEOUT, quiet_lost_writes, tune_runtime  # noqa: PLC0415
+    from mockserver.startup import BACKLOG  # noqa: PLC0415
 
     hyper = Config()
     hyper.bind = [f"fd://{os.dup(sock.fileno())}"]

@@ -2,10 +2,10 @@
 
 The ``serve`` command reads and checks its options and binds the socket, then replaces itself
 with this module (``streamctl/cli/handover.py`` says why). The configuration comes as JSON in
-:data:`CONFIG_VAR`, the bound socket's descriptor in :data:`FD_VAR` and the banner to print in
-:data:`BANNER_VAR`: in the environment, which only the same user can read, not on the command
-line, which ``ps`` shows to anyone (the configuration holds the server's secrets). Only the
-server stack is imported here.
+``CONFIG_VAR``, the bound socket's descriptor in ``FD_VAR`` and the banner to print in
+``BANNER_VAR`` (:mod:`mockserver.startup`): in the environment, which only the same user can
+read, not on the command line, which ``ps`` shows to anyone (the configuration holds the
+server's secrets). Only the server stack is imported here.
 """
 
 from __future__ import annotations
@@ -20,20 +20,10 @@ from mockserver import run
 from mockserver.app import create_app
 from mockserver.config import ServerConfig
 from mockserver.logwriter import LineHandler
+from mockserver.startup import BANNER_VAR, CONFIG_VAR, FD_VAR, load_config
 
-__all__ = [
-    "BANNER_VAR",
-    "CONFIG_VAR",
-    "FD_VAR",
-    "STOPPED",
-    "log_to_stderr",
-    "main",
-    "serve_until_stopped",
-]
+__all__ = ["STOPPED", "log_to_stderr", "main", "serve_until_stopped"]
 
-CONFIG_VAR = "STREAMCTL_SERVE_CONFIG"
-FD_VAR = "STREAMCTL_SERVE_FD"
-BANNER_VAR = "STREAMCTL_SERVE_BANNER"
 STOPPED = "streamctl mock server stopped"
 
 
@@ -67,7 +57,7 @@ def main() -> int:
         print("error: mockserver.serving is started by `streamctl serve`", file=sys.stderr)
         return 2
     sock = socket.socket(fileno=int(fd))
-    serve_until_stopped(run.load_config(text), sock, banner)
+    serve_until_stopped(load_config(text), sock, banner)
     return 0
 
 

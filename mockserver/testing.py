@@ -24,7 +24,8 @@ from mockserver.app import MockApp, create_app
 from mockserver.config import ServerConfig
 from mockserver.engines import serve_uvicorn
 from mockserver.loops import new_loop
-from mockserver.run import BACKLOG, GRACEFUL_TIMEOUT, bind, hypercorn_config
+from mockserver.run import GRACEFUL_TIMEOUT, hypercorn_config
+from mockserver.startup import BACKLOG, bind
 from mockserver.state import ServerState
 from streamctl.engine.clock import FakeClock
 

@@ -60,7 +60,8 @@ from quart import Quart, websocket  # noqa: E402
 from mockserver.app import create_app  # noqa: E402
 from mockserver.config import ServerConfig  # noqa: E402
 from mockserver.loops import LOOPS, LoopError, loop_factory, loop_name  # noqa: E402
-from mockserver.run import bind, hypercorn_config, tune_runtime  # noqa: E402
+from mockserver.run import hypercorn_config, tune_runtime  # noqa: E402
+from mockserver.startup import bind  # noqa: E402
 from streamctl.core.protocols import get  # noqa: E402
 from streamctl.core.protocols.exchange import Accepted, HttpRequest, Settings  # noqa: E402
 from streamctl.core.protocols.protocol import SSEProtocol, WSProtocol  # noqa: E402

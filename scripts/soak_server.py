@@ -117,7 +117,8 @@ def serve() -> None:
     from mockserver.app import create_app  # noqa: PLC0415
     from mockserver.config import ServerConfig  # noqa: PLC0415
     from mockserver.loops import new_loop  # noqa: PLC0415
-    from mockserver.run import bind, hypercorn_config  # noqa: PLC0415
+    from mockserver.run import hypercorn_config  # noqa: PLC0415
+    from mockserver.startup import bind  # noqa: PLC0415
 
     counter = _Counter()
     logging.getLogger().addHandler(counter)

@@ -16,7 +16,7 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from mockserver.loops import new_loop
-from mockserver.run import bind
+from mockserver.startup import bind
 
 __all__ = ["LiveASGI"]
 

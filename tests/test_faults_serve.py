@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mockserver.config import ServerConfig
-from mockserver.run import dump_config, load_config
+from mockserver.startup import dump_config, load_config
 from streamctl.cli.app import app
 from streamctl.errors import ExitCode
 

@@ -19,8 +19,8 @@ import pytest
 
 from mockserver import run, serving
 from mockserver.config import ServerConfig
-from mockserver.serving import CONFIG_VAR, FD_VAR
 from mockserver.serving import main as serving_main
+from mockserver.startup import CONFIG_VAR, FD_VAR
 from streamctl.cli import handover
 from streamctl.cli.handover import ENV, hand_over, wants_malloc
 from tests.test_server_run import read_until
@@ -104,6 +104,20 @@ def test_the_serving_process_imports_no_command_line_stack() -> None:
         "from mockserver.app import create_app\n"
         "create_app()\n"
         "loaded = {'typer', 'pydantic', 'streamctl.cli'} & set(sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=ROOT)
+
+
+def test_the_command_line_checks_its_options_without_the_server_stack() -> None:
+    """What ``serve`` imports before it hands over: the server stack would be imported twice."""
+    code = (
+        "import sys, streamctl.cli.serve, streamctl.cli.handover\n"
+        "from mockserver.config import ServerConfig\n"
+        "from mockserver.engines import engine_name\n"
+        "from mockserver.loops import loop_name\n"
+        "from mockserver.startup import banner, bind, dump_config\n"
+        "loaded = {'quart', 'hypercorn', 'mockserver.app'} & set(sys.modules)\n"
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=ROOT)

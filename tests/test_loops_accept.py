@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from mockserver.loops import Acceptor, new_loop
-from mockserver.run import bind
+from mockserver.startup import bind
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("uvloop") is None, reason="uvloop is not installed"

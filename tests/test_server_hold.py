@@ -279,7 +279,7 @@ def test_hold_after_holds_every_reply(
 
 def test_the_banner_says_replies_are_held() -> None:
     from mockserver.config import ServerConfig
-    from mockserver.run import banner
+    from mockserver.startup import banner
 
     assert "every reply held after 3 tokens" in banner(ServerConfig(hold_after=3), 8000, 0)
 

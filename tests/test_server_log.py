@@ -20,7 +20,7 @@ from websockets.sync.client import connect
 from mockserver.admin import INDEX, PREFIX
 from mockserver.app import create_app
 from mockserver.config import ServerConfig
-from mockserver.run import banner
+from mockserver.startup import banner
 from mockserver.testing import LiveServer
 from tests.live import talking
 from tests.loops import SERVER_LOOPS

@@ -28,15 +28,8 @@ from mockserver.app import _watch
 from mockserver.bundled import bundled_dir
 from mockserver.config import ServerConfig
 from mockserver.loops import LOOPS, LoopError, loop_name, new_loop
-from mockserver.run import (
-    CONFIG_ENV,
-    banner,
-    bind,
-    dump_config,
-    hypercorn_config,
-    load_config,
-    worker_app,
-)
+from mockserver.run import CONFIG_ENV, hypercorn_config, worker_app
+from mockserver.startup import banner, bind, dump_config, load_config
 from mockserver.state import ServerState
 from streamctl.cli.serve import DEV_JWT_SECRET, Loop
 from streamctl.core.protocols import REGISTRY

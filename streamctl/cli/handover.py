@@ -60,7 +60,7 @@ def hand_over(config_json: str, sock: socket.socket, banner: str) -> None:
     """Replace this process with ``python -m mockserver.serving`` serving ``config_json`` on
     ``sock`` (this call then never returns; the new process prints ``banner`` when it is
     ready); do nothing when not allowed or not possible."""
-    from mockserver.serving import BANNER_VAR, CONFIG_VAR, FD_VAR  # noqa: PLC0415
+    from mockserver.startup import BANNER_VAR, CONFIG_VAR, FD_VAR  # noqa: PLC0415
 
     if not _allowed or not sys.executable or not hasattr(os, "execve"):
         return

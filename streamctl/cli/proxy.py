@@ -70,7 +70,7 @@ def proxy_command(  # noqa: PLR0917 (a Typer command takes its options as parame
     """
     from mockserver.logwriter import EXIT_WAIT_S, write_stderr  # noqa: PLC0415
     from mockserver.proxy import Proxy, ProxyConfig, serve_proxy  # noqa: PLC0415
-    from mockserver.run import bind  # noqa: PLC0415
+    from mockserver.startup import bind  # noqa: PLC0415
     from streamctl.core.protocols import UnknownProtocolError, get  # noqa: PLC0415
     from streamctl.errors import ExitCode  # noqa: PLC0415
 

@@ -216,8 +216,7 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
     from mockserver.config import ServerConfig  # noqa: PLC0415 (the server stack loads only when serving)
     from mockserver.engines import EngineError, engine_name  # noqa: PLC0415
     from mockserver.loops import LoopError, loop_name  # noqa: PLC0415
-    from mockserver.run import banner, bind, dump_config  # noqa: PLC0415
-    from mockserver.serving import serve_until_stopped  # noqa: PLC0415
+    from mockserver.startup import banner, bind, dump_config  # noqa: PLC0415
     from streamctl.cli.handover import hand_over  # noqa: PLC0415
     from streamctl.core.protocols import REGISTRY  # noqa: PLC0415
     from streamctl.engine.fault_parsing import FaultError, parse_many  # noqa: PLC0415
@@ -286,4 +285,6 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
         raise typer.Exit(ExitCode.USAGE) from None
     text = banner(config, sock.getsockname()[1], len(loaded))
     hand_over(dump_config(config), sock, text)  # returns only where it cannot
+    from mockserver.serving import serve_until_stopped  # noqa: PLC0415
+
     serve_until_stopped(config, sock, text)
