@@ -24,6 +24,8 @@ so that 200 streams measure the servers, not the client):
 ``--baseline DIR`` also starts a proxy from another checkout (``git archive main | tar -x -C
 DIR``) and measures it in the same run, taking turns, so before and after share the machine's
 load. Usage: python scripts/bench_proxy.py [--requests 400] [--streams 200] [--baseline DIR]
+[--ramp S] [--rounds N] (``--rounds``: N paced runs of each, taking turns, and the count of late
+tokens of every run at the end: one run says little on a shared machine).
 The figures depend on the machine: this prints ``os.cpu_count()`` and the load average.
 """
 
@@ -211,6 +213,25 @@ def servers(work: Path, roots: dict[str, Path]) -> Iterator[tuple[dict[str, str]
         yield bases, pids
 
 
+def paced_run(work: Path, args: argparse.Namespace, name: str, roots: dict[str, Path]) -> int:
+    """One paced run of ``name`` (``direct``, or a proxy) against a fresh mock server: prints its
+    lines and returns how many tokens were over ``--late-ms`` behind their stream's schedule."""
+    # Only the proxy measured runs: an idle one would still take its share of the CPU.
+    with servers(work, {name: roots[name]} if name in roots else {}) as (bases, pids):
+        before = cpu_seconds(pids[name]) if name in pids else None
+        late, pace, failed = asyncio.run(
+            paced(bases[name], args.streams, args.tokens, args.delay_ms, args.ramp)
+        )
+        after = cpu_seconds(pids[name]) if name in pids else None
+    over = sum(1 for v in pace if v > args.late_ms)
+    line = f"  over {args.late_ms:g} ms: {over}, streams failed: {failed}"
+    if before is not None and after is not None and late:
+        line += f", proxy CPU {(after - before) / len(late) * 1e6:.0f} us/token"
+    print(summary(name, late) + "  (from the request)")
+    print(summary("", pace) + line)
+    return over
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400)
@@ -222,6 +243,9 @@ def main() -> int:
         "--ramp", type=float, default=0.0, help="seconds to start the streams over (0: at once)"
     )
     parser.add_argument("--baseline", type=Path, help="a checkout to run a second proxy from")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="paced runs of each target, taking turns"
+    )
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f})")
     with tempfile.TemporaryDirectory() as temporary:
@@ -250,20 +274,15 @@ def main() -> int:
             + " (each token's lateness; the target: the proxy's pacing as the direct one's;"
             " a fresh mock server for each):"
         )
-        for name in ("direct", *roots):
-            # Only the proxy measured runs: an idle one would still take its share of the CPU.
-            with servers(work, {name: roots[name]} if name in roots else {}) as (bases, pids):
-                before = cpu_seconds(pids[name]) if name in pids else None
-                late, pace, failed = asyncio.run(
-                    paced(bases[name], args.streams, args.tokens, args.delay_ms, args.ramp)
-                )
-                after = cpu_seconds(pids[name]) if name in pids else None
-            line = f"  over {args.late_ms:g} ms: {sum(1 for v in pace if v > args.late_ms)}"
-            line += f", streams failed: {failed}"
-            if before is not None and after is not None and late:
-                line += f", proxy CPU {(after - before) / len(late) * 1e6:.0f} us/token"
-            print(summary(name, late) + "  (from the request)")
-            print(summary("", pace) + line)
+        totals: dict[str, list[int]] = {name: [] for name in ("direct", *roots)}
+        for round_ in range(args.rounds):
+            if args.rounds > 1:
+                print(f" round {round_ + 1} of {args.rounds}:")
+            for name, overs in totals.items():
+                overs.append(paced_run(work, args, name, roots))
+        if args.rounds > 1:
+            for name, overs in totals.items():
+                print(f"{name:>9}: tokens over {args.late_ms:g} ms late, per round: {overs}")
     return 0
 
 
