@@ -3,7 +3,7 @@
 Under a thousand paced SSE streams (``scripts/bench_targets.py``, issue #21) the mock on
 Hypercorn used 28 µs of CPU per token and 360-380 µs of user CPU per one-token request, against
 20 µs and 105 µs on Uvicorn with the same app; the server saturates its core and tokens wait.
-Four changes take Hypercorn's own share down without touching what it sends:
+Three changes take Hypercorn's own share down without touching what it sends:
 
 1. **An idle connection is watched by a timer, not by two tasks.** Hypercorn starts a task per
    idle spell of every connection (``_idle_timeout``, which starts a second one in
@@ -24,12 +24,8 @@ Four changes take Hypercorn's own share down without touching what it sends:
    at once, and the lock and ``drain()`` are used only when the transport buffered some of them
    or is closing: backpressure and noticing a closed connection work as before.
 
-4. **A request's receive queue and ``can_read`` event are light ones**
-   (:mod:`mockserver.lightsync`): asyncio's make five deques between them, ~3.7 KB of every
-   open request.
-
 ``scripts/bench_targets.py --phases sse-paced`` measures the effect (figures in issue #21's
-closing note). :func:`install` applies the four once per process, and only where Hypercorn
+closing note). :func:`install` applies the three once per process, and only where Hypercorn
 still has the internals they replace; ``create_app`` and the proxy call it.
 """
 
@@ -39,19 +35,15 @@ import asyncio
 import contextlib
 import weakref
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import Any
 
 import h11
 from h11._writers import ChunkedWriter
-from hypercorn.asyncio import task_group, tcp_server, worker_context
-from hypercorn.asyncio.task_group import TaskGroup
+from hypercorn.asyncio import tcp_server
 from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.events import Closed, Event, RawData
 from hypercorn.protocol.events import Body
 from hypercorn.protocol.h11 import H11Protocol
-
-from mockserver.lightsync import LightEvent, ReceiveQueue
 
 __all__ = ["IdleTimer", "install", "installed"]
 
@@ -153,26 +145,10 @@ def _protocol_send(original: Callable[[TCPServer, Event], Awaitable[None]]) -> A
     return protocol_send
 
 
-async def _spawn_app(self: TaskGroup, app: Any, config: Any, scope: Any, send: Any) -> Any:
-    """Hypercorn's ``TaskGroup.spawn_app`` with a :class:`ReceiveQueue` for the app's receive."""
-    queue: ReceiveQueue[Any] = ReceiveQueue(config.max_app_queue_size)
-    loop = self._loop
-
-    def call_soon(func: Callable[..., Any], *args: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(func(*args), loop).result()
-
-    sync_spawn = partial(loop.run_in_executor, None)
-    self.spawn(task_group._handle, app, config, scope, queue.get, send, sync_spawn, call_soon)
-    return queue.put
-
-
 def _replaceable() -> bool:
-    """Whether this Hypercorn has the internals the four changes replace."""
+    """Whether this Hypercorn has the internals the three changes replace."""
     return (
-        worker_context.WorkerContext.event_class is worker_context.EventWrapper
-        and callable(getattr(TaskGroup, "spawn_app", None))
-        and callable(getattr(task_group, "_handle", None))
-        and getattr(tcp_server, "AsyncioSingleTask", None) is not None
+        getattr(tcp_server, "AsyncioSingleTask", None) is not None
         and callable(getattr(TCPServer, "_idle_timeout", None))
         and callable(getattr(TCPServer, "_initiate_server_close", None))
         and callable(getattr(TCPServer, "protocol_send", None))
@@ -186,11 +162,9 @@ def installed() -> bool:
 
 
 def install() -> None:
-    """Apply the four changes (once per process; nothing if Hypercorn's internals differ)."""
+    """Apply the three changes (once per process; nothing if Hypercorn's internals differ)."""
     if installed() or not _replaceable():
         return
     tcp_server.AsyncioSingleTask = IdleTimer  # type: ignore[attr-defined,assignment]
     H11Protocol.stream_send = _stream_send(H11Protocol.stream_send)  # type: ignore[method-assign]
     TCPServer.protocol_send = _protocol_send(TCPServer.protocol_send)  # type: ignore[method-assign]
-    TaskGroup.spawn_app = _spawn_app  # type: ignore[method-assign]
-    worker_context.WorkerContext.event_class = LightEvent
