@@ -101,6 +101,18 @@ def test_a_chunked_body_is_framed_byte_for_byte_as_h11_frames_it(
     assert body == h11_body(chunks, sum(map(len, chunks))) == b"".join(chunks)
 
 
+def test_a_head_response_still_carries_no_body(replayer: LiveASGI) -> None:
+    CHUNKS["/head"] = [b"never ", b"sent"]
+    with socket.create_connection(("127.0.0.1", replayer.port), TIMEOUT) as client:
+        client.sendall(b"HEAD /head HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        received = b""
+        while data := client.recv(65536):
+            received += data
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert body == b""
+
+
 async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
