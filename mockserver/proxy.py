@@ -352,9 +352,16 @@ async def _disconnect(receive: Receive) -> None:
         pass
 
 
-def serve_proxy(config: ProxyConfig, sock: socket.socket, *, loop: str = "auto") -> None:
+def serve_proxy(
+    config: ProxyConfig,
+    sock: socket.socket,
+    *,
+    loop: str = "auto",
+    ready: Callable[[], None] = lambda: None,
+) -> None:
     """Serve the proxy on ``sock`` with Hypercorn, as the mock server is served, until
-    SIGINT or SIGTERM."""
+    SIGINT or SIGTERM; ``ready`` is called once the server stack is loaded (the banner goes
+    there: a client that waits for it is served at once, not after the imports)."""
     from hypercorn.asyncio import serve  # noqa: PLC0415
     from hypercorn.config import Config  # noqa: PLC0415
 
@@ -374,5 +381,6 @@ def serve_proxy(config: ProxyConfig, sock: socket.socket, *, loop: str = "auto")
     quiet_lost_writes()
     install()
     tune_runtime()
+    ready()
     with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
         runner.run(serve(Proxy(config), hyper))  # type: ignore[arg-type]

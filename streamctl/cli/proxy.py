@@ -96,9 +96,9 @@ def proxy_command(  # noqa: PLR0917 (a Typer command takes its options as parame
         raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     where = f"http://{host}:{sock.getsockname()[1]}"
     kept = f", recording {', '.join(names)} to {output}" if output is not None else ""
-    typer.echo(f"streamctl proxy on {where} -> {upstream}{kept} (Ctrl-C to stop)", err=True)
+    banner = f"streamctl proxy on {where} -> {upstream}{kept} (Ctrl-C to stop)"
     with contextlib.suppress(KeyboardInterrupt):
-        serve_proxy(config, sock, loop=loop.value)
+        serve_proxy(config, sock, loop=loop.value, ready=lambda: typer.echo(banner, err=True))
     sock.close()
     write_stderr.flush(EXIT_WAIT_S)  # the last notes before "stopped"
     typer.echo("streamctl proxy stopped", err=True)
