@@ -17,13 +17,13 @@ interpreter of its own anyway; that one imports only the server stack. The comma
 of them held while serving: with 1,000 paced streams open, the server's whole peak was 90 MB.
 
 So ``serve`` reads and checks its options, loads the scenarios (to report their errors) and binds
-the socket, then replaces itself (``os.execve``: same process id, same
-descriptors, so Ctrl-C and SIGTERM reach the server) with ``python -m mockserver.serving``,
-given the configuration, the socket's descriptor and the banner in its environment; the banner
-is printed once the new process has made the app, so a client that waits for it is served at
-once. Only the console entry
-point allows it (:func:`allow`): ``serve_command`` called in a test process serves in it; and
-when the interpreter cannot be started again, ``serve`` serves in its own process.
+the socket, then replaces itself (``os.execve``: same process id, same descriptors, so Ctrl-C
+and SIGTERM reach the server) with ``python -m mockserver.serving``, given the configuration, the
+socket's descriptor and the banner in its environment; the banner is printed once the new
+process has made the app, so a client that waits for it is served at once. Only the console
+entry point allows it (:func:`allow`): ``serve_command`` called in a test process serves in it.
+Where the interpreter cannot be started again, or not in place (``os.execve`` on Windows starts
+another process), ``serve`` serves in its own process.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def hand_over(config_json: str, sock: socket.socket, banner: str) -> None:
     ready); do nothing when not allowed or not possible."""
     from mockserver.startup import BANNER_VAR, CONFIG_VAR, FD_VAR  # noqa: PLC0415
 
-    if not _allowed or not sys.executable or not hasattr(os, "execve"):
+    if not _allowed or not sys.executable or os.name != "posix":
         return
     env = {**os.environ, CONFIG_VAR: config_json, FD_VAR: str(sock.fileno()), BANNER_VAR: banner}
     if wants_malloc(os.environ):

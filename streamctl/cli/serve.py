@@ -213,7 +213,7 @@ def serve_command(  # noqa: PLR0917 (a Typer command takes its options as parame
     ] = None,
 ) -> None:
     """Run the mock server: every protocol at once, on its documented paths."""
-    from mockserver.config import ServerConfig  # noqa: PLC0415 (the server stack loads only when serving)
+    from mockserver.config import ServerConfig  # noqa: PLC0415 (loaded when serving only)
     from mockserver.engines import EngineError, engine_name  # noqa: PLC0415
     from mockserver.loops import LoopError, loop_name  # noqa: PLC0415
     from mockserver.startup import banner, bind, dump_config  # noqa: PLC0415
