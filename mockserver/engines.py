@@ -77,6 +77,8 @@ def install_uvicorn_fixes() -> None:
         websockets_sansio_impl as sansio,
     )
 
+    from mockserver.hyperfix import CLOSED  # noqa: PLC0415 (it imports Hypercorn)
+
     protocol = sansio.WebSocketsSansIOProtocol
     if getattr(protocol.connection_lost, "_streamctl", False):
         return
@@ -84,8 +86,6 @@ def install_uvicorn_fixes() -> None:
 
     def connection_lost(self: Any, exc: Exception | None) -> None:
         original(self, exc)
-        from mockserver.hyperfix import CLOSED  # noqa: PLC0415 (Hypercorn loads when serving)
-
         closed = getattr(self, "scope", {}).get(CLOSED)
         if isinstance(closed, asyncio.Event):
             closed.set()

@@ -123,11 +123,15 @@ def _chunking(protocol: H11Protocol) -> bool:
     )
 
 
+async def _send_chunk(protocol: H11Protocol, data: bytes) -> None:
+    """Write ``data`` as one chunk of the body ``protocol`` is sending (see :func:`_chunking`)."""
+    await protocol.send(RawData(data=b"%x\r\n%b\r\n" % (len(data), data)))
+
+
 def _stream_send(original: Callable[[H11Protocol, Any], Awaitable[None]]) -> Any:
     async def stream_send(self: H11Protocol, event: Any) -> None:
         if type(event) is Body and event.data and _chunking(self):
-            data = event.data
-            await self.send(RawData(data=b"%x\r\n%b\r\n" % (len(data), data)))
+            await _send_chunk(self, event.data)
             return
         await original(self, event)
 
@@ -153,7 +157,7 @@ def _app_send(original: Callable[[HTTPStream, Any], Awaitable[None]]) -> Any:
                 and _chunking(protocol)
                 and not suppress_body(self.scope["method"], int(self.response["status"]))
             ):
-                await protocol.send(RawData(data=b"%x\r\n%b\r\n" % (len(data), data)))
+                await _send_chunk(protocol, data)
                 return
         await original(self, message)
 
