@@ -19,12 +19,10 @@ from mockserver.engines import serve_uvicorn
 from mockserver.hyperfix import allow_ws_deflate
 from mockserver.logwriter import EXIT_WAIT_S, write_stderr
 from mockserver.loops import loop_factory, loop_name
-from mockserver.startup import BACKLOG, banner, bind, dump_config, load_config
+from mockserver.startup import BACKLOG, CONFIG_ENV, banner, bind, dump_config, load_config
 
 __all__ = ["banner", "bind", "serve", "tune_runtime", "worker_app"]
 
-#: How a multi-worker parent passes the configuration to its worker processes.
-CONFIG_ENV = "STREAMCTL_SERVER_CONFIG"
 #: Seconds open streams get to finish at shutdown (Ctrl-C) before they are cut.
 GRACEFUL_TIMEOUT = 1.0
 #: Garbage collector thresholds for server processes (see :func:`tune_runtime`).

@@ -2,7 +2,7 @@
 
 The ``serve`` command reads and checks its options and binds the socket, then replaces itself
 with this module (``streamctl/cli/handover.py`` says why). The configuration comes as JSON in
-``CONFIG_VAR``, the bound socket's descriptor in ``FD_VAR`` and the banner to print in
+``CONFIG_ENV``, the bound socket's descriptor in ``FD_VAR`` and the banner to print in
 ``BANNER_VAR`` (:mod:`mockserver.startup`): in the environment, which only the same user can
 read, not on the command line, which ``ps`` shows to anyone (the configuration holds the
 server's secrets). Only the server stack is imported here.
@@ -20,7 +20,7 @@ from mockserver import run
 from mockserver.app import create_app
 from mockserver.config import ServerConfig
 from mockserver.logwriter import LineHandler
-from mockserver.startup import BANNER_VAR, CONFIG_VAR, FD_VAR, load_config
+from mockserver.startup import BANNER_VAR, CONFIG_ENV, FD_VAR, load_config
 
 __all__ = ["STOPPED", "log_to_stderr", "main", "serve_until_stopped"]
 
@@ -51,7 +51,7 @@ def serve_until_stopped(config: ServerConfig, sock: socket.socket, banner: str) 
 
 
 def main() -> int:
-    text, fd = os.environ.pop(CONFIG_VAR, None), os.environ.pop(FD_VAR, None)
+    text, fd = os.environ.pop(CONFIG_ENV, None), os.environ.pop(FD_VAR, None)
     banner = os.environ.pop(BANNER_VAR, "")
     if text is None or fd is None or not fd.isdigit():
         print("error: mockserver.serving is started by `streamctl serve`", file=sys.stderr)

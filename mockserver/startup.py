@@ -21,7 +21,7 @@ __all__ = [
     "ADMIN_PREFIX",
     "BACKLOG",
     "BANNER_VAR",
-    "CONFIG_VAR",
+    "CONFIG_ENV",
     "FD_VAR",
     "PLAYGROUND_PATH",
     "banner",
@@ -36,9 +36,10 @@ ADMIN_PREFIX = "/_streamctl"
 PLAYGROUND_PATH = "/playground"
 #: Pending connections the kernel queues (Hypercorn's default of 100 drops a burst of clients).
 BACKLOG = 2048
-#: What ``streamctl serve`` hands its serving process (``python -m mockserver.serving``) in the
-#: environment: the configuration as JSON, the bound socket's descriptor, the banner to print.
-CONFIG_VAR = "STREAMCTL_SERVE_CONFIG"
+#: The configuration as JSON in the environment: what ``streamctl serve`` hands its serving
+#: process (``python -m mockserver.serving``), and what a multi-worker server hands its workers.
+CONFIG_ENV = "STREAMCTL_SERVER_CONFIG"
+#: The bound socket's descriptor and the banner to print, for the serving process.
 FD_VAR = "STREAMCTL_SERVE_FD"
 BANNER_VAR = "STREAMCTL_SERVE_BANNER"
 _SERIALISED = ("clock", "wall_clock")

@@ -20,7 +20,7 @@ import pytest
 from mockserver import run, serving
 from mockserver.config import ServerConfig
 from mockserver.serving import main as serving_main
-from mockserver.startup import CONFIG_VAR, FD_VAR
+from mockserver.startup import CONFIG_ENV, FD_VAR
 from streamctl.cli import handover
 from streamctl.cli.handover import ENV, hand_over, wants_malloc
 from tests.test_server_run import read_until
@@ -64,13 +64,13 @@ def test_when_the_interpreter_cannot_start_again_serve_goes_on(
         hand_over("{}", sock, "banner")
     assert tried
     assert tried[0][1:3] == ["-m", "mockserver.serving"]
-    assert CONFIG_VAR not in os.environ
+    assert CONFIG_ENV not in os.environ
 
 
 def test_the_serving_module_alone_says_who_starts_it(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv(CONFIG_VAR, raising=False)
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
     monkeypatch.delenv(FD_VAR, raising=False)
     assert serving_main() == 2
     assert "started by `streamctl serve`" in capsys.readouterr().err
@@ -173,7 +173,7 @@ def test_the_server_runs_lean_and_its_secrets_are_not_on_its_command_line(
     assert argv[1:3] == ["-m", "mockserver.serving"]  # the same process, handed over
     assert argv[4:6] == ["streamctl", "serve"]  # the user's words, for ps
     assert not any(secret in arg for arg in argv)
-    assert secret in env[CONFIG_VAR]  # where only the same user can read it
+    assert secret in env[CONFIG_ENV]  # where only the same user can read it
 
 
 @glibc_only

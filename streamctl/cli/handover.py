@@ -60,11 +60,11 @@ def hand_over(config_json: str, sock: socket.socket, banner: str) -> None:
     """Replace this process with ``python -m mockserver.serving`` serving ``config_json`` on
     ``sock`` (this call then never returns; the new process prints ``banner`` when it is
     ready); do nothing when not allowed or not possible."""
-    from mockserver.startup import BANNER_VAR, CONFIG_VAR, FD_VAR  # noqa: PLC0415
+    from mockserver.startup import BANNER_VAR, CONFIG_ENV, FD_VAR  # noqa: PLC0415
 
     if not _allowed or not sys.executable or os.name != "posix":
         return
-    env = {**os.environ, CONFIG_VAR: config_json, FD_VAR: str(sock.fileno()), BANNER_VAR: banner}
+    env = {**os.environ, CONFIG_ENV: config_json, FD_VAR: str(sock.fileno()), BANNER_VAR: banner}
     if wants_malloc(os.environ):
         env[ENV] = "malloc"
     sock.set_inheritable(True)
